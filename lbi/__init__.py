@@ -1,0 +1,14 @@
+"""lbi: Lifting by Image - 3D human pose from a 2D pose that queries image features.
+
+Layout (data -> model -> estimator -> app):
+    skeleton, camera, crop      joint sets, cameras, person crops
+    encoders/                   image encoders behind one interface (BlazePose, HRNet-w32, small CNN)
+    model/                      TL, PGTL, feature selection, the two-stage LiftingByImage, baselines
+    metrics                     MPJPE, P-MPJPE, PCK/AUC, background-attention ratio
+    weights, fileio             safetensors model files, atomic writes
+"""
+
+from .model import LiftingByImage, LiftingConfig, LiftingOutput, build_model
+
+__version__ = "0.1.0"
+__all__ = ["LiftingByImage", "LiftingConfig", "LiftingOutput", "build_model", "__version__"]

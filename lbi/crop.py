@@ -1,0 +1,114 @@
+"""Person crops as in HRNet: box -> centre/scale -> affine warp to the network input, and back.
+
+A box (x, y, w, h) in image pixels is padded to the input's aspect ratio and enlarged by 1.25;
+``scale`` is its size in units of 200 px (HRNet's ``pixel_std``). The affine map sends the box
+onto the output crop; its inverse maps crop pixels (joints, attention maps) back to the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+PIXEL_STD = 200.0
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def box_to_center_scale(box: tuple[float, float, float, float], aspect_ratio: float,
+                        padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """box (x, y, w, h) -> centre (2,) in pixels and scale (2,) in units of 200 px, padded so that
+    width / height == aspect_ratio (the crop's w / h), then enlarged by ``padding``."""
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box must have positive width and height, got {box}")
+    center = np.array([x + w / 2, y + h / 2])
+    if w > aspect_ratio * h:
+        h = w / aspect_ratio
+    else:
+        w = h * aspect_ratio
+    return center, np.array([w, h]) / PIXEL_STD * padding
+
+
+def get_affine_transform(center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int],
+                         rotation_deg: float = 0.0, inverse: bool = False) -> np.ndarray:
+    """2x3 matrix mapping the (rotated) box given by centre/scale onto an output of size (w, h).
+
+    Three point pairs define it: the centre, a point above the centre and a point to its left
+    (the latter two rotated with the box). ``inverse`` maps output pixels back to the image.
+    """
+    src_w = scale[0] * PIXEL_STD
+    out_w, out_h = output_size
+    theta = np.deg2rad(rotation_deg)
+    up = np.array([np.sin(theta), -np.cos(theta)]) * src_w * 0.5  # (0, -w/2) rotated as HRNet does
+    src = np.stack([center, center + up, center + up + np.array([-up[1], up[0]])])
+    out_up = np.array([0.0, -out_w * 0.5])
+    out_c = np.array([out_w * 0.5, out_h * 0.5])
+    dst = np.stack([out_c, out_c + out_up, out_c + out_up + np.array([-out_up[1], out_up[0]])])
+    if inverse:
+        src, dst = dst, src
+    return cv2.getAffineTransform(src.astype(np.float32), dst.astype(np.float32))
+
+
+def affine_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Applies a 2x3 affine matrix to points (..., 2)."""
+    points = np.asarray(points, dtype=np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One person crop: where it lies in the image and how to move between the two frames."""
+
+    center: np.ndarray  # (2,) pixels
+    scale: np.ndarray  # (2,) units of 200 px
+    size: tuple[int, int]  # output (w, h)
+    rotation: float = 0.0
+
+    @classmethod
+    def from_box(cls, box: tuple[float, float, float, float], size: tuple[int, int] = (192, 256),
+                 padding: float = 1.25) -> "Crop":
+        center, scale = box_to_center_scale(box, size[0] / size[1], padding)
+        return cls(center, scale, size)
+
+    @property
+    def to_crop_matrix(self) -> np.ndarray:
+        return get_affine_transform(self.center, self.scale, self.size, self.rotation)
+
+    @property
+    def to_image_matrix(self) -> np.ndarray:
+        return get_affine_transform(self.center, self.scale, self.size, self.rotation, inverse=True)
+
+    def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """Cuts the crop out of an (H, W, C) image; outside pixels are black."""
+        return cv2.warpAffine(image, self.to_crop_matrix, self.size, flags=interpolation,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Image pixels (..., 2) -> crop pixels."""
+        return affine_points(points, self.to_crop_matrix)
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """Crop pixels (..., 2) -> image pixels."""
+        return affine_points(points, self.to_image_matrix)
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB (or (B, H, W, 3)) -> float tensor (B, 3, H, W) in [0, 1]."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected uint8 RGB pixels, got {array.dtype}")
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).float().div_(255.0)
+    tensor = tensor[None] if tensor.ndim == 3 else tensor
+    return tensor.permute(0, 3, 1, 2).contiguous()
+
+
+def normalize_image(images: torch.Tensor, mean: tuple[float, float, float] = IMAGENET_MEAN,
+                    std: tuple[float, float, float] = IMAGENET_STD) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (x - mean) / std per channel."""
+    mean_t = images.new_tensor(mean).view(1, 3, 1, 1)
+    std_t = images.new_tensor(std).view(1, 3, 1, 1)
+    return (images - mean_t) / std_t

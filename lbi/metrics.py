@@ -1,0 +1,111 @@
+"""Evaluation metrics: MPJPE (P1), P-MPJPE (P2), per-action means, 3DHP PCK/AUC, and the
+paper's background-attention ratio. Inputs are NumPy arrays (or anything np.asarray accepts)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .skeleton import H36M_TO_MPI, MPI_EVAL_JOINTS, MPI_JOINT_GROUPS
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0:5:150, 31 values
+
+
+def joint_errors(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(..., J, 3) x 2 -> (..., J) Euclidean distances."""
+    return np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64), axis=-1)
+
+
+def mpjpe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Protocol 1 per sample: mean joint error (..., J, 3) -> (...). Align roots beforehand."""
+    return joint_errors(pred, target).mean(axis=-1)
+
+
+def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Similarity-aligns each pred (B, J, 3) to its target: the rotation, uniform scale and
+    translation minimising the squared error, with reflections excluded (det R = +1)."""
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    mu_p, mu_t = pred.mean(axis=1, keepdims=True), target.mean(axis=1, keepdims=True)
+    p, t = pred - mu_p, target - mu_t
+    h = np.einsum("bji,bjk->bik", p, t)  # (B, 3, 3) cross-covariance
+    u, s, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.einsum("bij,bjk->bik", u, vt)))  # -1 where a reflection would fit best
+    s[:, -1] *= d
+    u[:, :, -1] *= d[:, None]
+    rotation = np.einsum("bij,bjk->bik", u, vt)  # applied as p @ rotation
+    scale = s.sum(axis=1) / np.sum(p**2, axis=(1, 2))
+    return scale[:, None, None] * np.einsum("bji,bik->bjk", p, rotation) + mu_t
+
+
+def p_mpjpe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Protocol 2 per sample: MPJPE after similarity Procrustes alignment, (B, J, 3) -> (B,)."""
+    return mpjpe(procrustes_align(pred, target), target)
+
+
+def action_group(action: str) -> str:
+    """'Walking 1' -> 'Walking': results are grouped by the name before the first space."""
+    return action.split(" ")[0]
+
+
+def per_action_mean(errors: np.ndarray, actions: list[str]) -> dict[str, float]:
+    """Mean error per action group, plus 'average': the mean over actions (not over frames)."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    for err, action in zip(np.asarray(errors, dtype=np.float64), actions):
+        groups[action_group(action)].append(float(err))
+    result = {name: float(np.mean(values)) for name, values in sorted(groups.items())}
+    result["average"] = float(np.mean(list(result.values()))) if result else float("nan")
+    return result
+
+
+def to_mpi_eval_joints(joints_h36m: np.ndarray) -> np.ndarray:
+    """H36M-ordered (..., 17, 3) -> the 14 joints of the official 3DHP evaluation, 3DHP order."""
+    return np.asarray(joints_h36m)[..., list(H36M_TO_MPI), :][..., list(MPI_EVAL_JOINTS), :]
+
+
+def pck(errors: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> float:
+    """Percentage of joint errors (any shape, mm) at or below ``threshold``."""
+    return float(np.mean(np.asarray(errors) <= threshold) * 100.0)
+
+
+def auc(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> float:
+    """Area under the PCK curve: the mean PCK over thresholds 0:5:150 mm, in percent."""
+    return float(np.mean([pck(errors, t) for t in thresholds]))
+
+
+def mpi_pck_report(pred_h36m: np.ndarray, target_h36m: np.ndarray) -> dict[str, float]:
+    """Official-style 3DHP numbers on root-relative (B, 17, 3) mm poses: PCK@150, AUC and MPJPE
+    over the 14 evaluation joints, plus PCK per joint group."""
+    err = joint_errors(to_mpi_eval_joints(pred_h36m), to_mpi_eval_joints(target_h36m))  # (B, 14)
+    report = {"pck": pck(err), "auc": auc(err), "mpjpe": float(err.mean())}
+    for name, joints in MPI_JOINT_GROUPS.items():
+        report[f"pck_{name}"] = pck(err[:, list(joints)])
+    return report
+
+
+def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, stride: int,
+                               radius_px: float = 30.0) -> np.ndarray:
+    """Share of keypoint-to-image attention that falls outside every joint's circle.
+
+    attention (B, N, H, W): one map per keypoint over the token grid (heads averaged; each map
+    sums to 1). joints_px (B, N, 2): joint positions in the pixels of the network's input crop.
+    Each token covers a stride x stride block of pixels and spreads its weight evenly over them;
+    a pixel is background when it lies more than ``radius_px`` from all joints (the paper uses
+    30 px on the 256x192 crop). Returns (B,) ratios in [0, 1], averaged over keypoints.
+    """
+    attention = np.asarray(attention, dtype=np.float64)
+    joints_px = np.asarray(joints_px, dtype=np.float64)
+    b, _, h, w = attention.shape
+    ys, xs = np.mgrid[0:h * stride, 0:w * stride]
+    pixels = np.stack([xs, ys], axis=-1).astype(np.float64)  # (Hs, Ws, 2): pixel centres, OpenCV style
+    ratios = np.empty(b)
+    for i in range(b):
+        dist = np.linalg.norm(pixels[:, :, None, :] - joints_px[i][None, None], axis=-1)  # (Hs, Ws, N)
+        background = (dist > radius_px).all(axis=-1)  # (Hs, Ws)
+        # fraction of each token's pixels that are background
+        frac = background.reshape(h, stride, w, stride).mean(axis=(1, 3))  # (H, W)
+        mass = (attention[i] * frac[None]).sum(axis=(1, 2)) / attention[i].sum(axis=(1, 2))
+        ratios[i] = mass.mean()
+    return ratios

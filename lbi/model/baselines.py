@@ -1,0 +1,64 @@
+"""Baselines for side-by-side comparison with LiftingByImage.
+
+- :class:`MartinezMLP`: the lifting-only network of Martinez et al. (2017), which sees no image.
+- The "straightforward image-based model" (three plain TLs) is LiftingByImage with
+  :func:`lbi.model.lifter.plain_image_config`, so it shares every line of code with the real model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .lifter import LiftingOutput
+
+
+@dataclass
+class MartinezConfig:
+    num_joints: int = 17
+    hidden: int = 1024
+    blocks: int = 2
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MartinezConfig":
+        return cls(**data)
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class MartinezMLP(nn.Module):
+    """J2d (B, N, 2) -> J3d (B, N, 3) with a residual MLP; same call signature as LiftingByImage
+    (images and retention are accepted and ignored) so training code treats both alike."""
+
+    arch = "martinez"
+
+    def __init__(self, config: MartinezConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or MartinezConfig()
+        n = config.num_joints
+        self.inp = nn.Sequential(nn.Linear(n * 2, config.hidden), nn.BatchNorm1d(config.hidden),
+                                 nn.ReLU(inplace=True), nn.Dropout(config.dropout))
+        self.blocks = nn.Sequential(*(_ResidualBlock(config.hidden, config.dropout) for _ in range(config.blocks)))
+        self.out = nn.Linear(config.hidden, n * 3)
+
+    def forward(self, images: torch.Tensor | None, joints2d: torch.Tensor, retention: float | None = None,
+                features: torch.Tensor | None = None) -> LiftingOutput:
+        b, n, _ = joints2d.shape
+        pose = self.out(self.blocks(self.inp(joints2d.reshape(b, n * 2)))).view(b, n, 3)
+        return LiftingOutput(coarse=pose, refined=pose)

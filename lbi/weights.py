@@ -1,0 +1,96 @@
+"""Model files: safetensors tensors + the JSON config in the file's metadata.
+
+One ``.safetensors`` file holds everything needed to rebuild a model: ``metadata["lbi"]`` is a JSON
+object ``{"format": 1, "arch": ..., "config": {...}, "encoder_weights": "included" | "package"}``.
+With ``encoder_weights = "package"`` the encoder's weights are not in the file: they are read
+from where they ship (the BlazePose trunk from the mediapipe wheel), which keeps derived
+weights out of the file and the file small. Files are written atomically and read without
+unpickling anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from .fileio import atomic_path
+from .model import build_model
+
+FORMAT_VERSION = 1
+ENCODER_PREFIX = "encoder."
+
+
+class WeightsError(ValueError):
+    """A weights file that is missing, unreadable or does not fit the model it describes."""
+
+
+def save_model(model: nn.Module, path: str | Path, include_encoder: bool = True, extra: dict | None = None) -> Path:
+    """Writes ``model`` (LiftingByImage or a baseline) to ``path``; returns the path.
+
+    ``include_encoder=False`` leaves out the encoder's weights (use it for an encoder that was
+    kept frozen at its shipped weights). ``extra`` is stored beside the config (e.g. metrics).
+    """
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+             if include_encoder or not k.startswith(ENCODER_PREFIX)}
+    has_encoder = any(k.startswith(ENCODER_PREFIX) for k in model.state_dict())
+    header = {"format": FORMAT_VERSION, "arch": model.arch, "config": model.config.to_dict(),
+              "encoder_weights": "included" if include_encoder or not has_encoder else "package",
+              "extra": extra or {}}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"lbi": json.dumps(header)})
+    return path
+
+
+def read_header(path: str | Path) -> dict:
+    """The JSON header of a model file (arch, config, ...), without loading tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err})") from err
+    if "lbi" not in metadata:
+        raise WeightsError(f"{path} has no 'lbi' metadata: it was not written by lbi.weights.save_model")
+    try:
+        header = json.loads(metadata["lbi"])
+    except json.JSONDecodeError as err:
+        raise WeightsError(f"{path}: its 'lbi' metadata is not valid JSON ({err})") from err
+    if header.get("format") != FORMAT_VERSION:
+        raise WeightsError(f"{path}: format {header.get('format')!r}, this lbi reads format {FORMAT_VERSION}")
+    return header
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuilds the model described by ``path`` and loads its weights strictly."""
+    header = read_header(path)
+    try:
+        model = build_model(header["arch"], header["config"])
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"{path}: cannot build the model it describes ({err})") from err
+    state = load_file(str(path))
+    load_state(model, state, source=str(path), encoder_in_file=header["encoder_weights"] == "included")
+    return model.to(map_location).eval()
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, encoder_in_file: bool = True) -> None:
+    """Strict load with a message that names every missing, unexpected or wrongly shaped tensor."""
+    own = model.state_dict()
+    expected = {k for k in own if encoder_in_file or not k.startswith(ENCODER_PREFIX)}
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+                   for k in set(state) & set(own) if state[k].shape != own[k].shape)
+    problems = [f"missing {missing[:5]}" if missing else "", f"unexpected {unexpected[:5]}" if unexpected else "",
+                f"wrong shape: {', '.join(wrong[:5])}" if wrong else ""]
+    problems = [p for p in problems if p]
+    if problems:
+        raise WeightsError(f"{source} does not fit {type(model).__name__}: " + "; ".join(problems))
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from lbi.model import LiftingByImage, LiftingConfig, MartinezMLP
+from lbi.weights import WeightsError, load_model, read_header, save_model
+
+
+def test_round_trip_reproduces_outputs_exactly(tmp_path, small_model):
+    images, joints2d = torch.rand(2, 3, 64, 48), torch.randn(2, 17, 2)
+    path = save_model(small_model, tmp_path / "model.safetensors", extra={"note": "test"})
+    loaded = load_model(path)
+    assert loaded.config == small_model.config
+    assert read_header(path)["extra"] == {"note": "test"}
+    with torch.no_grad():
+        a, b = small_model(images, joints2d, retention=0.5), loaded(images, joints2d, retention=0.5)
+    assert torch.equal(a.refined, b.refined) and torch.equal(a.coarse, b.coarse)
+    assert torch.equal(a.kept_indices, b.kept_indices)
+
+
+def test_baseline_round_trip(tmp_path):
+    model = MartinezMLP().eval()
+    loaded = load_model(save_model(model, tmp_path / "mlp.safetensors"))
+    x = torch.randn(3, 17, 2)
+    assert isinstance(loaded, MartinezMLP)
+    assert torch.equal(model(None, x).refined, loaded(None, x).refined)
+
+
+def test_frozen_blazepose_encoder_is_read_from_the_package_not_the_file(tmp_path):
+    model = LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)).eval()
+    full = save_model(model, tmp_path / "full.safetensors")
+    slim = save_model(model, tmp_path / "slim.safetensors", include_encoder=False)
+    assert slim.stat().st_size < full.stat().st_size / 10
+    assert read_header(slim)["encoder_weights"] == "package"
+    images, joints2d = torch.rand(1, 3, 256, 192), torch.randn(1, 17, 2)
+    with torch.no_grad():
+        assert torch.equal(model(images, joints2d).refined, load_model(slim)(images, joints2d).refined)
+
+
+def test_wrong_shape_file_gets_a_message_naming_the_tensor(tmp_path, small_model):
+    path = save_model(small_model, tmp_path / "model.safetensors")
+    bigger = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=128, heads=4, mlp_ratio=2.0))
+    header = read_header(path)
+    state = {k: v.contiguous() for k, v in bigger.state_dict().items()}
+    save_file(state, str(tmp_path / "lying.safetensors"), metadata={"lbi": json.dumps(header)})
+    with pytest.raises(WeightsError, match=r"wrong shape: .*\(file \(.*128.*\), model \(.*64.*\)\)"):
+        load_model(tmp_path / "lying.safetensors")
+
+
+def test_unreadable_files_are_reported(tmp_path, small_model):
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        load_model(tmp_path / "junk.safetensors")
+    path = save_model(small_model, tmp_path / "model.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(WeightsError):
+        load_model(truncated)
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(WeightsError, match="no 'lbi' metadata"):
+        load_model(tmp_path / "foreign.safetensors")
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path, small_model, monkeypatch):
+    path = save_model(small_model, tmp_path / "model.safetensors")
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("lbi.weights.save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(MartinezMLP(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary left behind
