@@ -19,6 +19,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from .fileio import atomic_path
+from .encoders import build_encoder
 from .model import build_model
 
 FORMAT_VERSION = 1
@@ -29,12 +30,26 @@ class WeightsError(ValueError):
     """A weights file that is missing, unreadable or does not fit the model it describes."""
 
 
-def save_model(model: nn.Module, path: str | Path, include_encoder: bool = True, extra: dict | None = None) -> Path:
+def encoder_is_shipped(model: nn.Module) -> bool:
+    """True when the model's encoder still has exactly the weights its package ships (BlazePose)."""
+    name = getattr(getattr(model, "config", None), "encoder", "")
+    if not name.startswith("blazepose"):
+        return False
+    shipped = build_encoder(name).state_dict()
+    return all(torch.equal(v.cpu(), shipped[k]) for k, v in model.encoder.state_dict().items())
+
+
+def save_model(model: nn.Module, path: str | Path, include_encoder: bool | None = None, extra: dict | None = None) -> Path:
     """Writes ``model`` (LiftingByImage or a baseline) to ``path``; returns the path.
 
-    ``include_encoder=False`` leaves out the encoder's weights (use it for an encoder that was
-    kept frozen at its shipped weights). ``extra`` is stored beside the config (e.g. metrics).
+    ``include_encoder``: None (default) leaves the encoder out exactly when its weights are the
+    ones its package ships (a frozen BlazePose), so nothing derived from them is written and the
+    file stays small; True/False force it. ``extra`` is stored beside the config (e.g. metrics).
     """
+    if include_encoder is None:
+        include_encoder = not encoder_is_shipped(model)
+    elif not include_encoder and hasattr(model, "encoder") and not getattr(model.config, "encoder", "").startswith("blazepose"):
+        raise ValueError("only a BlazePose encoder can be left out: its weights are re-read from mediapipe")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
              if include_encoder or not k.startswith(ENCODER_PREFIX)}
     has_encoder = any(k.startswith(ENCODER_PREFIX) for k in model.state_dict())
@@ -75,9 +90,29 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
         model = build_model(header["arch"], header["config"])
     except (TypeError, ValueError) as err:
         raise WeightsError(f"{path}: cannot build the model it describes ({err})") from err
-    state = load_file(str(path))
-    load_state(model, state, source=str(path), encoder_in_file=header["encoder_weights"] == "included")
+    load_weights(model, path, header)
     return model.to(map_location).eval()
+
+
+def load_weights(model: nn.Module, path: str | Path, header: dict | None = None, prefixes: tuple[str, ...] = ()) -> None:
+    """Loads a model file into an existing model, strictly. With ``prefixes``, only the parameters
+    under those module names are loaded (e.g. stage 1 of a LiftingByImage) and all of them must
+    be in the file."""
+    header = header or read_header(path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as err:
+        raise WeightsError(f"{path} is not a readable safetensors file ({err})") from err
+    encoder_in_file = header["encoder_weights"] == "included"
+    if prefixes:
+        wanted = tuple(p + "." for p in prefixes)
+        state = {k: v for k, v in state.items() if k.startswith(wanted)}
+        others = {k: v for k, v in model.state_dict().items() if not k.startswith(wanted)}
+        if not encoder_in_file:
+            others.update({k: v for k, v in model.state_dict().items() if k.startswith(ENCODER_PREFIX)})
+        state = {**others, **state}
+        encoder_in_file = True
+    load_state(model, state, source=str(path), encoder_in_file=encoder_in_file)
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, encoder_in_file: bool = True) -> None:

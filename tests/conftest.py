@@ -4,6 +4,16 @@ import torch
 from lbi.model import LiftingByImage, LiftingConfig
 
 
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory):
+    """A tiny LBI-Synth (lab + wild), rendered once per test session."""
+    from lbi.data.synth.generate import generate
+
+    root = tmp_path_factory.mktemp("lbi_synth")
+    generate(root, "tiny", seed=0, workers=1)
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

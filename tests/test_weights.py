@@ -30,13 +30,21 @@ def test_baseline_round_trip(tmp_path):
 
 def test_frozen_blazepose_encoder_is_read_from_the_package_not_the_file(tmp_path):
     model = LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)).eval()
-    full = save_model(model, tmp_path / "full.safetensors")
-    slim = save_model(model, tmp_path / "slim.safetensors", include_encoder=False)
+    full = save_model(model, tmp_path / "full.safetensors", include_encoder=True)
+    slim = save_model(model, tmp_path / "slim.safetensors")  # auto: the encoder is as shipped
     assert slim.stat().st_size < full.stat().st_size / 10
     assert read_header(slim)["encoder_weights"] == "package"
     images, joints2d = torch.rand(1, 3, 256, 192), torch.randn(1, 17, 2)
     with torch.no_grad():
         assert torch.equal(model(images, joints2d).refined, load_model(slim)(images, joints2d).refined)
+        next(model.encoder.parameters()).add_(0.01)  # a fine-tuned encoder must be saved
+    tuned = save_model(model, tmp_path / "tuned.safetensors")
+    assert read_header(tuned)["encoder_weights"] == "included"
+    with torch.no_grad():
+        assert torch.equal(model(images, joints2d).refined, load_model(tuned)(images, joints2d).refined)
+    with pytest.raises(ValueError, match="only a BlazePose encoder"):
+        save_model(LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "x.safetensors",
+                   include_encoder=False)
 
 
 def test_wrong_shape_file_gets_a_message_naming_the_tensor(tmp_path, small_model):

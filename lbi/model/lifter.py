@@ -134,9 +134,12 @@ class LiftingByImage(nn.Module):
         return [self.pose_embed, self.image_embed, self.stage1_layers, self.coarse_head, self.stage2_layers,
                 *([self.refine_head] if self.refine_head is not None else [])]
 
+    #: attribute names of stage 1: the encoder and everything up to the coarse head
+    STAGE1_PARTS = ("encoder", "pose_embed", "image_embed", "stage1_layers", "coarse_head")
+
     def stage1_modules(self) -> list[nn.Module]:
         """The encoder and everything up to the coarse head (trained first, then frozen)."""
-        return [self.encoder, self.pose_embed, self.image_embed, self.stage1_layers, self.coarse_head]
+        return [getattr(self, name) for name in self.STAGE1_PARTS]
 
     def stage2_modules(self) -> list[nn.Module]:
         return [self.stage2_layers, *([self.refine_head] if self.refine_head is not None else [])]

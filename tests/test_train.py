@@ -1,0 +1,97 @@
+"""Training: progressive stages, baselines, resume, configs, the CLI, and DDP with gloo."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from train.__main__ import main as train_main
+from train.config import load_config
+from train.engine import fit
+
+SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "model.mlp_ratio=2.0"]
+
+
+def _overrides(root: Path, out: Path, *extra: str) -> list[str]:
+    return [f"data.train={root}/lab:train", f"data.eval={{lab-test: {root}/lab:test, wild-test: {root}/wild:test}}",
+            "training.epochs=1", "training.batch_size=8", f"training.out={out}", *SMALL_MODEL, *extra]
+
+
+def test_progressive_training_stage1_then_stage2(synth_root, tmp_path):
+    cfg1 = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "s1", "training.epochs=2"))
+    results = fit(cfg1)
+    assert set(results) == {"lab-test", "wild-test"}
+    r = results["lab-test"]
+    assert r.samples == 16 and r.mpjpe > 0 and 0 <= r.pck <= 100 and 0 < r.background_attention < 1
+    assert r.mpjpe == pytest.approx(r.mpjpe_coarse)  # stage 1 reports its coarse pose
+    run = tmp_path / "s1"
+    assert {"checkpoint.pt", "model.safetensors", "metrics.csv", "results.md", "results.json", "config.json"} <= {
+        p.name for p in run.iterdir()}
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
+    assert any((run / "tb").iterdir())
+
+    cfg2 = load_config("train/configs/synth/lbi_stage2.yaml",
+                       _overrides(synth_root, tmp_path / "s2", f"training.init={run}/model.safetensors"))
+    results2 = fit(cfg2)
+    assert results2["lab-test"].mpjpe_coarse == pytest.approx(r.mpjpe_coarse, rel=1e-4)  # stage 1 untouched
+    s1, s2 = load_file(str(run / "model.safetensors")), load_file(str(tmp_path / "s2" / "model.safetensors"))
+    assert all(torch.equal(s1[k], s2[k]) for k in s1 if k.startswith(("stage1_layers.", "coarse_head.", "pose_embed.")))
+    assert any(not torch.equal(s1[k], s2[k]) for k in s1 if k.startswith("stage2_layers."))
+
+
+@pytest.mark.parametrize("config", ["lifting_only", "plain_image", "lbi_end_to_end"])
+def test_baselines_and_end_to_end_train(synth_root, tmp_path, config):
+    extra = [] if config != "lifting_only" else []
+    overrides = _overrides(synth_root, tmp_path / config, *extra)
+    if config == "lifting_only":
+        overrides = [o for o in overrides if not o.startswith("model.")] + ["model.hidden=64"]
+    results = fit(load_config(f"train/configs/synth/{config}.yaml", overrides))
+    assert results["wild-test"].samples == 16
+    assert (results["wild-test"].background_attention is None) == (config == "lifting_only")
+
+
+def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
+    full = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "full", "training.epochs=2"))
+    fit(full)
+    part = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=1"))
+    fit(part)  # "killed" after epoch 1
+    resumed = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=2"))
+    fit(resumed, resume=True)
+    a, b = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "part" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len((tmp_path / "part" / "metrics.csv").read_text().strip().splitlines()) == 3
+
+
+def test_config_errors_are_specific(tmp_path):
+    with pytest.raises(ValueError, match="unknown key\\(s\\) in section 'training': \\['epoch'\\]"):
+        load_config(None, ["training.epoch=3"])
+    with pytest.raises(ValueError, match="section.key=value"):
+        load_config(None, ["epochs=3"])
+    with pytest.raises(ValueError, match="stage2 needs training.init"):
+        load_config(None, ["training.mode=stage2"])
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+    cfg = load_config("train/configs/synth/lbi_stage1.yaml", ["training.lr=5e-4", "model.stage1=[tl, tl, tl]"])
+    assert cfg.training.lr == 5e-4 and cfg.model["stage1"] == ["tl", "tl", "tl"]
+
+
+def test_cli_reports_a_missing_data_folder(tmp_path, capsys):
+    code = train_main(["--config", "train/configs/synth/lbi_stage1.yaml", "--set", f"data.train={tmp_path}/nope:train",
+                       f"training.out={tmp_path}/run", *SMALL_MODEL])
+    assert code == 2
+    assert "dataset folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_distributed_training_with_gloo(synth_root, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m", "train",
+           "--config", "train/configs/synth/lbi_stage1.yaml", "--set", *_overrides(synth_root, tmp_path / "ddp")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "ddp" / "model.safetensors").is_file()
+    assert "lab-test" in (tmp_path / "ddp" / "results.md").read_text()

@@ -1,0 +1,117 @@
+"""Flat YAML experiment configs with three sections: data, model, training."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+TRAINING_MODES = ("stage1", "stage2", "end_to_end", "end_to_end_both", "single")
+
+
+@dataclass
+class DataConfig:
+    #: "root:split" of the training set
+    train: str = "data/lbi-synth/lab:train"
+    #: evaluation sets, name -> "root:split"
+    eval: dict[str, str] = field(default_factory=lambda: {"lab-test": "data/lbi-synth/lab:test",
+                                                          "wild-test": "data/lbi-synth/wild:test"})
+    inputs_2d: str = "gt"
+    #: encode every crop once with the (frozen) encoder and train from the cached features
+    cache_features: bool = True
+    workers: int = 0
+
+
+@dataclass
+class TrainingConfig:
+    #: stage1: coarse loss (encoder + stage 1); stage2: refined loss with stage 1 loaded and frozen;
+    #: end_to_end: refined loss only, no freezing; end_to_end_both: coarse + refined losses;
+    #: single: one-output models (lifting-only MLP, plain image model)
+    mode: str = "stage1"
+    #: weights to start from (the stage-1 model, for mode stage2)
+    init: str | None = None
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1.0e-3
+    lr_decay: float = 0.9
+    lr_decay_every: int = 4
+    weight_decay: float = 0.0
+    freeze_encoder: bool = False
+    #: Gaussian noise (crop pixels) added to the 2D input while training
+    noise_2d_px: float = 0.0
+    seed: int = 0
+    out: str = "runs/experiment"
+    eval_every: int = 1
+    #: cap on evaluation samples per set (0: all)
+    eval_limit: int = 0
+
+
+@dataclass
+class ExperimentConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    #: "arch" (lbi | martinez) plus the model's own config keys
+    model: dict = field(default_factory=lambda: {"arch": "lbi"})
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        if self.training.mode not in TRAINING_MODES:
+            raise ValueError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
+        if self.training.mode == "stage2" and not self.training.init:
+            raise ValueError("training.mode stage2 needs training.init: the trained stage-1 weights")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _section(cls, values: dict, name: str, source: str):
+    types = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) in section '{name}': {unknown}; known: {sorted(types)}")
+    values = dict(values)
+    for key, value in values.items():
+        if types[key] in ("float", "int") and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            try:  # YAML reads 1e-3 (no dot) as a string
+                values[key] = float(value) if types[key] == "float" else int(value)
+            except ValueError:
+                raise ValueError(f"{source}: {name}.{key} must be a number, got {value!r}") from None
+    return cls(**values)
+
+
+def parse_value(text: str):
+    """A --set value, read as YAML (so 1e-3, true, [tl, pgtl] work)."""
+    return yaml.safe_load(text)
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Reads a YAML config (or the defaults) and applies ``section.key=value`` overrides."""
+    raw: dict = {}
+    source = str(path) if path else "defaults"
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected sections data/model/training at the top level")
+    unknown = sorted(set(raw) - {"data", "model", "training"})
+    if unknown:
+        raise ValueError(f"{source}: unknown section(s) {unknown}; use data, model, training")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or section not in ("data", "model", "training"):
+            raise ValueError(f"override {item!r}: write section.key=value, e.g. training.epochs=5")
+        raw.setdefault(section, {})[name] = parse_value(value)
+    model = {"arch": "lbi", **raw.get("model", {})}
+    return ExperimentConfig(_section(DataConfig, raw.get("data", {}), "data", source), model,
+                            _section(TrainingConfig, raw.get("training", {}), "training", source))
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """'root:split' -> (root, split)."""
+    root, sep, split = spec.rpartition(":")
+    if not sep or not root:
+        raise ValueError(f"dataset {spec!r}: write it as root:split, e.g. data/lbi-synth/lab:train")
+    return root, split

@@ -1,0 +1,136 @@
+"""Evaluation: MPJPE, P-MPJPE, PCK, AUC and background attention per split, and results tables.
+
+    python -m train.evaluate --weights runs/x/model.safetensors --data lab-test=data/lbi-synth/lab:test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from lbi.data.dataset import PoseDataset
+from lbi.fileio import atomic_write_text
+from lbi.metrics import auc, background_attention_ratio, joint_errors, mpjpe, p_mpjpe, pck, per_action_mean, to_mpi_eval_joints
+
+
+@dataclass
+class EvalResult:
+    samples: int
+    mpjpe: float  # mm, refined pose, Protocol 1
+    p_mpjpe: float  # mm, Protocol 2
+    pck: float  # %, 3DHP protocol (14 joints, 150 mm)
+    auc: float  # %
+    mpjpe_coarse: float  # mm, stage-1 pose (== mpjpe for one-stage models)
+    background_attention: float | None  # share of last stage-1 attention outside 30-px circles
+    per_action: dict[str, float] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device: str | torch.device = "cpu",
+            retention: float | None = None, limit: int = 0, workers: int = 0,
+            coarse_only: bool = False) -> dict[str, np.ndarray]:
+    """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), per-sample
+    background-attention ratios (NaN for models without attention) and the row indices.
+    ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined."""
+    model.eval()
+    subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, np.linspace(0, len(dataset) - 1, limit).astype(int))
+    loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
+    stride = getattr(getattr(model, "encoder", None), "stride", None)
+    out: dict[str, list] = {"refined": [], "coarse": [], "target": [], "background": [], "index": []}
+    for batch in tqdm(loader, desc="evaluating", unit="batch", leave=False):
+        images = batch.get("image")
+        result = model(images.to(device) if images is not None else None, batch["joints2d"].to(device),
+                       retention=retention,
+                       features=batch["features"].to(device) if "features" in batch else None)
+        out["refined"].append((result.coarse if coarse_only else result.refined).float().cpu().numpy() * 1000)
+        out["coarse"].append(result.coarse.float().cpu().numpy() * 1000)
+        out["target"].append(batch["target"].numpy() * 1000)
+        out["index"].append(batch["index"].numpy())
+        if result.stage1_attention and stride:
+            attn = result.stage1_attention[-1].mean(dim=1).float().cpu().numpy()  # (B, N, HW)
+            h, w = result.grid
+            out["background"].append(background_attention_ratio(attn.reshape(len(attn), -1, h, w),
+                                                                 batch["joints2d_px"].numpy(), stride))
+        else:
+            out["background"].append(np.full(len(batch["target"]), np.nan))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None) -> EvalResult:
+    refined, coarse, target = pred["refined"], pred["coarse"], pred["target"]
+    errors = mpjpe(refined, target)
+    err14 = joint_errors(to_mpi_eval_joints(refined), to_mpi_eval_joints(target))
+    background = pred["background"]
+    return EvalResult(
+        samples=len(target), mpjpe=float(errors.mean()), p_mpjpe=float(p_mpjpe(refined, target).mean()),
+        pck=pck(err14), auc=auc(err14), mpjpe_coarse=float(mpjpe(coarse, target).mean()),
+        background_attention=None if np.isnan(background).all() else float(np.nanmean(background)),
+        per_action=per_action_mean(errors, list(actions)) if actions is not None else {})
+
+
+def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
+    pred = predict(model, dataset, **kwargs)
+    return summarise(pred, dataset.data.ann["action"][pred["index"]])
+
+
+COLUMNS = (("MPJPE", "mpjpe"), ("P-MPJPE", "p_mpjpe"), ("PCK", "pck"), ("AUC", "auc"),
+           ("coarse MPJPE", "mpjpe_coarse"), ("bg. attention", "background_attention"))
+
+
+def results_markdown(results: dict[str, dict[str, EvalResult]], title: str = "Results") -> str:
+    """One row per (run, split): the columns of COLUMNS, mm and %."""
+    lines = [f"### {title}", "", "| run | split | n | " + " | ".join(c for c, _ in COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
+    for run, splits in results.items():
+        for split, r in splits.items():
+            cells = []
+            for _, key in COLUMNS:
+                value = getattr(r, key)
+                cells.append("-" if value is None else (f"{value * 100:.1f}%" if key == "background_attention" else f"{value:.1f}"))
+            lines.append(f"| {run} | {split} | {r.samples} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Path, title: str = "Results",
+                  info: dict | None = None) -> None:
+    """Writes <stem>.md and <stem>.json atomically."""
+    out_stem = Path(out_stem)
+    payload = {"info": info or {}, "results": {run: {s: asdict(r) for s, r in splits.items()} for run, splits in results.items()}}
+    atomic_write_text(out_stem.with_suffix(".json"), json.dumps(payload, indent=2))
+    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from lbi.weights import load_model
+
+    from .config import split_spec
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
+    parser.add_argument("--inputs-2d", default="gt")
+    parser.add_argument("--retention", type=float, default=None)
+    parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
+    args = parser.parse_args(argv)
+    model = load_model(args.weights)
+    results = {}
+    for item in args.data:
+        name, _, spec = item.partition("=")
+        root, split = split_spec(spec)
+        results[name] = evaluate(model, PoseDataset(root, split, args.inputs_2d), retention=args.retention)
+    table = {Path(args.weights).parent.name: results}
+    print(results_markdown(table))
+    if args.out:
+        write_results(table, args.out)
+
+
+if __name__ == "__main__":
+    main()
