@@ -4,6 +4,7 @@ Layout (data -> model -> estimator -> app):
     skeleton, camera, crop      joint sets, cameras, person crops
     encoders/                   image encoders behind one interface (BlazePose, HRNet-w32, small CNN)
     model/                      TL, PGTL, feature selection, the two-stage LiftingByImage, baselines
+    data/                       prepared-dataset format, Human3.6M, 3DHP, LBI-Synth, PoseDataset
     metrics                     MPJPE, P-MPJPE, PCK/AUC, background-attention ratio
     weights, fileio             safetensors model files, atomic writes
 """

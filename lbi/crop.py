@@ -33,6 +33,14 @@ def box_to_center_scale(box: tuple[float, float, float, float], aspect_ratio: fl
     return center, np.array([w, h]) / PIXEL_STD * padding
 
 
+def joint_box(joints_px: np.ndarray, grow: float = 0.1) -> tuple[float, float, float, float]:
+    """The 2D joints' bounding box (x, y, w, h), grown by ``grow`` of its longer side on each edge
+    (the person box of every data set and of the estimator)."""
+    lo, hi = joints_px.min(axis=0), joints_px.max(axis=0)
+    margin = grow * (hi - lo).max()
+    return (lo[0] - margin, lo[1] - margin, hi[0] - lo[0] + 2 * margin, hi[1] - lo[1] + 2 * margin)
+
+
 def get_affine_transform(center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int],
                          rotation_deg: float = 0.0, inverse: bool = False) -> np.ndarray:
     """2x3 matrix mapping the (rotated) box given by centre/scale onto an output of size (w, h).

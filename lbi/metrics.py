@@ -98,14 +98,15 @@ def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, str
     attention = np.asarray(attention, dtype=np.float64)
     joints_px = np.asarray(joints_px, dtype=np.float64)
     b, _, h, w = attention.shape
-    ys, xs = np.mgrid[0:h * stride, 0:w * stride]
-    pixels = np.stack([xs, ys], axis=-1).astype(np.float64)  # (Hs, Ws, 2): pixel centres, OpenCV style
+    ys = np.arange(h * stride, dtype=np.float64)
+    xs = np.arange(w * stride, dtype=np.float64)  # pixel centres, OpenCV convention
     ratios = np.empty(b)
     for i in range(b):
-        dist = np.linalg.norm(pixels[:, :, None, :] - joints_px[i][None, None], axis=-1)  # (Hs, Ws, N)
-        background = (dist > radius_px).all(axis=-1)  # (Hs, Ws)
+        foreground = np.zeros((h * stride, w * stride), bool)
+        for x, y in joints_px[i]:
+            foreground |= ((ys - y) ** 2)[:, None] + ((xs - x) ** 2)[None, :] <= radius_px**2
         # fraction of each token's pixels that are background
-        frac = background.reshape(h, stride, w, stride).mean(axis=(1, 3))  # (H, W)
+        frac = 1.0 - foreground.reshape(h, stride, w, stride).mean(axis=(1, 3))  # (H, W)
         mass = (attention[i] * frac[None]).sum(axis=(1, 2)) / attention[i].sum(axis=(1, 2))
         ratios[i] = mass.mean()
     return ratios

@@ -124,7 +124,7 @@ def _datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseD
 def _save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
     """Everything needed to resume; tensors and plain values only, so weights_only loading works."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "epoch": epoch, "history": json.dumps(history), "torch_rng": torch.get_rng_state()}
+             "epoch": epoch, "history": json.dumps(history)}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -140,6 +140,7 @@ def _write_csv(path: Path, history: list[dict]) -> None:
 
 def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     """Trains per ``cfg`` and evaluates on ``cfg.data.eval``; returns the final results (rank 0)."""
+    wall_start = time.perf_counter()
     rank, world = _distributed()
     device = _device(rank)
     out = Path(cfg.training.out)
@@ -225,7 +226,9 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
             results = {name: evaluate(model, ds, device=device, limit=cfg.training.eval_limit,
                                 coarse_only=cfg.training.mode == "stage1")
                        for name, ds in eval_sets.items()}
-        write_results({out.name: results}, out / "results", title=out.name, info={"config": cfg.to_dict()})
+        write_results({out.name: results}, out / "results", title=out.name,
+                      info={"config": cfg.to_dict(), "wall_seconds": round(time.perf_counter() - wall_start, 1),
+                            "world_size": world, "device": str(device)})
         writer.close()
     if dist.is_initialized():
         dist.barrier()

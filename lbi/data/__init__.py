@@ -1,0 +1,12 @@
+"""Data sets in one prepared on-disk format (see :mod:`lbi.data.format`).
+
+- :mod:`lbi.data.h36m`: Human3.6M original release + common pose files -> prepared format
+- :mod:`lbi.data.mpi_inf_3dhp`: the 3DHP test set (HDF5 .mat) -> prepared format
+- :mod:`lbi.data.synth`: LBI-Synth, rendered offline, written in the same format
+- :mod:`lbi.data.dataset`: ``PoseDataset`` (PyTorch) and the frozen-encoder feature cache
+"""
+
+from .dataset import PoseDataset, feature_cache
+from .format import DatasetError, DatasetMeta, DatasetWriter, PreparedData
+
+__all__ = ["DatasetError", "DatasetMeta", "DatasetWriter", "PoseDataset", "PreparedData", "feature_cache"]

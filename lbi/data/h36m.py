@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..camera import Intrinsics, project_to_2d, world_to_camera
-from ..crop import Crop
+from ..crop import Crop, joint_box
 from .format import DatasetError, DatasetMeta, DatasetWriter
 from .safe_npz import load_npz
 
@@ -83,13 +83,6 @@ def sh_to_h36m(joints16: np.ndarray) -> np.ndarray:
     j = np.asarray(joints16)[..., list(SH_TO_H36M16), :]
     neck_nose = (j[..., 8:9, :] + j[..., 9:10, :]) / 2
     return np.concatenate([j[..., :9, :], neck_nose, j[..., 9:, :]], axis=-2)
-
-
-def joint_box(joints_px: np.ndarray, grow: float = 0.1) -> tuple[float, float, float, float]:
-    """The 2D joints' bounding box (x, y, w, h), grown by ``grow`` of its longer side on each edge."""
-    lo, hi = joints_px.min(axis=0), joints_px.max(axis=0)
-    margin = grow * (hi - lo).max()
-    return (lo[0] - margin, lo[1] - margin, hi[0] - lo[0] + 2 * margin, hi[1] - lo[1] + 2 * margin)
 
 
 def _positions_2d(path: Path) -> dict:

@@ -16,10 +16,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..crop import Crop
+from ..crop import Crop, joint_box
 from ..skeleton import MPI_TO_H36M
 from .format import DatasetError, DatasetMeta, DatasetWriter
-from .h36m import joint_box
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 SCENE_GROUPS = {"GS": ["TS1", "TS2"], "noGS": ["TS3", "TS4"], "Outdoor": ["TS5", "TS6"]}

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ...crop import Crop
+from ...crop import Crop, joint_box
 from ..format import DatasetMeta, DatasetWriter, encode_jpeg
 from .body import BodyShape, pose_body, sample_angles
 from .render import render_body
@@ -54,10 +54,7 @@ def render_job(job: Job) -> tuple[bytes, dict]:
     posed = pose_body(subject_shape(job.seed, job.subject), angles, shot.position)
     joints_cam = shot.camera.to_camera(posed.joints)
     joints_px = shot.camera.project(joints_cam)
-    lo, hi = joints_px.min(axis=0), joints_px.max(axis=0)
-    margin = 0.12 * (hi - lo).max()  # joints bounding box grown to cover the body's volume
-    box = (lo[0] - margin, lo[1] - margin, hi[0] - lo[0] + 2 * margin, hi[1] - lo[1] + 2 * margin)
-    crop = Crop.from_box(box, CROP_SIZE)
+    crop = Crop.from_box(joint_box(joints_px, grow=0.12), CROP_SIZE)
     image = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
     K = shot.camera.K
     row = dict(subject=job.subject, action=family, camera=shot.camera_name, frame=job.index,

@@ -1,0 +1,86 @@
+"""python -m train.synth_table [--data data/lbi-synth] [--epochs N] [--out train/results/lbi_synth]
+
+Trains and evaluates every model of the LBI-Synth table on lab-test and wild-test: the lifting-only
+baseline, the plain image model (3 TLs), LBI coarse (stage 1 with PGTL), LBI refined (stage 2 with
+r = 0.01, 0.3, 1) and LBI trained end to end. Runs that already finished (results.json present)
+are reused; an interrupted run resumes from its checkpoint. Writes <out>.md and <out>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .config import load_config
+from .engine import fit
+from .evaluate import EvalResult, results_markdown, write_results
+
+CONFIGS = Path(__file__).parent / "configs" / "synth"
+#: (row name, config file, extra overrides); stage-2 rows start from the stage-1 run
+RUNS = (  # in order of importance, so that an interrupted table still answers the main questions
+    ("lifting-only (Martinez)", "lifting_only.yaml", ()),
+    ("LBI coarse (stage 1, PGTL)", "lbi_stage1.yaml", ()),
+    ("plain image (3 TLs)", "plain_image.yaml", ()),
+    ("LBI refined r=0.3", "lbi_stage2.yaml", ()),
+    ("LBI end-to-end (both losses)", "lbi_end_to_end.yaml", ()),
+    ("LBI refined r=0.01", "lbi_stage2.yaml", ("model.retention=0.01",)),
+    ("LBI refined r=1", "lbi_stage2.yaml", ("model.retention=1.0",)),
+)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="data/lbi-synth")
+    parser.add_argument("--runs", default="runs/synth", help="folder for the runs' checkpoints and logs")
+    parser.add_argument("--epochs", type=int, default=None, help="override every config's epochs")
+    parser.add_argument("--out", default="train/results/lbi_synth")
+    parser.add_argument("--only", nargs="*", default=None, help="row names to run (default: all)")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    results: dict[str, dict[str, EvalResult]] = {}
+    timings: dict[str, float] = {}
+    stage1_out = Path(args.runs) / _slug("LBI coarse (stage 1, PGTL)")
+    for name, config, extra in RUNS:
+        if args.only is not None and name not in args.only:
+            continue
+        out = Path(args.runs) / _slug(name)
+        overrides = [f"data.train={args.data}/lab:train",
+                     f"data.eval={{lab-test: {args.data}/lab:test, wild-test: {args.data}/wild:test}}",
+                     f"training.out={out}", *extra]
+        if config == "lbi_stage2.yaml":
+            overrides.append(f"training.init={stage1_out}/model.safetensors")
+        if args.epochs:
+            overrides.append(f"training.epochs={args.epochs}")
+        cfg = load_config(CONFIGS / config, overrides)
+        done = out / "results.json"
+        if not done.is_file():
+            print(f"[{name}] training ({config} {' '.join(extra)})", flush=True)
+            fit(cfg, resume=True)
+        payload = json.loads(done.read_text())
+        results[name] = {split: EvalResult(**r) for split, r in next(iter(payload["results"].values())).items()}
+        timings[name] = payload["info"].get("wall_seconds")
+        print(results_markdown({name: results[name]}), flush=True)
+
+    info = {"command": "python -m train.synth_table " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+            "wall_seconds_this_call": round(time.perf_counter() - start, 1),
+            "train_and_eval_seconds_per_run": timings, "total_train_and_eval_seconds": round(sum(timings.values()), 1),
+            "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "data": args.data}
+    write_results(results, args.out, title="LBI-Synth", info=info)
+    print(Path(args.out).with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
