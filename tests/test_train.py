@@ -120,7 +120,9 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
     assert info["command"].startswith("python -m train.synth_table") and info["total_train_and_eval_seconds"] > 0
     table_main(["--data", str(synth_root), "--runs", str(tmp_path / "runs"), "--epochs", "1",  # reuses the run
                 "--out", str(tmp_path / "table2"), "--only", "lifting-only (Martinez)"])
-    assert (tmp_path / "table2.md").read_text() == markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert [line for line in (tmp_path / "table2.md").read_text().splitlines() if line.startswith("|")] == rows
+    assert "Training + evaluation time" in markdown
 
 
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):

@@ -100,12 +100,13 @@ def results_markdown(results: dict[str, dict[str, EvalResult]], title: str = "Re
 
 
 def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Path, title: str = "Results",
-                  info: dict | None = None) -> None:
-    """Writes <stem>.md and <stem>.json atomically."""
+                  info: dict | None = None, notes: list[str] = ()) -> None:
+    """Writes <stem>.md (the table, then ``notes`` as a list) and <stem>.json atomically."""
     out_stem = Path(out_stem)
     payload = {"info": info or {}, "results": {run: {s: asdict(r) for s, r in splits.items()} for run, splits in results.items()}}
     atomic_write_text(out_stem.with_suffix(".json"), json.dumps(payload, indent=2))
-    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title))
+    footer = "".join(f"- {note}\n" for note in notes)
+    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + footer if footer else ""))
 
 
 def main(argv: list[str] | None = None) -> None:

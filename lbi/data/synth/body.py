@@ -134,8 +134,7 @@ def sample_angles(rng: np.random.Generator, family: str | None = None, yaw: floa
     # perturb every angle a little, then clip to the limits
     for name in PoseAngles.LIMITS:
         v = getattr(a, name)
-        noise = (lambda: rng.normal(0, 0.08))
-        setattr(a, name, tuple(x + noise() for x in v) if isinstance(v, tuple) else v + noise())
+        setattr(a, name, tuple(x + rng.normal(0, 0.08) for x in v) if isinstance(v, tuple) else v + rng.normal(0, 0.08))
     a.yaw = float(rng.uniform(-np.pi, np.pi) if yaw is None else yaw)
     return family, a.clipped()
 
