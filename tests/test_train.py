@@ -133,8 +133,10 @@ def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     from train.evaluate import main as evaluate_main
 
     weights = save_model(LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "m" / "model.safetensors")
-    evaluate_main(["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", f"wild={synth_root}/wild:test",
-                   "--retention", "1.0", "--out", str(tmp_path / "eval")])
+    assert evaluate_main(["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", f"wild={synth_root}/wild:test",
+                          "--retention", "1.0", "--out", str(tmp_path / "eval")]) == 0
     assert "| m | lab | 16 |" in capsys.readouterr().out
     results = json.loads((tmp_path / "eval.json").read_text())["results"]["m"]
     assert set(results) == {"lab", "wild"} and results["lab"]["mpjpe"] > 0
+    assert evaluate_main(["--weights", str(tmp_path / "missing.safetensors"), "--data", f"lab={synth_root}/lab:test"]) == 2
+    assert "weights file not found" in capsys.readouterr().err

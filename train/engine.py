@@ -179,13 +179,17 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(out / "tb"))
 
+    def evaluate_all() -> dict[str, EvalResult]:
+        return {name: evaluate(model, ds, device=device, limit=cfg.training.eval_limit,
+                               coarse_only=cfg.training.mode == "stage1")  # stage 2 is untrained then
+                for name, ds in eval_sets.items()}
+
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     results: dict[str, EvalResult] = {}
     for epoch in range(start_epoch, cfg.training.epochs):
         torch.manual_seed(cfg.training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly
         sampler.set_epoch(epoch)
         wrapped.train()
-        model.train()
         start, total, count = time.perf_counter(), 0.0, 0
         for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", unit="batch", disable=rank != 0,
                           leave=False):
@@ -206,9 +210,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
                "seconds": round(seconds, 1), "samples_per_s": round(count * world / seconds, 1)}
         last = epoch + 1 == cfg.training.epochs
         if rank == 0 and (last or (cfg.training.eval_every and (epoch + 1) % cfg.training.eval_every == 0)):
-            results = {name: evaluate(model, ds, device=device, limit=cfg.training.eval_limit,
-                                coarse_only=cfg.training.mode == "stage1")
-                       for name, ds in eval_sets.items()}
+            results = evaluate_all()
             for name, r in results.items():
                 row.update({f"{name}/mpjpe": r.mpjpe, f"{name}/pck": r.pck,
                             **({f"{name}/bg_attention": r.background_attention} if r.background_attention is not None else {})})
@@ -223,9 +225,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     if rank == 0:
         save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
         if not results:
-            results = {name: evaluate(model, ds, device=device, limit=cfg.training.eval_limit,
-                                coarse_only=cfg.training.mode == "stage1")
-                       for name, ds in eval_sets.items()}
+            results = evaluate_all()
         write_results({out.name: results}, out / "results", title=out.name,
                       info={"config": cfg.to_dict(), "wall_seconds": round(time.perf_counter() - wall_start, 1),
                             "world_size": world, "device": str(device)})

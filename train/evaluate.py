@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -109,8 +110,9 @@ def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Pat
     atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + footer if footer else ""))
 
 
-def main(argv: list[str] | None = None) -> None:
-    from lbi.weights import load_model
+def main(argv: list[str] | None = None) -> int:
+    from lbi.data.format import DatasetError
+    from lbi.weights import WeightsError, load_model
 
     from .config import split_spec
 
@@ -121,17 +123,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retention", type=float, default=None)
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
-    model = load_model(args.weights)
-    results = {}
-    for item in args.data:
-        name, _, spec = item.partition("=")
-        root, split = split_spec(spec)
-        results[name] = evaluate(model, PoseDataset(root, split, args.inputs_2d), retention=args.retention)
+    try:
+        model = load_model(args.weights)
+        results = {}
+        for item in args.data:
+            name, _, spec = item.partition("=")
+            root, split = split_spec(spec)
+            results[name] = evaluate(model, PoseDataset(root, split, args.inputs_2d), retention=args.retention)
+    except (DatasetError, WeightsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     table = {Path(args.weights).parent.name: results}
     print(results_markdown(table))
     if args.out:
         write_results(table, args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
