@@ -104,7 +104,7 @@ def h36m_source(tmp_path_factory):
     cpn, sh = {}, {}
     for subject, acts in positions.items():
         cpn[subject], sh[subject] = {}, {}
-        for action, pose in acts.items():
+        for action in acts:
             cpn[subject][action] = [rng.uniform(40, 120, (25, 17, 2)) for _ in CAMERA_IDS]
             sh[subject][action] = [rng.uniform(40, 120, (24, 16, 2)) for _ in CAMERA_IDS]  # one frame short
             for cam in CAMERA_IDS:
