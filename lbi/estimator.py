@@ -1,0 +1,163 @@
+"""Photo -> 3D pose: MediaPipe 2D pose, the person crop, and the two-stage lifter, in one object.
+
+    estimator = Estimator("weights/lbi.safetensors")
+    result = estimator.predict(rgb)                  # Estimate: 3D joints, 2D joints, attention, ...
+    wider = estimator.refine(result, retention=1.0)  # stage 2 only, from the cached stage-1 results
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from .camera import normalize_screen_coordinates
+from .crop import Crop, image_to_tensor
+from .metrics import background_attention_ratio
+from .model import LiftingOutput, Stage1Output
+from .pose2d import Pose2D, PoseDetector
+
+
+class NoPersonFound(ValueError):
+    """MediaPipe found nobody in the image."""
+
+
+@dataclass
+class Estimate:
+    joints3d_mm: np.ndarray  # (17, 3) refined pose, root-relative, camera axes
+    coarse3d_mm: np.ndarray  # (17, 3) stage-1 pose
+    joints2d_px: np.ndarray  # (17, 2) image pixels (the 2D input)
+    confidence: np.ndarray  # (17,) MediaPipe visibility per joint
+    crop: Crop
+    attention: np.ndarray  # (layers, 17, H, W) head-averaged keypoint-to-image attention on the token grid
+    kept_mask: np.ndarray | None  # (H, W) tokens stage 2 kept
+    background_attention: float | None  # last stage-1 layer, outside 30-px circles (crop pixels)
+    retention: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    _stage1: Stage1Output | None = field(default=None, repr=False)
+
+    @property
+    def kept_tokens(self) -> int:
+        return int(self.kept_mask.sum()) if self.kept_mask is not None else self.total_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self.attention.shape[-2] * self.attention.shape[-1])
+
+    def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+        """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
+        w, h = self.crop.size
+        on_crop = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+        return cv2.warpAffine(on_crop, self.crop.to_image_matrix, (image_shape[1], image_shape[0]),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+class Estimator:
+    """Loaded once; predicts on RGB uint8 images. Uses CUDA (bf16) when present, else the CPU."""
+
+    def __init__(self, weights: str | Path | None = None, model: nn.Module | None = None,
+                 device: str | torch.device | None = None, detector: PoseDetector | None = None) -> None:
+        if model is None:
+            from .weights import load_model
+
+            if weights is None:
+                raise ValueError("give the weights file (or a model)")
+            model = load_model(weights)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.detector = detector or PoseDetector()
+        self.crop_size = (192, 256)
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def predict(self, rgb: np.ndarray, retention: float | None = None) -> Estimate:
+        """(H, W, 3) uint8 RGB -> Estimate. Raises NoPersonFound."""
+        timings = {}
+        t = time.perf_counter()
+        pose = self.detector(rgb)
+        timings["detector"] = (time.perf_counter() - t) * 1000
+        if pose is None:
+            raise NoPersonFound("no person found in the image")
+        return self._lift(rgb, pose, retention, timings)
+
+    def _lift(self, rgb: np.ndarray, pose: Pose2D, retention: float | None, timings: dict) -> Estimate:
+        t = time.perf_counter()
+        crop = Crop.from_box(pose.box, self.crop_size)
+        image = image_to_tensor(crop.warp(rgb)).to(self.device)
+        joints_crop = crop.to_crop(pose.joints)
+        joints2d = torch.from_numpy(normalize_screen_coordinates(joints_crop, *self.crop_size)).float()[None].to(self.device)
+        timings["crop"] = (time.perf_counter() - t) * 1000
+        with torch.inference_mode(), self._autocast():
+            t = time.perf_counter()
+            features = self.model.encoder(image)
+            timings["encoder"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            s1 = self.model.stage1(joints2d, features=features)
+            timings["stage1"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            out = self.model.stage2(s1, retention)
+            timings["stage2"] = (time.perf_counter() - t) * 1000
+        return self._estimate(out, pose.joints, pose.confidence, crop, joints_crop, timings)
+
+    def refine(self, estimate: Estimate, retention: float) -> Estimate:
+        """Re-runs selection + stage 2 with another retention rate; the encoder and stage 1 are not re-run."""
+        if estimate._stage1 is None:
+            raise ValueError("this estimate carries no stage-1 cache")
+        t = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            out = self.model.stage2(estimate._stage1, retention)
+        timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
+        joints_crop = estimate.crop.to_crop(estimate.joints2d_px)
+        return self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop, joints_crop, timings)
+
+    def _estimate(self, out: LiftingOutput, joints_px, confidence, crop: Crop, joints_crop, timings) -> Estimate:
+        h, w = out.grid
+        attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, 17, h, w).cpu().numpy()
+        stride = self.crop_size[1] // h
+        background = float(background_attention_ratio(attention[len(out.stage1_attention) - 1][None], joints_crop[None],
+                                                       stride)[0])
+        mask = out.kept_mask()
+        root = out.refined[0, :1]
+        return Estimate(
+            joints3d_mm=((out.refined[0] - root).float().cpu().numpy() * 1000),
+            coarse3d_mm=((out.coarse[0] - out.coarse[0, :1]).float().cpu().numpy() * 1000),
+            joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
+            kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
+            retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, _stage1=out.stage1)
+
+    def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
+        """Many images: detection per image, then one batched forward pass for all people found."""
+        poses = [self.detector(rgb) for rgb in images]
+        found = [i for i, p in enumerate(poses) if p is not None]
+        results: list[Estimate | NoPersonFound] = [NoPersonFound("no person found in the image")] * len(images)
+        if not found:
+            return results
+        crops = [Crop.from_box(poses[i].box, self.crop_size) for i in found]
+        batch = torch.cat([image_to_tensor(c.warp(images[i])) for c, i in zip(crops, found)]).to(self.device)
+        joints_crop = [c.to_crop(poses[i].joints) for c, i in zip(crops, found)]
+        joints2d = torch.from_numpy(np.stack([normalize_screen_coordinates(j, *self.crop_size) for j in joints_crop])).float()
+        with torch.inference_mode(), self._autocast():
+            out = self.model(batch, joints2d.to(self.device), retention=retention)
+        for k, i in enumerate(found):
+            single = _select(out, k)
+            results[i] = self._estimate(single, poses[i].joints, poses[i].confidence, crops[k], joints_crop[k], {})
+        return results
+
+
+def _select(out: LiftingOutput, k: int) -> LiftingOutput:
+    """Sample k of a batched output, as a batch of one."""
+    s1 = out.stage1
+    stage1 = None if s1 is None else replace(s1, joints=s1.joints[k:k + 1], image=s1.image[k:k + 1], coarse=s1.coarse[k:k + 1],
+                                             attention=[a[k:k + 1] for a in s1.attention])
+    return replace(out, coarse=out.coarse[k:k + 1], refined=out.refined[k:k + 1],
+                   stage1_attention=[a[k:k + 1] for a in out.stage1_attention],
+                   stage2_attention=[a[k:k + 1] for a in out.stage2_attention],
+                   kept_indices=None if out.kept_indices is None else out.kept_indices[k:k + 1], stage1=stage1)

@@ -1,0 +1,65 @@
+import math
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from lbi.estimator import Estimate, Estimator, NoPersonFound
+from lbi.model import LiftingByImage, LiftingConfig
+
+GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    torch.manual_seed(0)
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4))
+    return Estimator(model=model, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return cv2.cvtColor(cv2.imread(str(GRACE_HOPPER)), cv2.COLOR_BGR2RGB)
+
+
+def test_predict_on_a_photo(estimator, photo):
+    est = estimator.predict(photo)
+    assert isinstance(est, Estimate)
+    assert est.joints3d_mm.shape == est.coarse3d_mm.shape == (17, 3) and np.all(est.joints3d_mm[0] == 0)
+    h, w = photo.shape[:2]
+    visible = est.confidence > 0.5  # a portrait: MediaPipe extrapolates the unseen legs below the frame
+    assert 5 <= visible.sum() < 17  # head, nose, thorax, shoulders
+    assert np.all((est.joints2d_px[visible] >= 0) & (est.joints2d_px[visible] <= [w, h]))
+    assert est.attention.shape == (6, 17, 64, 48)
+    np.testing.assert_allclose(est.attention[:3].sum(axis=(2, 3)), 1.0, rtol=1e-4)
+    assert est.kept_tokens == math.ceil(0.3 * 3072) and est.total_tokens == 3072
+    assert 0.0 <= est.background_attention <= 1.0
+    assert {"detector", "crop", "encoder", "stage1", "stage2"} <= set(est.timings_ms)
+    heat = est.map_to_image(est.attention[2].sum(0), photo.shape[:2])
+    assert heat.shape == photo.shape[:2] and heat.max() > 0
+
+
+def test_refine_reruns_stage2_only(estimator, photo):
+    est = estimator.predict(photo)
+    calls = []
+    handle = estimator.model.encoder.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        wide = estimator.refine(est, retention=1.0)
+    finally:
+        handle.remove()
+    assert calls == [] and wide.kept_tokens == 3072 and wide.retention == 1.0
+    np.testing.assert_array_equal(wide.coarse3d_mm, est.coarse3d_mm)
+    assert not np.allclose(wide.joints3d_mm, est.joints3d_mm)
+
+
+def test_no_person_and_batches(estimator, photo):
+    blank = np.full((300, 200, 3), 90, np.uint8)
+    with pytest.raises(NoPersonFound):
+        estimator.predict(blank)
+    results = estimator.predict_batch([photo, blank, photo[:, ::-1].copy()])
+    assert isinstance(results[0], Estimate) and isinstance(results[1], NoPersonFound) and isinstance(results[2], Estimate)
+    single = estimator.predict(photo)
+    np.testing.assert_allclose(results[0].joints3d_mm, single.joints3d_mm, atol=1e-3)
