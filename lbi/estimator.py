@@ -137,7 +137,7 @@ class Estimator:
         """Many images: detection per image, then one batched forward pass for all people found."""
         poses = [self.detector(rgb) for rgb in images]
         found = [i for i, p in enumerate(poses) if p is not None]
-        results: list[Estimate | NoPersonFound] = [NoPersonFound("no person found in the image")] * len(images)
+        results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
         if not found:
             return results
         crops = [Crop.from_box(poses[i].box, self.crop_size) for i in found]
