@@ -104,13 +104,11 @@ def load_weights(model: nn.Module, path: str | Path, header: dict | None = None,
     except (SafetensorError, OSError) as err:
         raise WeightsError(f"{path} is not a readable safetensors file ({err})") from err
     encoder_in_file = header["encoder_weights"] == "included"
-    if prefixes:
+    if prefixes:  # the model keeps its own values for everything outside ``prefixes``
         wanted = tuple(p + "." for p in prefixes)
-        state = {k: v for k, v in state.items() if k.startswith(wanted)}
-        others = {k: v for k, v in model.state_dict().items() if not k.startswith(wanted)}
-        if not encoder_in_file:
-            others.update({k: v for k, v in model.state_dict().items() if k.startswith(ENCODER_PREFIX)})
-        state = {**others, **state}
+        own = {k: v for k, v in model.state_dict().items()
+               if not k.startswith(wanted) or (not encoder_in_file and k.startswith(ENCODER_PREFIX))}
+        state = {**own, **{k: v for k, v in state.items() if k.startswith(wanted)}}
         encoder_in_file = True
     load_state(model, state, source=str(path), encoder_in_file=encoder_in_file)
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from lbi.data.dataset import PoseDataset
 from lbi.fileio import atomic_write_text
+from lbi.model import LiftingOutput
 from lbi.metrics import auc, background_attention_ratio, joint_errors, mpjpe, p_mpjpe, pck, per_action_mean, to_mpi_eval_joints
 
 
@@ -47,11 +48,15 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
     stride = getattr(getattr(model, "encoder", None), "stride", None)
     out: dict[str, list] = {"refined": [], "coarse": [], "target": [], "background": [], "index": []}
     for batch in tqdm(loader, desc="evaluating", unit="batch", leave=False):
-        images = batch.get("image")
-        result = model(images.to(device) if images is not None else None, batch["joints2d"].to(device),
-                       retention=retention,
-                       features=batch["features"].to(device) if "features" in batch else None)
-        out["refined"].append((result.coarse if coarse_only else result.refined).float().cpu().numpy() * 1000)
+        images = batch["image"].to(device) if "image" in batch else None
+        features = batch["features"].to(device) if "features" in batch else None
+        joints2d = batch["joints2d"].to(device)
+        if coarse_only:  # stage 1 alone: its coarse pose is the result, stage 2 is never run
+            s1 = model.stage1(joints2d, images, features)
+            result = LiftingOutput(coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention, grid=s1.grid)
+        else:
+            result = model(images, joints2d, retention=retention, features=features)
+        out["refined"].append(result.refined.float().cpu().numpy() * 1000)
         out["coarse"].append(result.coarse.float().cpu().numpy() * 1000)
         out["target"].append(batch["target"].numpy() * 1000)
         out["index"].append(batch["index"].numpy())

@@ -57,10 +57,6 @@ class PoseDataset(Dataset):
             item["image"] = image_to_tensor(self.data.image(row))[0]
         return item
 
-    def labels(self, field: str) -> np.ndarray:
-        """Per-item annotation column (e.g. 'action', 'subject', 'camera')."""
-        return self.data.ann[field][self.rows]
-
 
 class _Images(Dataset):
     def __init__(self, data: PreparedData) -> None:
