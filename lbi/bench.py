@@ -1,11 +1,14 @@
-"""Per-module latency of LiftingByImage, printed as JSON.
+"""Latency, printed as JSON: the whole photo -> 3D pipeline, or the lifter alone.
 
-    python -m lbi.bench --encoders hrnet_w32 blazepose_s4 --batches 1 32
+    python -m lbi bench                                   # pipeline on the bundled weights and photo
+    python -m lbi bench --lifter --encoders hrnet_w32 blazepose_s4 --batches 1 32
 
-For each encoder and batch size: median milliseconds of the encoder, stage 1 (embeddings +
-TL/PGTL/TL + coarse head, from encoder features), stage 2 (selection + 3 TLs + refine head, from
-cached stage-1 results) and the whole forward pass. Weights are random: latency does not depend
-on them. On CUDA, bf16 autocast is used.
+Pipeline: median milliseconds per stage (detector, crop, encoder, stage 1, stage 2, drawing) of
+the Estimator, for a static photo and for video mode (the webcam path: MediaPipe tracking, the
+small 3D view), and end-to-end frames per second. Lifter (``--lifter``): for each encoder and
+batch size, the encoder, stage 1 (embeddings + TL/PGTL/TL + coarse head, from encoder features),
+stage 2 (selection + 3 TLs + refine head, from cached stage-1 results) and the whole forward
+pass, on random weights (latency does not depend on them). On CUDA, bf16 autocast is used.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import json
 import platform
 import statistics
 import time
+from pathlib import Path
 from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
 
 from .encoders import ENCODERS
+
+EXAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "grace_hopper.jpg"
 from .model import LiftingByImage, LiftingConfig
 
 
@@ -63,18 +69,68 @@ def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, re
     return result
 
 
+def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
+    """Median per-stage milliseconds of Estimator.predict + the pictures the app draws, and fps."""
+    from . import draw
+    from .pose2d import PoseDetector
+
+    detector = PoseDetector(video=True) if video else None
+    stages: dict[str, list[float]] = {}
+    totals = []
+    for i in range(repeats + 1):  # the first run warms up
+        start = time.perf_counter()
+        estimate = estimator.predict(rgb, detector=detector)
+        t = time.perf_counter()
+        if video:  # what a live-mode frame draws
+            draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence)
+            draw.projected_skeleton(estimate.joints3d_mm)
+        else:  # what the app draws for a photo
+            draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence, estimate.crop.box)
+            draw.attention_overlay(rgb, estimate, layer=len(estimate.attention) // 2 - 1)
+            draw.kept_patches_overlay(rgb, estimate)
+            draw.skeleton_figure(estimate)
+        drawing = (time.perf_counter() - t) * 1000
+        if i:
+            for name, ms in {**estimate.timings_ms, "drawing": drawing}.items():
+                stages.setdefault(name, []).append(ms)
+            totals.append((time.perf_counter() - start) * 1000)
+    if detector is not None:
+        detector.close()
+    total = statistics.median(totals)
+    return {"mode": "video" if video else "photo", "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
+            **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
+            "total_ms": round(total, 2), "fps": round(1000.0 / total, 1),
+            "kept_tokens": estimate.kept_tokens, "total_tokens": estimate.total_tokens}
+
+
+def _system(device: torch.device) -> dict:
+    return {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m lbi bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lifter", action="store_true", help="time the lifter alone on random weights")
+    parser.add_argument("--image", default=None, help="photo for the pipeline (default: the bundled example)")
+    parser.add_argument("--weights", default=None, help="model file for the pipeline (default: the bundled weights)")
     parser.add_argument("--encoders", nargs="+", default=["hrnet_w32", "blazepose_s4"], choices=ENCODERS)
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    runs = [bench_model(enc, b, device, args.repeats) for enc in args.encoders for b in args.batches]
-    info = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "input": "256x192"}
-    print(json.dumps({"system": info, "runs": runs}, indent=2))
+    if args.lifter:
+        runs = [bench_model(enc, b, device, args.repeats) for enc in args.encoders for b in args.batches]
+        print(json.dumps({"system": {**_system(device), "input": "256x192"}, "runs": runs}, indent=2))
+        return
+    from .estimator import Estimator
+    from .image_io import read_image
+
+    image = read_image(args.image or EXAMPLE_PHOTO)
+    estimator = Estimator(args.weights, device=device)
+    runs = [bench_pipeline(estimator, image, args.repeats, video=v) for v in (False, True)]
+    print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

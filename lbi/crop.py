@@ -83,6 +83,12 @@ class Crop:
         return cls(center, scale, size)
 
     @property
+    def box(self) -> tuple[float, float, float, float]:
+        """The crop's area in the image (x, y, w, h) pixels (unrotated)."""
+        w, h = self.scale * PIXEL_STD
+        return (float(self.center[0] - w / 2), float(self.center[1] - h / 2), float(w), float(h))
+
+    @property
     def to_crop_matrix(self) -> np.ndarray:
         return get_affine_transform(self.center, self.scale, self.size, self.rotation)
 

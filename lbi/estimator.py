@@ -1,6 +1,6 @@
 """Photo -> 3D pose: MediaPipe 2D pose, the person crop, and the two-stage lifter, in one object.
 
-    estimator = Estimator("weights/lbi.safetensors")
+    estimator = Estimator()                          # the bundled weights (or Estimator("my.safetensors"))
     result = estimator.predict(rgb)                  # Estimate: 3D joints, 2D joints, attention, ...
     wider = estimator.refine(result, retention=1.0)  # stage 2 only, from the cached stage-1 results
 """
@@ -21,6 +21,8 @@ from .crop import Crop, image_to_tensor
 from .metrics import background_attention_ratio
 from .model import LiftingOutput, Stage1Output
 from .pose2d import Pose2D, PoseDetector
+from .skeleton import H36M_JOINTS
+from .weights import default_weights
 
 
 class NoPersonFound(ValueError):
@@ -39,6 +41,8 @@ class Estimate:
     background_attention: float | None  # last stage-1 layer, outside 30-px circles (crop pixels)
     retention: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    people_found: int = 1
+    notes: list[str] = field(default_factory=list)  # e.g. "3 people found: using the largest"
     _stage1: Stage1Output | None = field(default=None, repr=False)
 
     @property
@@ -48,6 +52,25 @@ class Estimate:
     @property
     def total_tokens(self) -> int:
         return int(self.attention.shape[-2] * self.attention.shape[-1])
+
+    def to_dict(self) -> dict:
+        """The JSON-ready result (what ``python -m lbi predict --json`` writes)."""
+        x, y, w, h = self.crop.box
+        return {
+            "joint_names": list(H36M_JOINTS),
+            "joints3d_mm": np.round(self.joints3d_mm, 2).tolist(),
+            "coarse3d_mm": np.round(self.coarse3d_mm, 2).tolist(),
+            "joints2d_px": np.round(self.joints2d_px, 2).tolist(),
+            "confidence": np.round(self.confidence, 3).tolist(),
+            "crop_box_xywh": [round(float(v), 2) for v in (x, y, w, h)],
+            "retention": self.retention,
+            "kept_tokens": self.kept_tokens,
+            "total_tokens": self.total_tokens,
+            "background_attention": None if self.background_attention is None else round(self.background_attention, 4),
+            "timings_ms": self.timings_ms,
+            "people_found": self.people_found,
+            "notes": self.notes,
+        }
 
     def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
         """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
@@ -65,9 +88,7 @@ class Estimator:
         if model is None:
             from .weights import load_model
 
-            if weights is None:
-                raise ValueError("give the weights file (or a model)")
-            model = load_model(weights)
+            model = load_model(weights or default_weights())
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.detector = detector or PoseDetector()
@@ -78,15 +99,24 @@ class Estimator:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    def predict(self, rgb: np.ndarray, retention: float | None = None) -> Estimate:
-        """(H, W, 3) uint8 RGB -> Estimate. Raises NoPersonFound."""
+    def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None) -> Estimate:
+        """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
+
+        ``detector``: a video-mode PoseDetector of one webcam stream (tracks one person, faster);
+        by default the estimator's own static detector, which also counts the people in the image.
+        """
         timings = {}
         t = time.perf_counter()
-        pose = self.detector(rgb)
+        people = [p for p in [detector(rgb)] if p is not None] if detector else self.detector.detect_people(rgb)
         timings["detector"] = (time.perf_counter() - t) * 1000
-        if pose is None:
-            raise NoPersonFound("no person found in the image")
-        return self._lift(rgb, pose, retention, timings)
+        if not people:
+            raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
+                                "shoulders and hips are visible")
+        estimate = self._lift(rgb, people[0], retention, timings)
+        if len(people) > 1:
+            estimate.people_found = len(people)
+            estimate.notes.append(f"{len(people)} people found: showing the largest")
+        return estimate
 
     def _lift(self, rgb: np.ndarray, pose: Pose2D, retention: float | None, timings: dict) -> Estimate:
         t = time.perf_counter()
@@ -116,7 +146,8 @@ class Estimator:
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         joints_crop = estimate.crop.to_crop(estimate.joints2d_px)
-        return self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop, joints_crop, timings)
+        refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop, joints_crop, timings)
+        return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes))
 
     def _estimate(self, out: LiftingOutput, joints_px, confidence, crop: Crop, joints_crop, timings) -> Estimate:
         h, w = out.grid

@@ -3,6 +3,10 @@
 The 33 landmarks are mapped to H36M-17 (:func:`lbi.skeleton.mediapipe_to_h36m`), the person box is
 the joints' bounding box grown by 10 % (the convention the training crops use), and each joint
 carries the visibility of its least visible source landmark as its confidence.
+
+The legacy graph finds one person per call. :meth:`PoseDetector.detect_people` finds more by
+greying out each person found (their box) and searching again, so that a photo of several people
+can be answered with the largest of them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ class Pose2D:
     landmarks: np.ndarray  # (33, 2) MediaPipe landmarks in image pixels
     visibility: np.ndarray  # (33,)
     box: tuple[float, float, float, float]  # (x, y, w, h) pixels
+
+    @property
+    def visible_area(self) -> float:
+        """Area (px^2) of the box around the joints MediaPipe sees (confidence >= 0.5): how large
+        the person appears, without the limbs it extrapolates beyond the frame."""
+        seen = self.joints[self.confidence >= 0.5]
+        if len(seen) < 2:
+            return 0.0
+        w, h = seen.max(axis=0) - seen.min(axis=0)
+        return float(w * h)
 
     @property
     def score(self) -> float:
@@ -50,6 +64,26 @@ class PoseDetector:
         visibility = np.array([p.visibility for p in lm])
         joints, confidence = mediapipe_to_h36m(landmarks, visibility)
         return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints))
+
+    def detect_people(self, rgb: np.ndarray, max_people: int = 3, min_extra_score: float = 0.8) -> list[Pose2D]:
+        """Everyone MediaPipe finds (up to ``max_people``), largest visible person first. Static images only:
+        in video mode the graph tracks one person across frames.
+
+        After the first person, the search runs on the image with the people found greyed out; there
+        MediaPipe also "finds" people in textures, so a further person counts only when its mean joint
+        confidence is at least ``min_extra_score``.
+        """
+        image = np.ascontiguousarray(rgb).copy()
+        fill = np.median(rgb.reshape(-1, rgb.shape[-1]), axis=0).astype(rgb.dtype)
+        people: list[Pose2D] = []
+        for _ in range(max_people):
+            pose = self(image)
+            if pose is None or (people and pose.score < min_extra_score):
+                break
+            people.append(pose)
+            x, y, w, h = (int(round(v)) for v in pose.box)
+            image[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = fill
+        return sorted(people, key=lambda p: p.visible_area, reverse=True)
 
     def close(self) -> None:
         self._pose.close()

@@ -11,6 +11,7 @@ unpickling anything.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -24,6 +25,13 @@ from .model import build_model
 
 FORMAT_VERSION = 1
 ENCODER_PREFIX = "encoder."
+#: the bundled default weights (LBI-Synth, BlazePose trunk); see weights/MODEL_CARD.md
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "lbi_synth.safetensors"
+
+
+def default_weights() -> Path:
+    """$LBI_WEIGHTS when set, else the bundled weights file."""
+    return Path(os.environ.get("LBI_WEIGHTS") or BUNDLED_WEIGHTS)
 
 
 class WeightsError(ValueError):
@@ -59,6 +67,7 @@ def save_model(model: nn.Module, path: str | Path, include_encoder: bool | None 
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"lbi": json.dumps(header)})
+        tmp.chmod(0o644)  # safetensors creates the file private
     return path
 
 

@@ -13,6 +13,6 @@ def test_bench_reports_every_stage():
 
 
 def test_bench_cli_prints_json(capsys):
-    main(["--encoders", "small_cnn", "--batches", "1", "--repeats", "1"])
+    main(["--lifter", "--encoders", "small_cnn", "--batches", "1", "--repeats", "1"])
     report = json.loads(capsys.readouterr().out)
     assert report["runs"][0]["encoder"] == "small_cnn" and report["runs"][0]["batch"] == 1

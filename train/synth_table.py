@@ -35,7 +35,7 @@ RUNS = (  # in order of importance, so that an interrupted table still answers t
 )
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     results: dict[str, dict[str, EvalResult]] = {}
     timings: dict[str, float] = {}
-    stage1_out = Path(args.runs) / _slug("LBI coarse (stage 1, PGTL)")
+    stage1_out = Path(args.runs) / slug("LBI coarse (stage 1, PGTL)")
     for name, config, extra in RUNS:
         if args.only is not None and name not in args.only:
             continue
-        out = Path(args.runs) / _slug(name)
+        out = Path(args.runs) / slug(name)
         overrides = [f"data.train={args.data}/lab:train",
                      f"data.eval={{lab-test: {args.data}/lab:test, wild-test: {args.data}/wild:test}}",
                      f"training.out={out}", *extra]

@@ -1,0 +1,168 @@
+"""Lifting by Image: photo or webcam -> 3D human pose, with attention and pruned patches on view.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--weights weights/lbi_synth.safetensors] [--device cpu|cuda]
+
+A thin Gradio front end: the pipeline lives in ``lbi`` (Estimator, views, draw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
+
+import gradio as gr  # noqa: E402
+
+from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
+from lbi.image_io import ImageError  # noqa: E402
+from lbi.skeleton import H36M_JOINTS  # noqa: E402
+from lbi.views import ALL_JOINTS, LiveState, PhotoSession, layer_names, live_frame, load_photo, photo_view  # noqa: E402
+from lbi.weights import WeightsError, default_weights  # noqa: E402
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+EXAMPLES = sorted(os.path.join(ASSETS, f) for f in os.listdir(ASSETS) if f.lower().endswith(".jpg"))
+VIEWS_3D = ["refined", "coarse", "both"]
+INTRO = """# Lifting by Image
+A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
+Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
+patches, and **stage 2** refines the pose on them. Upload a photo, pick an example, or go live."""
+
+
+def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr.Blocks:
+    """The Blocks app. ``session`` is None when the weights could not be loaded: the app then
+    serves and says why on every request."""
+    layers = layer_names(session.estimator) if session else ["stage 1 · layer 1"]
+
+    def _fail(message: str):
+        return None, None, None, None, "", None, f"⚠️ {message}", None
+
+    def _show(rgb, estimate, joint, layer, show):
+        view = photo_view(rgb, estimate, layers.index(layer), joint, show)
+        status = " ".join(estimate.notes) or "Done."
+        return (view.pose2d, view.figure, view.attention, view.kept, view.summary, view.json_path, status,
+                {"rgb": rgb, "estimate": estimate})
+
+    def analyse(upload, retention, joint, layer, show):
+        # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
+        # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message)
+        path = upload.get("path") if isinstance(upload, dict) else upload
+        name = (upload.get("orig_name") if isinstance(upload, dict) else None) or "the uploaded file"
+        if session is None:
+            return _fail(load_error)
+        if path is None:
+            return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
+        try:
+            rgb = load_photo(path, name)
+            estimate = session.predict(rgb, retention)
+        except (ImageError, NoPersonFound) as err:
+            return _fail(str(err))
+        return _show(rgb, estimate, joint, layer, show)
+
+    def change_retention(retention, joint, layer, show, state):
+        if session is None or not state:
+            return [gr.skip()] * 8
+        estimate = session.refine(state["estimate"], retention)
+        return _show(state["rgb"], estimate, joint, layer, show)
+
+    def change_view(joint, layer, show, state):
+        if session is None or not state:
+            return gr.skip(), gr.skip()
+        view = photo_view(state["rgb"], state["estimate"], layers.index(layer), joint, show)
+        return view.attention, view.figure
+
+    def live(frame, state, retention):
+        if session is None:
+            raise gr.Error(load_error)
+        if frame is None:
+            return gr.skip(), state
+        return live_frame(session.estimator, frame, state, retention)
+
+    def live_pause(state, show):
+        if state is None or state.last is None:
+            return None, "No live frame with a person yet: start the webcam stream first."
+        view = photo_view(state.last_rgb, state.last, 0, ALL_JOINTS, show)
+        return view.figure, view.summary
+
+    with gr.Blocks(title="Lifting by Image") as demo:
+        gr.Markdown(INTRO)
+        if load_error:
+            gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
+        state = gr.State(None)
+        with gr.Tab("Photo"):
+            with gr.Row():
+                with gr.Column(scale=2):
+                    photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
+                                     height=360, elem_id="photo")
+                    retention = gr.Slider(0.01, 1.0, value=0.3, step=0.01, label="Retention rate r (share of patches stage 2 keeps)",
+                                          elem_id="retention")
+                    with gr.Row():
+                        joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
+                        layer = gr.Dropdown(layers, value=layers[min(1, len(layers) - 1)], label="Attention layer")
+                    show = gr.Radio(VIEWS_3D, value="refined", label="3D pose")
+                    status = gr.Markdown(elem_id="status")
+                    gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
+                with gr.Column(scale=3):
+                    plot = gr.Plot(label="3D skeleton", elem_id="plot3d")
+                    summary = gr.Markdown(elem_id="summary")
+                    result_json = gr.File(label="Result (JSON)", elem_id="result-json")
+            with gr.Row():
+                pose2d = gr.Image(label="2D pose (MediaPipe) and crop", format="jpeg", elem_id="pose2d")
+                attention = gr.Image(label="Attention of the chosen keypoint and layer", format="jpeg",
+                                     elem_id="attention")
+                kept = gr.Image(label="Patches kept for stage 2", format="jpeg", elem_id="kept")
+        outputs = [pose2d, plot, attention, kept, summary, result_json, status, state]
+        photo.change(analyse, [photo, retention, joint, layer, show], outputs, api_name="analyse",
+                     concurrency_limit=2, trigger_mode="always_last", preprocess=False)
+        retention.change(change_retention, [retention, joint, layer, show, state], outputs, api_name="retention",
+                         trigger_mode="always_last", show_progress="hidden")
+        for control in (joint, layer, show):
+            control.change(change_view, [joint, layer, show, state], [attention, plot], show_progress="hidden",
+                           api_visibility="private")
+
+        with gr.Tab("Live webcam"):
+            gr.Markdown("The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
+                        "for the interactive skeleton of the last frame.")
+            live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
+            with gr.Row():
+                camera = gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="camera")
+                live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out")
+            live_retention = gr.Slider(0.01, 1.0, value=0.3, step=0.01, label="Retention rate r")
+            with gr.Row():
+                pause = gr.Button("Pause: full 3D view", elem_id="pause")
+                live_show = gr.Radio(VIEWS_3D, value="refined", label="3D pose")
+            live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
+            live_summary = gr.Markdown()
+            camera.stream(live, [camera, live_state, live_retention], [live_out, live_state], stream_every=0.05,
+                          concurrency_limit=4, concurrency_id="live", time_limit=600, api_visibility="private")
+            pause.click(live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
+    return demo
+
+
+def load_session(weights: str | None, device: str | None) -> tuple[PhotoSession | None, str | None]:
+    """The estimator, or None and the reason it could not be loaded."""
+    try:
+        return PhotoSession(Estimator(weights, device=device)), None
+    except WeightsError as err:
+        return None, f"{err}. Start the app with `--weights PATH` pointing at a file from `python -m train` " \
+                     f"(the bundled default is {default_weights()})."
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for the network)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    args = parser.parse_args(argv)
+    session, error = load_session(args.weights, args.device)
+    if error:
+        print(f"warning: {error}")
+    demo = build_app(session, error)
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(server_name=args.host, server_port=args.port, theme=gr.themes.Soft(), ssr_mode=False,
+                max_file_size="40mb", footer_links=["api"])
+
+
+if __name__ == "__main__":
+    main()

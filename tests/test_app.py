@@ -1,0 +1,129 @@
+"""The Gradio app end to end: launched on a free port and called with gradio_client, as a user's
+script would; several clients at once; an app whose weights failed to load keeps serving."""
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import build_app, load_session
+from lbi.views import ALL_JOINTS, LiveState, layer_names, live_frame
+
+gradio_client = pytest.importorskip("gradio_client")
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(session, error=None):
+    demo = build_app(session, error)
+    demo.queue(default_concurrency_limit=2)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def session():
+    session, error = load_session(None, "cpu")
+    assert error is None
+    return session
+
+
+@pytest.fixture(scope="module")
+def url(session):
+    demo, url = _launch(session)
+    yield url
+    demo.close()
+
+
+def test_photo_then_retention(url, session):
+    client = gradio_client.Client(url, verbose=False)
+    layer = layer_names(session.estimator)[1]
+    pose2d, plot, attention, kept, summary, result_json, status = client.predict(  # gr.State is not returned
+        gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
+    assert Path(pose2d).is_file() and Path(attention).is_file() and Path(kept).is_file()
+    assert "Kept patches:** 231 of 768" in summary and status == "Done."
+    first = json.loads(Path(result_json).read_text())
+    assert np.array(first["joints3d_mm"]).shape == (17, 3) and first["retention"] == 0.3
+    # the same session moves the slider: stage 2 only, the 2D pose and the coarse pose are unchanged
+    out = client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention")
+    wide = json.loads(Path(out[5]).read_text())
+    assert "768 of 768" in out[4] and wide["retention"] == 1.0
+    assert wide["coarse3d_mm"] == first["coarse3d_mm"] and wide["joints2d_px"] == first["joints2d_px"]
+    assert wide["joints3d_mm"] != first["joints3d_mm"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"this is not a picture", "is not an image"),
+    (None, "no person found"),
+])
+def test_bad_input_is_reported_and_the_app_keeps_serving(url, session, tmp_path, content, message):
+    path = tmp_path / "upload.png"
+    if content is None:
+        from PIL import Image
+
+        Image.new("RGB", (320, 240), (120, 160, 200)).save(path)
+    else:
+        path.write_bytes(content)
+    client = gradio_client.Client(url, verbose=False)
+    layer = layer_names(session.estimator)[1]
+    result = client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
+    assert message in result[6] and result[0] is None
+    again = client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
+                           "refined", api_name="/analyse")
+    assert again[6] == "Done."
+
+
+def test_concurrent_users_get_their_own_results(url, session):
+    layer = layer_names(session.estimator)[1]
+    images = [ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg"] * 2
+
+    def run(image):
+        client = gradio_client.Client(url, verbose=False)
+        client.predict(gradio_client.handle_file(str(image)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
+        out = client.predict(0.5, ALL_JOINTS, layer, "refined", None, api_name="/retention")
+        return json.loads(Path(out[5]).read_text())["joints2d_px"]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, images))
+    assert results[0] == results[2] and results[1] == results[3] and results[0] != results[1]
+
+
+def test_app_without_weights_still_serves(tmp_path):
+    (tmp_path / "broken.safetensors").write_text("nope")
+    session, error = load_session(str(tmp_path / "broken.safetensors"), "cpu")
+    assert session is None and "not a readable safetensors file" in error
+    demo, url = _launch(None, error)
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        result = client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS,
+                                "stage 1 · layer 1", "refined", api_name="/analyse")
+        assert "not a readable safetensors file" in result[6]
+    finally:
+        demo.close()
+
+
+def test_live_streams_keep_their_own_state(session):
+    """Two webcam streams interleaved: each has its own tracking detector and last estimate."""
+    from lbi.image_io import read_image
+
+    a, b = read_image(ASSETS / "lbi_synth_lab.jpg"), read_image(ASSETS / "astronaut.jpg")
+    state_a = state_b = None
+    for _ in range(3):
+        out_a, state_a = live_frame(session.estimator, a, state_a)
+        out_b, state_b = live_frame(session.estimator, b, state_b)
+    assert isinstance(state_a, LiveState) and state_a.detector is not state_b.detector
+    assert out_a.shape == a.shape and out_b.shape == b.shape and not np.array_equal(out_a, a)
+    assert state_a.last_rgb is a and state_b.last_rgb is b and state_a.fps > 0
+    blank = np.full_like(a, 90)
+    out, state_a = live_frame(session.estimator, blank, state_a)
+    assert state_a.last_rgb is a  # the last frame with a person is kept for the paused 3D view

@@ -1,0 +1,118 @@
+"""The photo -> 3D pipeline on the bundled weights and the shipped example images, and its CLI."""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from lbi.cli import main as cli
+from lbi.estimator import Estimator, NoPersonFound
+from lbi.image_io import read_image
+from lbi.metrics import mpjpe
+from lbi.skeleton import BONES, H36M_JOINTS, LEFT, RIGHT, bone_lengths
+from lbi.weights import BUNDLED_WEIGHTS, read_header
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+PHOTOS = sorted(p.name for p in ASSETS.glob("*.jpg"))
+RENDERS = ("lbi_synth_lab.jpg", "lbi_synth_wild.jpg")
+J = H36M_JOINTS.index
+
+
+@pytest.fixture(scope="module")
+def estimator() -> Estimator:
+    return Estimator(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def estimates(estimator) -> dict:
+    return {name: estimator.predict(read_image(ASSETS / name)) for name in PHOTOS}
+
+
+def test_bundled_weights_are_small_safetensors():
+    header = read_header(BUNDLED_WEIGHTS)
+    assert BUNDLED_WEIGHTS.stat().st_size <= 50 * 2**20
+    assert header["arch"] == "lbi" and header["config"]["encoder"].startswith("blazepose")
+    assert header["encoder_weights"] == "package"  # the frozen trunk is re-read from the mediapipe wheel
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_person_found_with_a_human_skeleton(estimates, name):
+    est = estimates[name]
+    for pose in (est.joints3d_mm, est.coarse3d_mm):
+        bones = dict(zip([c for c, _ in BONES], bone_lengths(pose)))
+        for left, right in zip(LEFT, RIGHT):  # left and right limbs about equally long
+            assert 0.6 < bones[left] / bones[right] < 1.67, (name, H36M_JOINTS[left])
+        thigh, shin = bones[J("left_knee")] + bones[J("right_knee")], bones[J("left_foot")] + bones[J("right_foot")]
+        upper_arm, forearm = (bones[J("left_elbow")] + bones[J("right_elbow")],
+                              bones[J("left_wrist")] + bones[J("right_wrist")])
+        assert 0.6 < thigh / shin < 1.67 and 0.6 < upper_arm / forearm < 1.67
+        height = pose[J("head"), 1] - (pose[J("left_foot"), 1] + pose[J("right_foot"), 1]) / 2  # y points down
+        assert -2100 < height < -1100, name
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_left_and_right_agree_with_the_2d_pose(estimates, name):
+    """Where the 2D pose separates a left/right pair clearly, the 3D pose orders it the same way
+    along the camera's x axis (the same axis as image x)."""
+    est = estimates[name]
+    torso = np.linalg.norm(est.joints2d_px[J("thorax")] - est.joints2d_px[J("pelvis")])
+    checked = 0
+    for left, right in (("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")):
+        dx_2d = est.joints2d_px[J(left), 0] - est.joints2d_px[J(right), 0]
+        if abs(dx_2d) < 0.25 * torso or min(est.confidence[J(left)], est.confidence[J(right)]) < 0.5:
+            continue
+        checked += 1
+        assert np.sign(est.joints3d_mm[J(left), 0] - est.joints3d_mm[J(right), 0]) == np.sign(dx_2d), (name, left)
+    assert checked, f"{name}: no clearly separated left/right pair to check"
+
+
+@pytest.mark.parametrize("name", RENDERS)
+def test_renders_close_to_their_ground_truth(estimates, name):
+    truth = json.loads((ASSETS / "lbi_synth_examples.json").read_text())[name.removesuffix(".jpg")]
+    gt = np.array(truth["joints3d_mm"])
+    gt -= gt[:1]
+    error = float(mpjpe(estimates[name].joints3d_mm[None], gt[None])[0])
+    assert error < 150.0, f"{name}: MPJPE {error:.1f} mm"
+
+
+def test_several_people_pick_the_largest(estimator):
+    small = cv2.resize(read_image(ASSETS / "lbi_synth_lab.jpg"), None, fx=0.85, fy=0.85)
+    big = read_image(ASSETS / "lbi_synth_wild.jpg")
+    canvas = np.full((big.shape[0], small.shape[1] + big.shape[1], 3), 255, np.uint8)
+    canvas[-small.shape[0]:, :small.shape[1]] = small
+    canvas[:, small.shape[1]:] = big
+    est = estimator.predict(canvas)
+    assert est.people_found == 2 and "2 people found" in est.notes[0]
+    assert est.joints2d_px[J("head"), 0] > small.shape[1]  # the larger person, on the right
+
+
+def test_no_person(estimator):
+    with pytest.raises(NoPersonFound, match="no person"):
+        estimator.predict(np.full((480, 640, 3), 128, np.uint8))
+
+
+def test_cli_predict_writes_json(tmp_path, capsys):
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    out = tmp_path / "out.json"
+    code = cli(["predict", str(ASSETS / "astronaut.jpg"), str(tmp_path / "notes.jpg"), "--json", str(out),
+                "--retention", "0.5"])
+    assert code == 1  # one of the two files failed
+    results = json.loads(out.read_text())["results"]
+    ok, bad = results
+    assert ok["joint_names"] == list(H36M_JOINTS) and np.array(ok["joints3d_mm"]).shape == (17, 3)
+    assert np.array(ok["coarse3d_mm"]).shape == (17, 3) and np.array(ok["joints2d_px"]).shape == (17, 2)
+    assert ok["retention"] == 0.5 and ok["kept_tokens"] == int(np.ceil(0.5 * ok["total_tokens"]))
+    assert 0 <= ok["background_attention"] <= 1 and {"detector", "encoder", "stage1", "stage2"} <= set(ok["timings_ms"])
+    assert "not an image" in bad["error"] and "not an image" in capsys.readouterr().err
+
+
+def test_cli_predict_with_bad_weights(tmp_path, capsys):
+    (tmp_path / "w.safetensors").write_bytes(b"\x00" * 64)
+    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(tmp_path / "o.json"),
+                "--weights", str(tmp_path / "w.safetensors")])
+    assert code == 2 and "not a readable safetensors file" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
+    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "none.safetensors")])
+    assert code == 2 and "weights file not found" in capsys.readouterr().err
