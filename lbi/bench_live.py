@@ -1,0 +1,138 @@
+"""Live-mode throughput as the user sees it, printed as JSON: ``python app.py`` is started, headless
+Chromium plays a clip through its fake webcam into the Live tab, and the processed frames that
+come back are counted.
+
+    python -m lbi.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg]
+
+Needs playwright (a dev dependency) and Debian's chromium (``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+
+
+def chromium_path() -> str | None:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    return path if Path(path).exists() else None
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
+    """Frames (RGB, even sizes) -> a YUV4MPEG2 clip, Chromium's fake-camera input format."""
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+
+
+def still_clip(image: Path, path: Path, size: tuple[int, int] = (640, 480), frames: int = 16) -> Path:
+    """A webcam-sized clip of a photo drifting sideways, so consecutive frames differ."""
+    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+    w, h = size
+    side = min(w, h)
+    square = cv2.resize(rgb, (side, side))
+    pad = (w - side) // 2
+    clip = [cv2.copyMakeBorder(np.roll(square, 4 * (k - frames // 2), axis=1), 0, 0, pad, w - side - pad,
+                               cv2.BORDER_REPLICATE) for k in range(frames)]
+    write_y4m(path, clip)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(timeout: float = 120.0, extra_args: tuple[str, ...] = ()):
+    """``python app.py`` on a free port, as a user starts it; yields its URL."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *extra_args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError("app.py exited during start-up") from None
+                if time.time() > deadline:
+                    raise TimeoutError(f"app.py did not serve within {timeout:.0f} s") from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def image_src(page, elem_id: str) -> str | None:
+    return page.evaluate(f"(() => {{ const i = document.querySelector('#{elem_id} img'); return i ? i.src : null }})()")
+
+
+def start_live(page, url: str) -> None:
+    """Opens the Live tab and starts streaming the (fake) webcam."""
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#camera button[aria-label='capture photo']").click()
+
+
+def count_frames(page, seconds: float, elem_id: str = "live-out") -> int:
+    """Distinct processed frames shown in ``elem_id`` during ``seconds``, counted inside the page by a
+    MutationObserver (polling from here would itself load the two cores being measured)."""
+    page.evaluate("""(id) => {
+        window.__frames = new Set();
+        const note = () => { const i = document.querySelector('#' + id + ' img'); if (i && i.src) window.__frames.add(i.src); };
+        window.__observer = new MutationObserver(note);
+        window.__observer.observe(document.querySelector('#' + id), {subtree: true, childList: true, attributes: true});
+    }""", elem_id)
+    page.wait_for_timeout(seconds * 1000)
+    return page.evaluate("() => { window.__observer.disconnect(); return window.__frames.size; }")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--clip", default=str(ROOT / "assets" / "lbi_synth_lab.jpg"), help="photo to play as the webcam")
+    args = parser.parse_args(argv)
+    chromium = chromium_path()
+    if chromium is None:
+        sys.exit("chromium not found: apt-get install chromium")
+    clip = still_clip(Path(args.clip), Path("/tmp/lbi_bench_live.y4m"))
+    with running_app() as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium,
+                                             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        start_live(page, url)
+        count_frames(page, args.warmup)
+        frames = count_frames(page, args.seconds)
+        size = page.evaluate("(() => { const i = document.querySelector('#live-out img'); "
+                             "return i ? [i.naturalWidth, i.naturalHeight] : null })()")
+        browser.close()
+    print(json.dumps({"clip": "640x480", "frame_size_processed": size, "seconds": args.seconds, "frames_back": frames,
+                      "fps_end_to_end": round(frames / args.seconds, 1)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
