@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
 
 import gradio as gr  # noqa: E402
+from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 import torch  # noqa: E402
 
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
@@ -28,6 +29,13 @@ INTRO = """# Lifting by Image
 A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
 Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
 patches, and **stage 2** refines the pose on them. Upload a photo, pick an example, or go live."""
+
+
+def _is_served_file(path: str) -> bool:
+    """True for files in Gradio's upload folder or in assets/ (examples); never anything else."""
+    resolved = os.path.realpath(path)
+    roots = (os.path.realpath(gradio_upload_folder()), os.path.realpath(ASSETS))
+    return any(os.path.commonpath([resolved, root]) == root for root in roots) and os.path.isfile(resolved)
 
 
 def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr.Blocks:
@@ -47,12 +55,14 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
     def analyse(upload, retention, joint, layer, show):
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
         # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message)
-        path = upload.get("path") if isinstance(upload, dict) else upload
+        path = upload.get("path") if isinstance(upload, dict) else None
         name = (upload.get("orig_name") if isinstance(upload, dict) else None) or "the uploaded file"
         if session is None:
             return _fail(load_error)
         if path is None:
             return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
+        if not _is_served_file(path):  # without preprocessing, Gradio no longer vets the path
+            return _fail("that file is not an upload of this app")
         try:
             rgb = load_photo(path, name)
             estimate = session.predict(rgb, retention)

@@ -127,3 +127,26 @@ def test_live_streams_keep_their_own_state(session):
     blank = np.full_like(a, 90)
     out, state_a = live_frame(session.estimator, blank, state_a)
     assert state_a.last_rgb is a  # the last frame with a person is kept for the paused 3D view
+
+
+def test_only_uploads_and_examples_are_read(tmp_path):
+    """The photo endpoint reads files itself (no Gradio preprocessing), so it vets every path."""
+    from gradio.utils import get_upload_folder
+
+    from app import _is_served_file
+
+    uploads = Path(get_upload_folder())
+    uploads.mkdir(parents=True, exist_ok=True)
+    inside = uploads / "lbi_test_upload.jpg"
+    inside.write_bytes((ASSETS / "astronaut.jpg").read_bytes())
+    link = uploads / "lbi_test_link.md"
+    link.unlink(missing_ok=True)
+    link.symlink_to(ASSETS.parent / "README.md")
+    try:
+        assert _is_served_file(str(inside)) and _is_served_file(str(ASSETS / "grace_hopper.jpg"))
+        assert not _is_served_file(str(ASSETS.parent / "README.md"))
+        assert not _is_served_file("/etc/passwd") and not _is_served_file(str(uploads / ".." / "x.jpg"))
+        assert not _is_served_file(str(link))  # a link out of the upload folder
+    finally:
+        inside.unlink()
+        link.unlink()

@@ -53,6 +53,15 @@ def test_upload_slider_plot_and_overlays(app_url, browser):
     page.close()
 
 
+def test_examples_run(app_url, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(app_url, wait_until="load")
+    page.locator("button.gallery-item").nth(2).click()  # the LBI-Synth lab render
+    page.wait_for_function("document.querySelector('#summary').innerText.includes('Kept patches')", timeout=60_000)
+    assert page.inner_text("#status").strip() == "Done." and image_src(page, "pose2d")
+    page.close()
+
+
 def test_live_mode_streams_frames_back(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     start_live(page, app_url)

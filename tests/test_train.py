@@ -139,3 +139,24 @@ def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     assert set(results) == {"lab", "wild"} and results["lab"]["mpjpe"] > 0
     assert evaluate_main(["--weights", str(tmp_path / "missing.safetensors"), "--data", f"lab={synth_root}/lab:test"]) == 2
     assert "weights file not found" in capsys.readouterr().err
+
+
+def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
+    """train.detect_2d adds MediaPipe's 2D joints as an input kind; a dataset then serves them."""
+    import shutil
+
+    from lbi.data.dataset import PoseDataset
+    from lbi.data.format import PreparedData
+    from train.detect_2d import crop_pixel_error
+    from train.detect_2d import main as detect_2d
+
+    root = tmp_path / "wild"
+    shutil.copytree(synth_root / "wild", root)
+    detect_2d(["--data", str(root), "--splits", "test"])
+    data = PreparedData(root)
+    assert "mediapipe" in data.meta.inputs_2d and data.meta.info["mediapipe"]["detected"] >= 14  # of 16
+    indices = data.indices("test")
+    error = crop_pixel_error(data, data.ann["joints2d_mediapipe"], indices)
+    assert 0 < error["median_crop_px"] < 20  # MediaPipe on the renders: a few pixels off, not the GT itself
+    sample = PoseDataset(root, "test", "mediapipe")[0]
+    assert sample["joints2d"].shape == (17, 2) and torch.isfinite(sample["joints2d"]).all()
