@@ -62,18 +62,30 @@ def test_photo_then_retention(url, session):
     assert wide["joints3d_mm"] != first["joints3d_mm"]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"this is not a picture", "is not an image"),
-    (None, "no person found"),
-])
-def test_bad_input_is_reported_and_the_app_keeps_serving(url, session, tmp_path, content, message):
-    path = tmp_path / "upload.png"
-    if content is None:
-        from PIL import Image
+def _bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Files a user might upload, each with the message the app must answer with."""
+    from PIL import Image
 
-        Image.new("RGB", (320, 240), (120, 160, 200)).save(path)
-    else:
-        path.write_bytes(content)
+    photo = Image.open(ASSETS / "grace_hopper.jpg")
+    cases = {}
+    (folder / "notes.png").write_bytes(b"this is not a picture")
+    cases["non-image"] = (folder / "notes.png", "is not an image")
+    photo.save(folder / "full.jpg")
+    data = (folder / "full.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) // 2])
+    cases["truncated"] = (folder / "cut.jpg", "truncated or corrupted")
+    photo.resize((48, 56)).save(folder / "tiny.png")
+    cases["tiny"] = (folder / "tiny.png", "too small")
+    Image.new("L", (8001, 64)).save(folder / "huge.png")
+    cases["huge"] = (folder / "huge.png", "too large")
+    Image.new("RGB", (320, 240), (120, 160, 200)).save(folder / "empty.png")
+    cases["no person"] = (folder / "empty.png", "no person found")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["non-image", "truncated", "tiny", "huge", "no person"])
+def test_bad_input_is_reported_and_the_app_keeps_serving(url, session, tmp_path, case):
+    path, message = _bad_inputs(tmp_path)[case]
     client = gradio_client.Client(url, verbose=False)
     layer = layer_names(session.estimator)[1]
     result = client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
@@ -81,6 +93,39 @@ def test_bad_input_is_reported_and_the_app_keeps_serving(url, session, tmp_path,
     again = client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
                            "refined", api_name="/analyse")
     assert again[6] == "Done."
+
+
+def test_odd_but_valid_photos_and_several_people(url, session, tmp_path):
+    """16-bit grayscale, RGBA and EXIF-rotated uploads work; a photo of two people says so."""
+    import cv2
+    from PIL import Image
+
+    from lbi.image_io import read_image
+
+    photo = Image.open(ASSETS / "astronaut.jpg")
+    Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257).save(tmp_path / "deep.png")
+    photo.convert("RGBA").save(tmp_path / "alpha.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", exif=exif)
+    small = cv2.resize(read_image(ASSETS / "lbi_synth_lab.jpg"), None, fx=0.85, fy=0.85)
+    big = read_image(ASSETS / "lbi_synth_wild.jpg")
+    two = np.full((big.shape[0], small.shape[1] + big.shape[1], 3), 255, np.uint8)
+    two[-small.shape[0]:, :small.shape[1]] = small
+    two[:, small.shape[1]:] = big
+    Image.fromarray(two).save(tmp_path / "two.jpg")
+    client = gradio_client.Client(url, verbose=False)
+    layer = layer_names(session.estimator)[1]
+    for name in ("deep.png", "alpha.png", "sideways.jpg"):
+        result = client.predict(gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer, "refined",
+                                api_name="/analyse")
+        assert result[6] == "Done.", name
+        assert json.loads(Path(result[5]).read_text())["people_found"] == 1
+    sideways = json.loads(Path(result[5]).read_text())
+    assert sideways["joints2d_px"][10][1] < sideways["joints2d_px"][3][1]  # upright: head above the feet
+    result = client.predict(gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer, "refined",
+                            api_name="/analyse")
+    assert "2 people found: showing the largest" in result[6]
 
 
 def test_concurrent_users_get_their_own_results(url, session):

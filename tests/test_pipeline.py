@@ -116,3 +116,11 @@ def test_cli_predict_with_bad_weights(tmp_path, capsys):
     assert not (tmp_path / "o.json").exists()
     code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "none.safetensors")])
     assert code == 2 and "weights file not found" in capsys.readouterr().err
+    # a real model file whose config does not match its tensors (e.g. edited or from another version)
+    from safetensors.torch import load_file, save_file
+
+    header = read_header(BUNDLED_WEIGHTS)
+    header["config"]["dim"] = 96
+    save_file(load_file(str(BUNDLED_WEIGHTS)), str(tmp_path / "other.safetensors"), metadata={"lbi": json.dumps(header)})
+    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "other.safetensors")])
+    assert code == 2 and "wrong shape" in capsys.readouterr().err
