@@ -25,6 +25,8 @@ from lbi.weights import WeightsError, default_weights  # noqa: E402
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 EXAMPLES = sorted(os.path.join(ASSETS, f) for f in os.listdir(ASSETS) if f.lower().endswith(".jpg"))
 VIEWS_3D = ["refined", "coarse", "both"]
+# system fonts: the default theme would fetch Google Fonts, and the app must work offline
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """# Lifting by Image
 A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
 Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: {error}")
     demo = build_app(session, error)
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, theme=gr.themes.Soft(), ssr_mode=False,
+    demo.launch(server_name=args.host, server_port=args.port, theme=THEME, ssr_mode=False,
                 max_file_size="40mb", footer_links=["api"])
 
 
