@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
-from lbi.views import ALL_JOINTS, LiveState, PhotoSession, layer_names, live_frame, load_photo, photo_view  # noqa: E402
+from lbi.views import ALL_JOINTS, PhotoSession, layer_names, live_frame, load_photo, photo_view  # noqa: E402
 from lbi.weights import WeightsError, default_weights  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
