@@ -112,11 +112,7 @@ class Estimator:
         if not people:
             raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
                                 "shoulders and hips are visible")
-        estimate = self._lift(rgb, people[0], retention, timings)
-        if len(people) > 1:
-            estimate.people_found = len(people)
-            estimate.notes.append(f"{len(people)} people found: showing the largest")
-        return estimate
+        return _note_people(self._lift(rgb, people[0], retention, timings), len(people))
 
     def _lift(self, rgb: np.ndarray, pose: Pose2D, retention: float | None, timings: dict) -> Estimate:
         t = time.perf_counter()
@@ -165,8 +161,9 @@ class Estimator:
             retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, _stage1=out.stage1)
 
     def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
-        """Many images: detection per image, then one batched forward pass for all people found."""
-        poses = [self.detector(rgb) for rgb in images]
+        """Many images: detection per image (the largest person of each), then one batched forward pass."""
+        people = [self.detector.detect_people(rgb) for rgb in images]
+        poses = [found[0] if found else None for found in people]
         found = [i for i, p in enumerate(poses) if p is not None]
         results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
         if not found:
@@ -179,8 +176,17 @@ class Estimator:
             out = self.model(batch, joints2d.to(self.device), retention=retention)
         for k, i in enumerate(found):
             single = _select(out, k)
-            results[i] = self._estimate(single, poses[i].joints, poses[i].confidence, crops[k], joints_crop[k], {})
+            estimate = self._estimate(single, poses[i].joints, poses[i].confidence, crops[k], joints_crop[k], {})
+            results[i] = _note_people(estimate, len(people[i]))
         return results
+
+
+def _note_people(estimate: Estimate, count: int) -> Estimate:
+    """Records how many people the detector found (the estimate is of the largest)."""
+    estimate.people_found = count
+    if count > 1:
+        estimate.notes.append(f"{count} people found: showing the largest")
+    return estimate
 
 
 def _select(out: LiftingOutput, k: int) -> LiftingOutput:
