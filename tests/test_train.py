@@ -160,3 +160,20 @@ def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
     assert 0 < error["median_crop_px"] < 20  # MediaPipe on the renders: a few pixels off, not the GT itself
     sample = PoseDataset(root, "test", "mediapipe")[0]
     assert sample["joints2d"].shape == (17, 2) and torch.isfinite(sample["joints2d"]).all()
+
+
+def test_image_reliance_ablation(synth_root, tmp_path):
+    """train.image_reliance evaluates with own, another sample's and batch-mean image features."""
+    import json
+
+    from lbi.model import LiftingByImage, LiftingConfig
+    from lbi.weights import save_model
+    from train.image_reliance import main as image_reliance
+
+    weights = save_model(LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)), tmp_path / "m.safetensors")
+    image_reliance(["--weights", str(weights), "--data", f"lab-test={synth_root}/lab:test", "--out", str(tmp_path / "r")])
+    rows = json.loads((tmp_path / "r.json").read_text())["lab-test"]
+    assert set(rows) == {"own image", "another sample's image", "batch-mean image"}
+    errors = [rows[v]["mpjpe"] for v in rows]
+    assert len(set(errors)) == 3  # the features reach the output: changing them changes the pose
+    assert "batch-mean image" in (tmp_path / "r.md").read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,10 +39,12 @@ class EvalResult:
 @torch.no_grad()
 def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device: str | torch.device = "cpu",
             retention: float | None = None, limit: int = 0, workers: int = 0,
-            coarse_only: bool = False) -> dict[str, np.ndarray]:
+            coarse_only: bool = False, alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+            ) -> dict[str, np.ndarray]:
     """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), per-sample
     background-attention ratios (NaN for models without attention) and the row indices.
-    ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined."""
+    ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined.
+    ``alter_features`` changes each batch of cached encoder features first (ablations)."""
     model.eval()
     subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, np.linspace(0, len(dataset) - 1, limit).astype(int))
     loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
@@ -50,6 +53,8 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
     for batch in tqdm(loader, desc="evaluating", unit="batch", leave=False):
         images = batch["image"].to(device) if "image" in batch else None
         features = batch["features"].to(device) if "features" in batch else None
+        if alter_features is not None:
+            features = alter_features(features)
         joints2d = batch["joints2d"].to(device)
         if coarse_only:  # stage 1 alone: its coarse pose is the result, stage 2 is never run
             s1 = model.stage1(joints2d, images, features)

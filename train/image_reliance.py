@@ -1,0 +1,65 @@
+"""python -m train.image_reliance --weights W --data lab-test=data/lbi-synth/lab:test ... [--out STEM]
+
+How much does an image model use its image? Evaluates it three times on the same 2D inputs:
+with each sample's own image features, with another sample's (the batch rolled by one: right
+image statistics, wrong person) and with the batch-mean features (no per-sample image content).
+If the errors barely differ, the model lifts from the 2D pose alone and ignores the picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lbi.data.dataset import PoseDataset, feature_cache
+from lbi.data.format import PreparedData
+from lbi.fileio import atomic_write_text
+from lbi.weights import load_model
+
+from .config import split_spec
+from .engine import weights_digest
+from .evaluate import predict, summarise
+
+VARIANTS = {
+    "own image": None,
+    "another sample's image": lambda f: torch.roll(f, shifts=1, dims=0),
+    "batch-mean image": lambda f: f.mean(dim=0, keepdim=True).expand_as(f),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
+    parser.add_argument("--inputs-2d", default="gt")
+    parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
+    args = parser.parse_args(argv)
+    model = load_model(args.weights)
+    cache = f"{model.config.encoder}-{weights_digest(model.encoder)}"
+    rows = {}
+    for item in args.data:
+        name, _, spec = item.partition("=")
+        root, split = split_spec(spec)
+        data = PreparedData(root)
+        dataset = PoseDataset(data, split, args.inputs_2d, features=feature_cache(data, model.encoder, cache),
+                              load_images=False)
+        rows[name] = {variant: summarise(predict(model, dataset, batch_size=128, alter_features=alter))
+                      for variant, alter in VARIANTS.items()}
+    lines = [f"### Image reliance of `{args.weights}`", "",
+             "| split | image features | MPJPE | coarse MPJPE | P-MPJPE |", "|---|---|---|---|---|"]
+    for name, variants in rows.items():
+        for variant, r in variants.items():
+            lines.append(f"| {name} | {variant} | {r.mpjpe:.1f} | {r.mpjpe_coarse:.1f} | {r.p_mpjpe:.1f} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        atomic_write_text(Path(args.out).with_suffix(".md"), table)
+        atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps(
+            {name: {v: r.__dict__ for v, r in variants.items()} for name, variants in rows.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
