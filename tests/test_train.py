@@ -177,3 +177,21 @@ def test_image_reliance_ablation(synth_root, tmp_path):
     errors = [rows[v]["mpjpe"] for v in rows]
     assert len(set(errors)) == 3  # the features reach the output: changing them changes the pose
     assert "batch-mean image" in (tmp_path / "r.md").read_text()
+
+
+def test_model_card_from_run_records(tmp_path):
+    """train.default_weights writes the card from the runs' own records, every section it has data for."""
+    from train.default_weights import model_card
+
+    result = {"samples": 10, "mpjpe": 50.6, "p_mpjpe": 28.4, "pck": 96.8, "auc": 63.6, "mpjpe_coarse": 52.9,
+              "background_attention": 0.488, "per_action": {}}
+    config = {"model": {"retention": 0.3, "dim": 64, "heads": 4, "encoder": "blazepose_s8"},
+              "training": {"epochs": 8, "batch_size": 128, "lr": 1e-3, "noise_2d_px": 1.0}}
+    record = {"results": {"lab-test": result, "wild-test": result}, "info": {}, "config": config, "train_seconds": 600.0}
+    (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
+    card = model_card(record, record, tmp_path / "w.safetensors", {"trunk frozen": record, "trunk fine-tuned": record},
+                      "data/lbi-synth", {"results": {"wild-test": result}})
+    for text in ("python -m train.default_weights", "20.0 min", "| bundled (refined, r = 0.3) | lab-test | 50.6 |",
+                 "Frozen vs fine-tuned trunk", "| trunk fine-tuned | wild-test |", "With MediaPipe 2D inputs",
+                 "| bundled, MediaPipe 2D | wild-test | 50.6 |", "## Limits"):
+        assert text in card, text

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 import platform
 from pathlib import Path
 
 import torch
 
+from lbi.data.dataset import PoseDataset
+from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model, save_model
 
 from . import synth_table
 from .config import load_config
+from .detect_2d import KIND as MEDIAPIPE
 from .engine import fit
+from .evaluate import evaluate
 
 STAGE1_ROW, STAGE2_ROW = "LBI coarse (stage 1, PGTL)", "LBI refined r=0.3"
 FINETUNE_CONFIGS = ("lbi_stage1_finetune_frozen.yaml", "lbi_stage1_finetune_trunk.yaml")
@@ -52,6 +57,17 @@ def finetune_comparison(data: str, runs: str) -> dict[str, dict]:
     return out
 
 
+def mediapipe_inputs(model, data: str) -> dict | None:
+    """The exported model evaluated on the test splits whose MediaPipe 2D detections exist
+    (``python -m train.detect_2d``): the 2D input the app gives it. None when there are none."""
+    results = {}
+    for name, spec in (("lab-test", f"{data}/lab:test"), ("wild-test", f"{data}/wild:test")):
+        root, split = spec.rsplit(":", 1)
+        if Path(root, "meta.json").is_file() and MEDIAPIPE in PreparedData(root).meta.inputs_2d:
+            results[name] = asdict(evaluate(model, PoseDataset(root, split, MEDIAPIPE)))
+    return {"results": results} if results else None
+
+
 def _metrics_table(rows: dict[str, dict]) -> str:
     lines = ["| model | split | MPJPE | P-MPJPE | coarse MPJPE | PCK | AUC | bg. attention |",
              "|---|---|---|---|---|---|---|---|"]
@@ -64,7 +80,8 @@ def _metrics_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None, data: str) -> str:
+def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None, data: str,
+               mediapipe: dict | None = None) -> str:
     minutes = (stage1["train_seconds"] + stage2["train_seconds"]) / 60
     size_mb = weights.stat().st_size / 2**20
     parts = [
@@ -103,6 +120,14 @@ def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None,
         _metrics_table({"stage 1 (coarse)": stage1, "bundled (refined, r = 0.3)": stage2}),
         "",
     ]
+    if mediapipe:
+        parts += [
+            "## With MediaPipe 2D inputs (the app's setting)",
+            "The same weights, with the 2D pose from MediaPipe Pose run on each test crop "
+            f"(`python -m train.detect_2d --data {data}/wild --splits test`) instead of the ground truth:",
+            _metrics_table({"bundled, MediaPipe 2D": mediapipe}),
+            "",
+        ]
     if finetune:
         parts += [
             "## Frozen vs fine-tuned trunk",
@@ -136,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     weights = save_model(model, Path(args.out) / "lbi_synth.safetensors",
                          extra={"trained_on": "LBI-Synth lab-train", "results": stage2["results"]})
     finetune = finetune_comparison(args.data, args.runs) if args.finetune else None
-    atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(stage1, stage2, weights, finetune, args.data))
+    card = model_card(stage1, stage2, weights, finetune, args.data, mediapipe_inputs(model, args.data))
+    atomic_write_text(Path(args.out) / "MODEL_CARD.md", card)
     print(f"wrote {weights} and {Path(args.out) / 'MODEL_CARD.md'}")
 
 
