@@ -16,6 +16,7 @@ import gradio as gr  # noqa: E402
 from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 import torch  # noqa: E402
 
+from lbi import draw  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
@@ -81,8 +82,10 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
     def change_view(joint, layer, show, state):
         if session is None or not state:
             return gr.skip(), gr.skip()
-        view = photo_view(state["rgb"], state["estimate"], layers.index(layer), joint, show)
-        return view.attention, view.figure
+        # only what these controls change: no re-drawing of the other overlays, no new JSON file
+        joint_index = None if joint == ALL_JOINTS else H36M_JOINTS.index(joint)
+        attention = draw.attention_overlay(state["rgb"], state["estimate"], layers.index(layer), joint_index)
+        return attention, draw.skeleton_figure(state["estimate"], show)
 
     def live(frame, state, retention):
         if session is None:

@@ -121,7 +121,9 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
                 "--out", str(tmp_path / "table2"), "--only", "lifting-only (Martinez)"])
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     assert [line for line in (tmp_path / "table2.md").read_text().splitlines() if line.startswith("|")] == rows
-    assert "Training time of these runs (sum of their epochs" in markdown and info["total_train_seconds"] > 0
+    assert "Training time of these runs (sum of their epochs" in markdown
+    # one epoch on 48 tiny samples can round to 0.0 s in metrics.csv: check it is summed, not that it is long
+    assert set(info["train_seconds_per_run"]) == {"lifting-only (Martinez)"} and info["total_train_seconds"] >= 0
 
 
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
