@@ -65,6 +65,18 @@ def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
     assert len((tmp_path / "part" / "metrics.csv").read_text().strip().splitlines()) == 3
 
 
+def test_bf16_autocast_trains_on_cpu(synth_root, tmp_path):
+    """precision: bf16 (the d = 192 synth configs) trains on CPU; evaluation stays fp32."""
+    fp32 = fit(load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "fp32")))
+    bf16 = fit(load_config("train/configs/synth/lbi_stage1.yaml",
+                           _overrides(synth_root, tmp_path / "bf16", "training.precision=bf16")))
+    a, b = load_file(str(tmp_path / "fp32" / "model.safetensors")), load_file(str(tmp_path / "bf16" / "model.safetensors"))
+    floats = [v for v in b.values() if v.is_floating_point()]
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in floats)  # fp32 master weights
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the steps did run in another precision
+    assert bf16["lab-test"].mpjpe == pytest.approx(fp32["lab-test"].mpjpe, rel=0.2)
+
+
 def test_config_errors_are_specific(tmp_path):
     with pytest.raises(ValueError, match="unknown key\\(s\\) in section 'training': \\['epoch'\\]"):
         load_config(None, ["training.epoch=3"])
@@ -72,6 +84,8 @@ def test_config_errors_are_specific(tmp_path):
         load_config(None, ["epochs=3"])
     with pytest.raises(ValueError, match="stage2 needs training.init"):
         load_config(None, ["training.mode=stage2"])
+    with pytest.raises(ValueError, match="training.precision must be one of"):
+        load_config(None, ["training.precision=fp16"])
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "missing.yaml")
     cfg = load_config("train/configs/synth/lbi_stage1.yaml", ["training.lr=5e-4", "model.stage1=[tl, tl, tl]"])
@@ -143,6 +157,29 @@ def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     assert "weights file not found" in capsys.readouterr().err
 
 
+def test_evaluation_uses_a_feature_cache_of_the_same_encoder(synth_root, tmp_path):
+    """Cached float16 features give the numbers the crops give; another encoder's cache is not used."""
+    import shutil
+
+    from lbi.model import LiftingByImage, LiftingConfig
+    from train.evaluate import evaluate, split_dataset
+
+    root = tmp_path / "lab"
+    shutil.copytree(synth_root / "lab", root, ignore=shutil.ignore_patterns("features"))
+    torch.manual_seed(0)
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)).eval()
+    from_crops = split_dataset(model, root, "test")
+    assert from_crops.features is None
+    cached = split_dataset(model, root, "test", build_cache=True)
+    assert cached.features is not None and "image" not in cached[0]
+    assert split_dataset(model, root, "test").features is not None  # found again without building
+    a, b = evaluate(model, from_crops), evaluate(model, cached)
+    assert b.mpjpe == pytest.approx(a.mpjpe, abs=0.5) and b.mpjpe_coarse == pytest.approx(a.mpjpe_coarse, abs=0.5)
+    torch.manual_seed(1)
+    other = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4))
+    assert split_dataset(other, root, "test").features is None  # different weights: its own (absent) cache
+
+
 def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
     """train.detect_2d adds MediaPipe's 2D joints as an input kind; a dataset then serves them."""
     import shutil
@@ -193,7 +230,7 @@ def test_model_card_from_run_records(tmp_path):
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
     card = model_card(record, record, tmp_path / "w.safetensors", {"trunk frozen": record, "trunk fine-tuned": record},
                       "data/lbi-synth", {"results": {"wild-test": result}})
-    for text in ("python -m train.default_weights", "20.0 min", "| bundled (refined, r = 0.3) | lab-test | 50.6 |",
+    for text in ("python -m train.default_weights", "20.0 min", "| bundled (refined, r = 0.3) | lab-test | 10 | 50.6 |",
                  "Frozen vs fine-tuned trunk", "| trunk fine-tuned | wild-test |", "With MediaPipe 2D inputs",
-                 "| bundled, MediaPipe 2D | wild-test | 50.6 |", "## Limits"):
+                 "| bundled, MediaPipe 2D | wild-test | 10 | 50.6 |", "## Limits"):
         assert text in card, text

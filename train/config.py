@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 TRAINING_MODES = ("stage1", "stage2", "end_to_end", "end_to_end_both", "single")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass
@@ -45,6 +46,8 @@ class TrainingConfig:
     eval_every: int = 1
     #: cap on evaluation samples per set (0: all)
     eval_limit: int = 0
+    #: bf16 autocast for training steps: "auto" (CUDA only), "bf16" (also on CPUs with bf16 support), "fp32"
+    precision: str = "auto"
 
 
 @dataclass
@@ -57,6 +60,8 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if self.training.mode not in TRAINING_MODES:
             raise ValueError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
+        if self.training.precision not in PRECISIONS:
+            raise ValueError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
         if self.training.mode == "stage2" and not self.training.init:
             raise ValueError("training.mode stage2 needs training.init: the trained stage-1 weights")
 

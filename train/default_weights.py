@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 import platform
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model, save_model
@@ -27,7 +26,7 @@ from . import synth_table
 from .config import load_config
 from .detect_2d import KIND as MEDIAPIPE
 from .engine import fit
-from .evaluate import evaluate
+from .evaluate import EvalResult, evaluate, results_markdown, split_dataset
 
 STAGE1_ROW, STAGE2_ROW = "LBI coarse (stage 1, PGTL)", "LBI refined r=0.3"
 FINETUNE_CONFIGS = ("lbi_stage1_finetune_frozen.yaml", "lbi_stage1_finetune_trunk.yaml")
@@ -64,20 +63,14 @@ def mediapipe_inputs(model, data: str) -> dict | None:
     for name, spec in (("lab-test", f"{data}/lab:test"), ("wild-test", f"{data}/wild:test")):
         root, split = spec.rsplit(":", 1)
         if Path(root, "meta.json").is_file() and MEDIAPIPE in PreparedData(root).meta.inputs_2d:
-            results[name] = asdict(evaluate(model, PoseDataset(root, split, MEDIAPIPE)))
+            results[name] = asdict(evaluate(model, split_dataset(model, root, split, MEDIAPIPE)))
     return {"results": results} if results else None
 
 
 def _metrics_table(rows: dict[str, dict]) -> str:
-    lines = ["| model | split | MPJPE | P-MPJPE | coarse MPJPE | PCK | AUC | bg. attention |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, record in rows.items():
-        for split, r in record["results"].items():
-            coarse = f"{r['mpjpe_coarse']:.1f}"
-            bg = f"{100 * r['background_attention']:.1f} %" if r.get("background_attention") is not None else "-"
-            lines.append(f"| {name} | {split} | {r['mpjpe']:.1f} | {r['p_mpjpe']:.1f} | {coarse} | {r['pck']:.1f} | "
-                         f"{r['auc']:.1f} | {bg} |")
-    return "\n".join(lines)
+    """The results table of ``train.evaluate`` for run records (their ``results`` as saved in JSON)."""
+    return results_markdown({name: {split: EvalResult(**r) for split, r in record["results"].items()}
+                             for name, record in rows.items()}, title=None)
 
 
 def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None, data: str,

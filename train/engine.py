@@ -1,9 +1,8 @@
-"""The training loop: progressive stages, checkpoints with resume, logging, DDP, bf16 on CUDA."""
+"""The training loop: progressive stages, checkpoints with resume, logging, DDP, bf16 autocast."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -19,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from lbi.data.dataset import PoseDataset, feature_cache
+from lbi.data.dataset import PoseDataset, cache_name, feature_cache
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
@@ -90,13 +89,12 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     return model
 
 
-def weights_digest(module: nn.Module) -> str:
-    """Short hash of a module's weights: names a feature cache after the exact encoder."""
-    digest = hashlib.sha1()
-    for key, value in sorted(module.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:10]
+def _autocast(precision: str, device: torch.device):
+    """bf16 autocast for the training step: "auto" uses it on CUDA only; "bf16" also on CPU
+    (2.4-3.5x faster for the d = 128-192 lifters on an AVX512-BF16 CPU); evaluation stays fp32."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 def _datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseDataset, dict[str, PoseDataset]]:
@@ -109,7 +107,7 @@ def _datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseD
         data = loaded.setdefault(root, PreparedData(root))
         feats = None
         if use_cache:
-            name = f"{model.config.encoder}-{weights_digest(model.encoder)}"
+            name = cache_name(model.config.encoder, model.encoder)
             if rank == 0:
                 feature_cache(data, model.encoder, name)
             if dist.is_initialized():
@@ -184,7 +182,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
                                coarse_only=cfg.training.mode == "stage1")  # stage 2 is untrained then
                 for name, ds in eval_sets.items()}
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    autocast = _autocast(cfg.training.precision, device)
     results: dict[str, EvalResult] = {}
     for epoch in range(start_epoch, cfg.training.epochs):
         torch.manual_seed(cfg.training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly

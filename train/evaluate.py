@@ -18,10 +18,20 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from lbi.data.dataset import PoseDataset
+from lbi.data.dataset import PoseDataset, cache_name, feature_cache
+from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
+from lbi.metrics import (
+    auc,
+    background_attention_ratio,
+    joint_errors,
+    mpjpe,
+    p_mpjpe,
+    pck,
+    per_action_mean,
+    to_mpi_eval_joints,
+)
 from lbi.model import LiftingOutput
-from lbi.metrics import auc, background_attention_ratio, joint_errors, mpjpe, p_mpjpe, pck, per_action_mean, to_mpi_eval_joints
 
 
 @dataclass
@@ -96,10 +106,10 @@ COLUMNS = (("MPJPE", "mpjpe"), ("P-MPJPE", "p_mpjpe"), ("PCK", "pck"), ("AUC", "
            ("coarse MPJPE", "mpjpe_coarse"), ("bg. attention", "background_attention"))
 
 
-def results_markdown(results: dict[str, dict[str, EvalResult]], title: str = "Results") -> str:
-    """One row per (run, split): the columns of COLUMNS, mm and %."""
-    lines = [f"### {title}", "", "| run | split | n | " + " | ".join(c for c, _ in COLUMNS) + " |",
-             "|---|---|---|" + "---|" * len(COLUMNS)]
+def results_markdown(results: dict[str, dict[str, EvalResult]], title: str | None = "Results") -> str:
+    """One row per (run, split): the columns of COLUMNS, mm and %; a ``### title`` above unless None."""
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| run | split | n | " + " | ".join(c for c, _ in COLUMNS) + " |", "|---|---|---|" + "---|" * len(COLUMNS)]
     for run, splits in results.items():
         for split, r in splits.items():
             cells = []
@@ -118,6 +128,19 @@ def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Pat
     atomic_write_text(out_stem.with_suffix(".json"), json.dumps(payload, indent=2))
     footer = "".join(f"- {note}\n" for note in notes)
     atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + footer if footer else ""))
+
+
+def split_dataset(model: nn.Module, root: str | Path, split: str, inputs_2d: str = "gt",
+                  build_cache: bool = False) -> PoseDataset:
+    """A split as the model's inputs: cached encoder features where ``<root>/features`` holds them
+    for exactly this encoder (or ``build_cache`` computes them), the crops otherwise."""
+    data = PreparedData(root)
+    features = None
+    if hasattr(model, "encoder"):
+        features = feature_cache(data, model.encoder, cache_name(model.config.encoder, model.encoder),
+                                 create=build_cache)
+    return PoseDataset(data, split, inputs_2d, features=features,
+                       load_images=hasattr(model, "encoder") and features is None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.data:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
-            results[name] = evaluate(model, PoseDataset(root, split, args.inputs_2d), retention=args.retention)
+            results[name] = evaluate(model, split_dataset(model, root, split, args.inputs_2d), retention=args.retention)
     except (DatasetError, WeightsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

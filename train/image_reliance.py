@@ -14,14 +14,11 @@ from pathlib import Path
 
 import torch
 
-from lbi.data.dataset import PoseDataset, feature_cache
-from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model
 
 from .config import split_spec
-from .engine import weights_digest
-from .evaluate import predict, summarise
+from .evaluate import predict, split_dataset, summarise
 
 VARIANTS = {
     "own image": None,
@@ -38,14 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
     model = load_model(args.weights)
-    cache = f"{model.config.encoder}-{weights_digest(model.encoder)}"
     rows = {}
     for item in args.data:
         name, _, spec = item.partition("=")
         root, split = split_spec(spec)
-        data = PreparedData(root)
-        dataset = PoseDataset(data, split, args.inputs_2d, features=feature_cache(data, model.encoder, cache),
-                              load_images=False)
+        dataset = split_dataset(model, root, split, args.inputs_2d, build_cache=True)
         rows[name] = {variant: summarise(predict(model, dataset, batch_size=128, alter_features=alter))
                       for variant, alter in VARIANTS.items()}
     lines = [f"### Image reliance of `{args.weights}`", "",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -69,19 +71,38 @@ class _Images(Dataset):
         return image_to_tensor(self.data.image(i))[0]
 
 
+def weights_digest(module: nn.Module) -> str:
+    """Short hash of a module's weights: names a feature cache after the exact encoder."""
+    digest = hashlib.sha1()
+    for key, value in sorted(module.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:10]
+
+
+def cache_name(encoder_name: str, encoder: ImageEncoder) -> str:
+    """``<encoder>-<weights digest>``: the feature cache of exactly these encoder weights."""
+    return f"{encoder_name}-{weights_digest(encoder)}"
+
+
 def feature_cache(data: PreparedData, encoder: ImageEncoder, name: str, batch_size: int = 64,
-                  device: str | torch.device = "cpu", workers: int = 0) -> np.ndarray:
+                  device: str | torch.device = "cpu", workers: int = 0, create: bool = True) -> np.ndarray | None:
     """float16 features of every crop, (T, C, H, W), computed once into <root>/features/<name>.npy.
 
     The file is built under a temporary name and renamed when complete, so an interrupted run
     never leaves a cache that looks finished. Only valid for an encoder that stays frozen.
+    With ``create=False`` a missing (or stale) cache gives None instead of being computed.
     """
     path = Path(data.root) / "features" / f"{name}.npy"
     if path.is_file():
         cached = np.load(path, mmap_mode="r")
         if cached.shape[0] == len(data):
             return cached
+        if not create:
+            return None
         path.unlink()  # stale: the dataset changed
+    if not create:
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     encoder = encoder.to(device).eval()
     w, h = data.meta.crop_size
