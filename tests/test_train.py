@@ -140,6 +140,24 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
     assert set(info["train_seconds_per_run"]) == {"lifting-only (Martinez)"} and info["total_train_seconds"] >= 0
 
 
+def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
+    from train.synth_table import RUNS, continue_from
+
+    short, long = tmp_path / "short", tmp_path / "long"
+    assert not continue_from(long, short)  # nothing to continue: trains from scratch
+    short.mkdir()
+    (short / "checkpoint.pt").write_bytes(b"epoch 20")
+    assert continue_from(long, short) and (long / "checkpoint.pt").read_bytes() == b"epoch 20"
+    (short / "checkpoint.pt").write_bytes(b"epoch 21")
+    assert not continue_from(long, short) and (long / "checkpoint.pt").read_bytes() == b"epoch 20"  # never overwritten
+    names = {row.name: row for row in RUNS}
+    for row in RUNS:  # a continued row shares its source's config; referenced rows exist and come first
+        for ref in filter(None, (row.init_from, row.continues)):
+            assert list(names).index(ref) < list(names).index(row.name)
+        if row.continues:
+            assert names[row.continues].config == row.config
+
+
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     import json
 

@@ -14,32 +14,46 @@ import csv
 import json
 import platform
 import shlex
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from lbi.fileio import atomic_path
+
 from .config import load_config
-from .engine import fit
+from .engine import CHECKPOINT, fit
 from .evaluate import EvalResult, results_markdown, write_results
 
 CONFIGS = Path(__file__).parent / "configs" / "synth"
 STAGE1 = "LBI coarse (stage 1, PGTL)"
 STAGE1_LONG = "LBI coarse, 60 epochs"
-#: (row name, config file, extra overrides, row whose model initialises it)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    config: str  # file in CONFIGS
+    overrides: tuple[str, ...] = ()
+    init_from: str | None = None  # row whose model initialises this one (stage 2)
+    continues: str | None = None  # row of the same config and fewer epochs whose checkpoint it resumes
+
+
 RUNS = (  # in order of importance, so that an interrupted table still answers the main questions
-    ("lifting-only (Martinez)", "lifting_only.yaml", (), None),
-    (STAGE1, "lbi_stage1.yaml", (), None),
-    ("plain image (3 TLs)", "plain_image.yaml", (), None),
-    ("LBI refined r=0.3", "lbi_stage2.yaml", (), STAGE1),
-    ("LBI end-to-end (both losses)", "lbi_end_to_end.yaml", (), None),
-    ("LBI refined r=0.01", "lbi_stage2.yaml", ("model.retention=0.01",), STAGE1),
-    ("LBI refined r=1", "lbi_stage2.yaml", ("model.retention=1.0",), STAGE1),
-    # is the image model undertrained at 20 epochs? (the MLP gets 100) and is it the lifter's size?
-    (STAGE1_LONG, "lbi_stage1.yaml", ("training.epochs=60", "training.eval_every=10"), None),
-    ("LBI refined r=0.3, 60-epoch stage 1", "lbi_stage2.yaml", (), STAGE1_LONG),
-    ("lifting-only, hidden 256", "lifting_only.yaml", ("model.hidden=256",), None),  # LBI d=64's parameter count
+    Row("lifting-only (Martinez)", "lifting_only.yaml"),
+    Row(STAGE1, "lbi_stage1.yaml"),
+    Row("plain image (3 TLs)", "plain_image.yaml"),
+    Row("LBI refined r=0.3", "lbi_stage2.yaml", init_from=STAGE1),
+    Row("LBI end-to-end (both losses)", "lbi_end_to_end.yaml"),
+    Row("LBI refined r=0.01", "lbi_stage2.yaml", ("model.retention=0.01",), init_from=STAGE1),
+    Row("LBI refined r=1", "lbi_stage2.yaml", ("model.retention=1.0",), init_from=STAGE1),
+    # is the image model undertrained at 20 epochs (the MLP gets 100), or is it the lifter's size?
+    Row(STAGE1_LONG, "lbi_stage1.yaml", ("training.epochs=60", "training.eval_every=10"), continues=STAGE1),
+    Row("LBI refined r=0.3, 60-epoch stage 1", "lbi_stage2.yaml", init_from=STAGE1_LONG),
+    Row("lifting-only, hidden 256", "lifting_only.yaml", ("model.hidden=256",)),  # LBI d=64's parameter count
 )
 
 
@@ -52,6 +66,16 @@ def epoch_seconds(run: Path) -> float:
     evaluation excluded)."""
     with open(run / "metrics.csv", newline="") as handle:
         return round(sum(float(row["seconds"]) for row in csv.DictReader(handle)), 1)
+
+
+def continue_from(run: Path, source: Path) -> bool:
+    """Starts ``run`` from ``source``'s last checkpoint when ``run`` has none: with per-epoch seeds,
+    resuming a shorter run of the same config is bit-identical to training the longer one from scratch."""
+    if (run / CHECKPOINT).is_file() or not (source / CHECKPOINT).is_file():
+        return False
+    with atomic_path(run / CHECKPOINT) as tmp:
+        shutil.copyfile(source / CHECKPOINT, tmp)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,26 +91,32 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, dict[str, EvalResult]] = {}
     timings: dict[str, float] = {}
     train_seconds: dict[str, float] = {}
-    for name, config, extra, init_from in RUNS:
+    for row in RUNS:
+        name = row.name
         if args.only is not None and name not in args.only:
             continue
         out = Path(args.runs) / slug(name)
         overrides = [f"data.train={args.data}/lab:train",
                      f"data.eval={{lab-test: {args.data}/lab:test, wild-test: {args.data}/wild:test}}",
-                     f"training.out={out}", *extra]
-        if init_from:
-            overrides.append(f"training.init={Path(args.runs) / slug(init_from)}/model.safetensors")
+                     f"training.out={out}", *row.overrides]
+        if row.init_from:
+            overrides.append(f"training.init={Path(args.runs) / slug(row.init_from)}/model.safetensors")
         if args.epochs:
             overrides.append(f"training.epochs={args.epochs}")
-        cfg = load_config(CONFIGS / config, overrides)
+        cfg = load_config(CONFIGS / row.config, overrides)
         done = out / "results.json"
         if not done.is_file():
-            print(f"[{name}] training ({config} {' '.join(extra)})", flush=True)
+            if row.continues and continue_from(out, Path(args.runs) / slug(row.continues)):
+                print(f"[{name}] continues the checkpoint of [{row.continues}]", flush=True)
+            print(f"[{name}] training ({row.config} {' '.join(row.overrides)})", flush=True)
             fit(cfg, resume=True)
         payload = json.loads(done.read_text())
         results[name] = {split: EvalResult(**r) for split, r in next(iter(payload["results"].values())).items()}
         timings[name] = payload["info"].get("wall_seconds")
         train_seconds[name] = epoch_seconds(out)
+        if row.continues and (Path(args.runs) / slug(row.continues) / "metrics.csv").is_file():
+            # its first epochs are the continued run's (copied history): count only its own
+            train_seconds[name] = round(train_seconds[name] - epoch_seconds(Path(args.runs) / slug(row.continues)), 1)
         print(results_markdown({name: results[name]}), flush=True)
 
     info = {"command": " ".join(["python -m train.synth_table", *(shlex.quote(a) for a in (argv or sys.argv[1:]))]),
