@@ -54,6 +54,9 @@ RUNS = (  # in order of importance, so that an interrupted table still answers t
     Row(STAGE1_LONG, "lbi_stage1.yaml", ("training.epochs=60", "training.eval_every=10"), continues=STAGE1),
     Row("LBI refined r=0.3, 60-epoch stage 1", "lbi_stage2.yaml", init_from=STAGE1_LONG),
     Row("lifting-only, hidden 256", "lifting_only.yaml", ("model.hidden=256",)),  # LBI d=64's parameter count
+    # PGTL vs plain TLs when trained longer (compare with the 60-epoch LBI's epoch-40 row in its metrics.csv)
+    Row("plain image (3 TLs), 40 epochs", "plain_image.yaml", ("training.epochs=40", "training.eval_every=10"),
+        continues="plain image (3 TLs)"),
 )
 
 
