@@ -98,9 +98,8 @@ def feature_cache(data: PreparedData, encoder: ImageEncoder, name: str, batch_si
         cached = np.load(path, mmap_mode="r")
         if cached.shape[0] == len(data):
             return cached
-        if not create:
-            return None
-        path.unlink()  # stale: the dataset changed
+        if create:
+            path.unlink()  # stale: the dataset changed
     if not create:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
