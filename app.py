@@ -20,7 +20,8 @@ from lbi import draw  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
-from lbi.views import ALL_JOINTS, PhotoSession, layer_names, live_frame, load_photo, photo_view  # noqa: E402
+from lbi.views import (ALL_JOINTS, DEFAULT_LAYER, ResultFiles, layer_names, live_frame, load_photo,  # noqa: E402
+                       photo_view)
 from lbi.weights import WeightsError, default_weights  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -41,26 +42,34 @@ def _is_served_file(path: str) -> bool:
     return any(os.path.commonpath([resolved, root]) == root for root in roots) and os.path.isfile(resolved)
 
 
-def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr.Blocks:
-    """The Blocks app. ``session`` is None when the weights could not be loaded: the app then
+#: the photo endpoints' outputs, in the order gradio_client returns them (the session state last, not returned)
+PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status")
+
+
+def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.Blocks:
+    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
     serves and says why on every request."""
-    layers = layer_names(session.estimator) if session else ["stage 1 · layer 1"]
+    layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
+    files = ResultFiles()
+    shown: dict[str, gr.components.Component] = {}  # PHOTO_OUTPUTS -> component, filled below
 
-    def _fail(message: str):
-        return None, None, None, None, "", None, f"⚠️ {message}", None
+    def _fail(message: str) -> dict:
+        """Clears every photo output and says what went wrong in the status line."""
+        return {**{shown[name]: None for name in PHOTO_OUTPUTS}, shown["summary"]: "", shown["status"]: f"⚠️ {message}",
+                state: None}
 
-    def _show(rgb, estimate, joint, layer, show):
-        view = photo_view(rgb, estimate, layers.index(layer), joint, show)
-        status = " ".join(estimate.notes) or "Done."
-        return (view.pose2d, view.figure, view.attention, view.kept, view.summary, view.json_path, status,
-                {"rgb": rgb, "estimate": estimate})
+    def _show(rgb, estimate, joint, layer, show) -> dict:
+        view = photo_view(rgb, estimate, files, layers.index(layer), joint, show)
+        values = {"pose2d": view.pose2d, "plot": view.figure, "attention": view.attention, "kept": view.kept,
+                  "summary": view.summary, "result_json": view.json_path, "status": " ".join(estimate.notes) or "Done."}
+        return {**{shown[name]: value for name, value in values.items()}, state: {"rgb": rgb, "estimate": estimate}}
 
     def analyse(upload, retention, joint, layer, show):
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
         # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message)
         path = upload.get("path") if isinstance(upload, dict) else None
         name = (upload.get("orig_name") if isinstance(upload, dict) else None) or "the uploaded file"
-        if session is None:
+        if estimator is None:
             return _fail(load_error)
         if path is None:
             return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
@@ -68,36 +77,36 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
             return _fail("that file is not an upload of this app")
         try:
             rgb = load_photo(path, name)
-            estimate = session.predict(rgb, retention)
+            estimate = estimator.predict(rgb, retention)
         except (ImageError, NoPersonFound) as err:
             return _fail(str(err))
         return _show(rgb, estimate, joint, layer, show)
 
-    def change_retention(retention, joint, layer, show, state):
-        if session is None or not state:
-            return [gr.skip()] * 8
-        estimate = session.refine(state["estimate"], retention)
-        return _show(state["rgb"], estimate, joint, layer, show)
+    def change_retention(retention, joint, layer, show, session):
+        if estimator is None or not session:
+            return {}
+        estimate = estimator.refine(session["estimate"], retention)
+        return _show(session["rgb"], estimate, joint, layer, show)
 
-    def change_view(joint, layer, show, state):
-        if session is None or not state:
+    def change_view(joint, layer, show, session):
+        if estimator is None or not session:
             return gr.skip(), gr.skip()
         # only what these controls change: no re-drawing of the other overlays, no new JSON file
         joint_index = None if joint == ALL_JOINTS else H36M_JOINTS.index(joint)
-        attention = draw.attention_overlay(state["rgb"], state["estimate"], layers.index(layer), joint_index)
-        return attention, draw.skeleton_figure(state["estimate"], show)
+        attention = draw.attention_overlay(session["rgb"], session["estimate"], layers.index(layer), joint_index)
+        return attention, draw.skeleton_figure(session["estimate"], show)
 
-    def live(frame, state, retention):
-        if session is None:
+    def live(frame, live_session, retention):
+        if estimator is None:
             raise gr.Error(load_error)
         if frame is None:
-            return gr.skip(), state
-        return live_frame(session.estimator, frame, state, retention)
+            return gr.skip(), live_session
+        return live_frame(estimator, frame, live_session, retention)
 
-    def live_pause(state, show):
-        if state is None or state.last is None:
+    def live_pause(live_session, show):
+        if live_session is None or live_session.last is None:
             return None, "No live frame with a person yet: start the webcam stream first."
-        view = photo_view(state.last_rgb, state.last, 0, ALL_JOINTS, show)
+        view = photo_view(live_session.last_rgb, live_session.last, files, show=show)
         return view.figure, view.summary
 
     with gr.Blocks(title="Lifting by Image") as demo:
@@ -114,7 +123,8 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
                                           elem_id="retention")
                     with gr.Row():
                         joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
-                        layer = gr.Dropdown(layers, value=layers[min(1, len(layers) - 1)], label="Attention layer")
+                        layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)],
+                                            label="Attention layer")
                     show = gr.Radio(VIEWS_3D, value="refined", label="3D pose")
                     status = gr.Markdown(elem_id="status")
                     gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
@@ -127,7 +137,9 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
                 attention = gr.Image(label="Attention of the chosen keypoint and layer", format="jpeg",
                                      elem_id="attention")
                 kept = gr.Image(label="Patches kept for stage 2", format="jpeg", elem_id="kept")
-        outputs = [pose2d, plot, attention, kept, summary, result_json, status, state]
+        shown.update(pose2d=pose2d, plot=plot, attention=attention, kept=kept, summary=summary,
+                     result_json=result_json, status=status)
+        outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
         photo.change(analyse, [photo, retention, joint, layer, show], outputs, api_name="analyse",
                      concurrency_limit=2, trigger_mode="always_last", preprocess=False)
         retention.change(change_retention, [retention, joint, layer, show, state], outputs, api_name="retention",
@@ -159,10 +171,10 @@ def build_app(session: PhotoSession | None, load_error: str | None = None) -> gr
     return demo
 
 
-def load_session(weights: str | None, device: str | None) -> tuple[PhotoSession | None, str | None]:
+def load_estimator(weights: str | None, device: str | None) -> tuple[Estimator | None, str | None]:
     """The estimator, or None and the reason it could not be loaded."""
     try:
-        return PhotoSession(Estimator(weights, device=device)), None
+        return Estimator(weights, device=device), None
     except WeightsError as err:
         return None, f"{err}. Start the app with `--weights PATH` pointing at a file from `python -m train` " \
                      f"(the bundled default is {default_weights()})."
@@ -179,10 +191,10 @@ def main(argv: list[str] | None = None) -> None:
                              "the browser; on 2 cores this raised live mode from ~9.5 to ~12 frames/s)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    session, error = load_session(args.weights, args.device)
+    estimator, error = load_estimator(args.weights, args.device)
     if error:
         print(f"warning: {error}")
-    demo = build_app(session, error)
+    demo = build_app(estimator, error)
     demo.queue(default_concurrency_limit=2, max_size=64)
     demo.launch(server_name=args.host, server_port=args.port, theme=THEME, ssr_mode=False,
                 max_file_size="40mb", footer_links=["api"])

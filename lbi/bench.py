@@ -24,10 +24,11 @@ from contextlib import nullcontext
 
 import torch
 
+from .codec import DEFAULT_CROP_SIZE
 from .encoders import ENCODERS
+from .model import LiftingByImage, LiftingConfig
 
 EXAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "grace_hopper.jpg"
-from .model import LiftingByImage, LiftingConfig
 
 
 def _median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
@@ -45,9 +46,10 @@ def _median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> 
 
 
 def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, retention: float = 0.3,
-                size: tuple[int, int] = (256, 192)) -> dict:
-    model = LiftingByImage(LiftingConfig(encoder=encoder, retention=retention)).to(device).eval()
-    images = torch.rand(batch, 3, *size, device=device)
+                crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict:
+    model = LiftingByImage(LiftingConfig(encoder=encoder, retention=retention, crop_size=crop_size)).to(device).eval()
+    w, h = model.config.crop_size
+    images = torch.rand(batch, 3, h, w, device=device)
     joints2d = torch.rand(batch, 17, 2, device=device) * 2 - 1
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     with torch.inference_mode(), autocast:
@@ -70,32 +72,29 @@ def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, re
 
 
 def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
-    """Median per-stage milliseconds of Estimator.predict + the pictures the app draws, and fps."""
-    from . import draw
-    from .pose2d import PoseDetector
+    """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict`` +
+    ``views.photo_view``) or per webcam frame (``views.live_frame``: tracking detector, small 3D
+    view), and frames per second. "drawing" is everything the view adds to the estimator's stages."""
+    from .views import ResultFiles, live_frame, photo_view
 
-    detector = PoseDetector(video=True) if video else None
+    files, state = ResultFiles(), None
     stages: dict[str, list[float]] = {}
     totals = []
     for i in range(repeats + 1):  # the first run warms up
         start = time.perf_counter()
-        estimate = estimator.predict(rgb, detector=detector)
-        t = time.perf_counter()
-        if video:  # what a live-mode frame draws
-            draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence)
-            draw.projected_skeleton(estimate.joints3d_mm)
-        else:  # what the app draws for a photo
-            draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence, estimate.crop.box)
-            draw.attention_overlay(rgb, estimate, layer=len(estimate.attention) // 2 - 1)
-            draw.kept_patches_overlay(rgb, estimate)
-            draw.skeleton_figure(estimate)
-        drawing = (time.perf_counter() - t) * 1000
+        if video:
+            _, state = live_frame(estimator, rgb, state)
+            estimate = state.last
+        else:
+            estimate = estimator.predict(rgb)
+            photo_view(rgb, estimate, files)
+        total = (time.perf_counter() - start) * 1000
         if i:
-            for name, ms in {**estimate.timings_ms, "drawing": drawing}.items():
+            for name, ms in {**estimate.timings_ms, "drawing": total - sum(estimate.timings_ms.values())}.items():
                 stages.setdefault(name, []).append(ms)
-            totals.append((time.perf_counter() - start) * 1000)
-    if detector is not None:
-        detector.close()
+            totals.append(total)
+    if state is not None:
+        state.close()
     total = statistics.median(totals)
     return {"mode": "video" if video else "photo", "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
             **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
@@ -122,7 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     if args.lifter:
         runs = [bench_model(enc, b, device, args.repeats) for enc in args.encoders for b in args.batches]
-        print(json.dumps({"system": {**_system(device), "input": "256x192"}, "runs": runs}, indent=2))
+        print(json.dumps({"system": {**_system(device), "input": "the model's default crop (256x192)"}, "runs": runs},
+                         indent=2))
         return
     from .estimator import Estimator
     from .image_io import read_image

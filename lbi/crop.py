@@ -77,8 +77,8 @@ class Crop:
     rotation: float = 0.0
 
     @classmethod
-    def from_box(cls, box: tuple[float, float, float, float], size: tuple[int, int] = (192, 256),
-                 padding: float = 1.25) -> "Crop":
+    def from_box(cls, box: tuple[float, float, float, float], size: tuple[int, int], padding: float = 1.25) -> "Crop":
+        """The crop of ``size`` (w, h) around a box (x, y, w, h): see :class:`lbi.codec.InputCodec`."""
         center, scale = box_to_center_scale(box, size[0] / size[1], padding)
         return cls(center, scale, size)
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .camera import normalize_screen_coordinates
-from .crop import Crop, image_to_tensor
+from .codec import InputCodec
+from .crop import Crop
 from .metrics import background_attention_ratio
 from .model import LiftingOutput, Stage1Output
 from .pose2d import Pose2D, PoseDetector
@@ -72,6 +73,13 @@ class Estimate:
             "notes": self.notes,
         }
 
+    def noting_people(self, count: int) -> "Estimate":
+        """Records how many people the detector found (the estimate is of the largest)."""
+        self.people_found = count
+        if count > 1:
+            self.notes.append(f"{count} people found: showing the largest")
+        return self
+
     def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
         """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
         w, h = self.crop.size
@@ -81,7 +89,12 @@ class Estimate:
 
 
 class Estimator:
-    """Loaded once; predicts on RGB uint8 images. Uses CUDA (bf16) when present, else the CPU."""
+    """Loaded once; predicts on RGB uint8 images. Uses CUDA (bf16) when present, else the CPU.
+
+    Thread-safe: the shared static MediaPipe graph runs under a lock, the lifter concurrently.
+    Inference is four named stages, each timed: detector, crop (the input codec), encoder,
+    stage 1 and stage 2.
+    """
 
     def __init__(self, weights: str | Path | None = None, model: nn.Module | None = None,
                  device: str | torch.device | None = None, detector: PoseDetector | None = None) -> None:
@@ -91,13 +104,22 @@ class Estimator:
             model = load_model(weights or default_weights())
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
+        self.codec = InputCodec.for_model(self.model)
         self.detector = detector or PoseDetector()
-        self.crop_size = (192, 256)
+        self._detector_lock = threading.Lock()
 
     def _autocast(self):
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
+
+    def detect(self, rgb: np.ndarray, detector: PoseDetector | None = None) -> list[Pose2D]:
+        """Everyone found, largest first: with ``detector`` (a video-mode stream's own tracker) one
+        person at most, else the estimator's static detector, which also counts the people."""
+        if detector is not None:
+            return [p for p in [detector(rgb)] if p is not None]
+        with self._detector_lock:
+            return self.detector.detect_people(rgb)
 
     def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
@@ -107,23 +129,36 @@ class Estimator:
         """
         timings = {}
         t = time.perf_counter()
-        people = [p for p in [detector(rgb)] if p is not None] if detector else self.detector.detect_people(rgb)
+        people = self.detect(rgb, detector)
         timings["detector"] = (time.perf_counter() - t) * 1000
         if not people:
             raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
                                 "shoulders and hips are visible")
-        return _note_people(self._lift(rgb, people[0], retention, timings), len(people))
+        return self._lift([rgb], [people[0]], retention, timings)[0].noting_people(len(people))
 
-    def _lift(self, rgb: np.ndarray, pose: Pose2D, retention: float | None, timings: dict) -> Estimate:
+    def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
+        """Many images: detection per image (the largest person of each), then one batched forward pass.
+        Each estimate's ``timings_ms`` are those of the whole batch."""
+        people = [self.detect(rgb) for rgb in images]
+        results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
+        found = [i for i, p in enumerate(people) if p]
+        if found:
+            estimates = self._lift([images[i] for i in found], [people[i][0] for i in found], retention, {})
+            for i, estimate in zip(found, estimates):
+                results[i] = estimate.noting_people(len(people[i]))
+        return results
+
+    def _lift(self, images: list[np.ndarray], poses: list[Pose2D], retention: float | None,
+              timings: dict[str, float]) -> list[Estimate]:
+        """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image)."""
         t = time.perf_counter()
-        crop = Crop.from_box(pose.box, self.crop_size)
-        image = image_to_tensor(crop.warp(rgb)).to(self.device)
-        joints_crop = crop.to_crop(pose.joints)
-        joints2d = torch.from_numpy(normalize_screen_coordinates(joints_crop, *self.crop_size)).float()[None].to(self.device)
+        inputs = [self.codec.encode(rgb, pose.box, pose.joints) for rgb, pose in zip(images, poses)]
+        batch = torch.stack([i.image for i in inputs]).to(self.device)
+        joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
         timings["crop"] = (time.perf_counter() - t) * 1000
         with torch.inference_mode(), self._autocast():
             t = time.perf_counter()
-            features = self.model.encoder(image)
+            features = self.model.encoder(batch)
             timings["encoder"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             s1 = self.model.stage1(joints2d, features=features)
@@ -131,7 +166,8 @@ class Estimator:
             t = time.perf_counter()
             out = self.model.stage2(s1, retention)
             timings["stage2"] = (time.perf_counter() - t) * 1000
-        return self._estimate(out, pose.joints, pose.confidence, crop, joints_crop, timings)
+        return [self._estimate(out.select(k), pose.joints, pose.confidence, i.crop, i.joints_crop_px, dict(timings))
+                for k, (pose, i) in enumerate(zip(poses, inputs))]
 
     def refine(self, estimate: Estimate, retention: float) -> Estimate:
         """Re-runs selection + stage 2 with another retention rate; the encoder and stage 1 are not re-run."""
@@ -141,60 +177,22 @@ class Estimator:
         with torch.inference_mode(), self._autocast():
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
-        joints_crop = estimate.crop.to_crop(estimate.joints2d_px)
-        refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop, joints_crop, timings)
+        refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
+                                 estimate.crop.to_crop(estimate.joints2d_px), timings)
         return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes))
 
-    def _estimate(self, out: LiftingOutput, joints_px, confidence, crop: Crop, joints_crop, timings) -> Estimate:
+    def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
+                  joints_crop: np.ndarray, timings: dict[str, float]) -> Estimate:
+        """A batch-of-one output -> Estimate (mm, root-relative; attention on the token grid)."""
         h, w = out.grid
-        attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, 17, h, w).cpu().numpy()
-        stride = self.crop_size[1] // h
-        background = float(background_attention_ratio(attention[len(out.stage1_attention) - 1][None], joints_crop[None],
-                                                       stride)[0])
+        joints = out.coarse.shape[1]
+        attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
+        last_stage1 = attention[len(out.stage1_attention) - 1]
+        background = float(background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0])
         mask = out.kept_mask()
-        root = out.refined[0, :1]
         return Estimate(
-            joints3d_mm=((out.refined[0] - root).float().cpu().numpy() * 1000),
+            joints3d_mm=((out.refined[0] - out.refined[0, :1]).float().cpu().numpy() * 1000),
             coarse3d_mm=((out.coarse[0] - out.coarse[0, :1]).float().cpu().numpy() * 1000),
             joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
             kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
             retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, _stage1=out.stage1)
-
-    def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
-        """Many images: detection per image (the largest person of each), then one batched forward pass."""
-        people = [self.detector.detect_people(rgb) for rgb in images]
-        poses = [found[0] if found else None for found in people]
-        found = [i for i, p in enumerate(poses) if p is not None]
-        results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
-        if not found:
-            return results
-        crops = [Crop.from_box(poses[i].box, self.crop_size) for i in found]
-        batch = torch.cat([image_to_tensor(c.warp(images[i])) for c, i in zip(crops, found)]).to(self.device)
-        joints_crop = [c.to_crop(poses[i].joints) for c, i in zip(crops, found)]
-        joints2d = torch.from_numpy(np.stack([normalize_screen_coordinates(j, *self.crop_size) for j in joints_crop])).float()
-        with torch.inference_mode(), self._autocast():
-            out = self.model(batch, joints2d.to(self.device), retention=retention)
-        for k, i in enumerate(found):
-            single = _select(out, k)
-            estimate = self._estimate(single, poses[i].joints, poses[i].confidence, crops[k], joints_crop[k], {})
-            results[i] = _note_people(estimate, len(people[i]))
-        return results
-
-
-def _note_people(estimate: Estimate, count: int) -> Estimate:
-    """Records how many people the detector found (the estimate is of the largest)."""
-    estimate.people_found = count
-    if count > 1:
-        estimate.notes.append(f"{count} people found: showing the largest")
-    return estimate
-
-
-def _select(out: LiftingOutput, k: int) -> LiftingOutput:
-    """Sample k of a batched output, as a batch of one."""
-    s1 = out.stage1
-    stage1 = None if s1 is None else replace(s1, joints=s1.joints[k:k + 1], image=s1.image[k:k + 1], coarse=s1.coarse[k:k + 1],
-                                             attention=[a[k:k + 1] for a in s1.attention])
-    return replace(out, coarse=out.coarse[k:k + 1], refined=out.refined[k:k + 1],
-                   stage1_attention=[a[k:k + 1] for a in out.stage1_attention],
-                   stage2_attention=[a[k:k + 1] for a in out.stage2_attention],
-                   kept_indices=None if out.kept_indices is None else out.kept_indices[k:k + 1], stage1=stage1)

@@ -3,7 +3,10 @@ a JSON file, plus the per-stream state of live mode. ``app.py`` only wires these
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -22,6 +25,8 @@ from .pose2d import PoseDetector
 from .skeleton import H36M_JOINTS
 
 ALL_JOINTS = "all keypoints"
+#: the attention layer shown first: stage 1's second layer, the PGTL
+DEFAULT_LAYER = 1
 
 
 def layer_names(estimator: Estimator) -> list[str]:
@@ -41,7 +46,7 @@ class PhotoView:
     kept: np.ndarray  # the patches stage 2 kept
     figure: object  # plotly Figure
     summary: str  # markdown: background attention, tokens, timings, notes
-    json_path: str  # the result as a JSON file
+    json_path: str  # the result as a JSON file (see ResultFiles)
 
 
 def load_photo(source: str | Path | bytes | np.ndarray, name: str | None = None) -> np.ndarray:
@@ -66,16 +71,33 @@ def summary_markdown(estimate: Estimate) -> str:
     return "\n\n".join(lines)
 
 
-def write_json(estimate: Estimate, folder: str | Path | None = None) -> str:
-    """The estimate as a JSON file in a fresh temporary folder (what the download button serves)."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="lbi-"))
-    path = folder / "lbi_pose.json"
-    atomic_write_text(path, json.dumps(estimate.to_dict(), indent=1))
-    return str(path)
+class ResultFiles:
+    """Where the JSON downloads go: one private folder per process, one file per distinct result
+    (named by its content's hash, written atomically), the oldest removed beyond ``keep`` files,
+    and the folder removed when the process exits. Disk use stays bounded however many requests come."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="lbi-results-"))
+        self.keep = keep
+        self._lock = threading.Lock()
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+
+    def write(self, estimate: Estimate) -> str:
+        text = json.dumps(estimate.to_dict(), indent=1)
+        path = self.folder / f"lbi_pose_{hashlib.sha1(text.encode()).hexdigest()[:16]}.json"
+        with self._lock:
+            if not path.is_file():
+                atomic_write_text(path, text)
+            path.touch()  # most recently used
+            files = sorted(self.folder.glob("lbi_pose_*.json"), key=lambda p: p.stat().st_mtime)
+            for old in files[:-self.keep]:
+                old.unlink(missing_ok=True)
+        return str(path)
 
 
-def photo_view(rgb: np.ndarray, estimate: Estimate, layer: int, joint: str = ALL_JOINTS,
-               show: str = "refined") -> PhotoView:
+def photo_view(rgb: np.ndarray, estimate: Estimate, files: ResultFiles, layer: int = DEFAULT_LAYER,
+               joint: str = ALL_JOINTS, show: str = "refined") -> PhotoView:
+    """Everything the photo tab shows for an estimate; its JSON is written to ``files``."""
     joint_index = None if joint in (None, ALL_JOINTS) else H36M_JOINTS.index(joint)
     return PhotoView(
         pose2d=draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence, estimate.crop.box),
@@ -83,24 +105,8 @@ def photo_view(rgb: np.ndarray, estimate: Estimate, layer: int, joint: str = ALL
         kept=draw.kept_patches_overlay(rgb, estimate),
         figure=draw.skeleton_figure(estimate, show),
         summary=summary_markdown(estimate),
-        json_path=write_json(estimate),
+        json_path=files.write(estimate),
     )
-
-
-class PhotoSession:
-    """The estimator shared by every user; MediaPipe's static graph is not thread-safe, so
-    detection runs under a lock while the lifter itself runs concurrently."""
-
-    def __init__(self, estimator: Estimator) -> None:
-        self.estimator = estimator
-        self._lock = threading.Lock()
-
-    def predict(self, rgb: np.ndarray, retention: float) -> Estimate:
-        with self._lock:
-            return self.estimator.predict(rgb, retention=retention)
-
-    def refine(self, estimate: Estimate, retention: float) -> Estimate:
-        return self.estimator.refine(estimate, retention)
 
 
 @dataclass

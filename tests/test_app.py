@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import build_app, load_session
+from lbi.model import kept_count
+
+from app import PHOTO_OUTPUTS, build_app, load_estimator
 from lbi.views import ALL_JOINTS, LiveState, layer_names, live_frame
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -23,8 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(session, error=None):
-    demo = build_app(session, error)
+def named(result: tuple) -> dict:
+    """A photo endpoint's outputs by name."""
+    return dict(zip(PHOTO_OUTPUTS, result, strict=True))
+
+
+def _launch(estimator, error=None):
+    demo = build_app(estimator, error)
     demo.queue(default_concurrency_limit=2)
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
@@ -32,32 +39,34 @@ def _launch(session, error=None):
 
 
 @pytest.fixture(scope="module")
-def session():
-    session, error = load_session(None, "cpu")
+def estimator():
+    estimator, error = load_estimator(None, "cpu")
     assert error is None
-    return session
+    return estimator
 
 
 @pytest.fixture(scope="module")
-def url(session):
-    demo, url = _launch(session)
+def url(estimator):
+    demo, url = _launch(estimator)
     yield url
     demo.close()
 
 
-def test_photo_then_retention(url, session):
+def test_photo_then_retention(url, estimator):
     client = gradio_client.Client(url, verbose=False)
-    layer = layer_names(session.estimator)[1]
-    pose2d, plot, attention, kept, summary, result_json, status = client.predict(  # gr.State is not returned
-        gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
-    assert Path(pose2d).is_file() and Path(attention).is_file() and Path(kept).is_file()
-    assert "Kept patches:** 231 of 768" in summary and status == "Done."
-    first = json.loads(Path(result_json).read_text())
+    layer = layer_names(estimator)[1]
+    out = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS, layer,
+                               "refined", api_name="/analyse"))
+    assert all(Path(out[name]).is_file() for name in ("pose2d", "attention", "kept"))
+    first = json.loads(Path(out["result_json"]).read_text())
+    total = first["total_tokens"]
+    assert first["kept_tokens"] == kept_count(0.3, total) and out["status"] == "Done."
+    assert f"Kept patches:** {kept_count(0.3, total)} of {total}" in out["summary"]
     assert np.array(first["joints3d_mm"]).shape == (17, 3) and first["retention"] == 0.3
     # the same session moves the slider: stage 2 only, the 2D pose and the coarse pose are unchanged
-    out = client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention")
-    wide = json.loads(Path(out[5]).read_text())
-    assert "768 of 768" in out[4] and wide["retention"] == 1.0
+    out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
+    wide = json.loads(Path(out["result_json"]).read_text())
+    assert f"{total} of {total}" in out["summary"] and wide["retention"] == 1.0
     assert wide["coarse3d_mm"] == first["coarse3d_mm"] and wide["joints2d_px"] == first["joints2d_px"]
     assert wide["joints3d_mm"] != first["joints3d_mm"]
 
@@ -84,18 +93,19 @@ def _bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("case", ["non-image", "truncated", "tiny", "huge", "no person"])
-def test_bad_input_is_reported_and_the_app_keeps_serving(url, session, tmp_path, case):
+def test_bad_input_is_reported_and_the_app_keeps_serving(url, estimator, tmp_path, case):
     path, message = _bad_inputs(tmp_path)[case]
     client = gradio_client.Client(url, verbose=False)
-    layer = layer_names(session.estimator)[1]
-    result = client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
-    assert message in result[6] and result[0] is None
-    again = client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
-                           "refined", api_name="/analyse")
-    assert again[6] == "Done."
+    layer = layer_names(estimator)[1]
+    result = named(client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined",
+                                  api_name="/analyse"))
+    assert message in result["status"] and result["pose2d"] is None and result["result_json"] is None
+    again = named(client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
+                                 "refined", api_name="/analyse"))
+    assert again["status"] == "Done."
 
 
-def test_odd_but_valid_photos_and_several_people(url, session, tmp_path):
+def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
     """16-bit grayscale, RGBA and EXIF-rotated uploads work; a photo of two people says so."""
     import cv2
     from PIL import Image
@@ -115,28 +125,28 @@ def test_odd_but_valid_photos_and_several_people(url, session, tmp_path):
     two[:, small.shape[1]:] = big
     Image.fromarray(two).save(tmp_path / "two.jpg")
     client = gradio_client.Client(url, verbose=False)
-    layer = layer_names(session.estimator)[1]
+    layer = layer_names(estimator)[1]
     for name in ("deep.png", "alpha.png", "sideways.jpg"):
-        result = client.predict(gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer, "refined",
-                                api_name="/analyse")
-        assert result[6] == "Done.", name
-        assert json.loads(Path(result[5]).read_text())["people_found"] == 1
-    sideways = json.loads(Path(result[5]).read_text())
+        result = named(client.predict(gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer,
+                                      "refined", api_name="/analyse"))
+        assert result["status"] == "Done.", name
+        assert json.loads(Path(result["result_json"]).read_text())["people_found"] == 1
+    sideways = json.loads(Path(result["result_json"]).read_text())
     assert sideways["joints2d_px"][10][1] < sideways["joints2d_px"][3][1]  # upright: head above the feet
-    result = client.predict(gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer, "refined",
-                            api_name="/analyse")
-    assert "2 people found: showing the largest" in result[6]
+    result = named(client.predict(gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer,
+                                  "refined", api_name="/analyse"))
+    assert "2 people found: showing the largest" in result["status"]
 
 
-def test_concurrent_users_get_their_own_results(url, session):
-    layer = layer_names(session.estimator)[1]
+def test_concurrent_users_get_their_own_results(url, estimator):
+    layer = layer_names(estimator)[1]
     images = [ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg"] * 2
 
     def run(image):
         client = gradio_client.Client(url, verbose=False)
         client.predict(gradio_client.handle_file(str(image)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
-        out = client.predict(0.5, ALL_JOINTS, layer, "refined", None, api_name="/retention")
-        return json.loads(Path(out[5]).read_text())["joints2d_px"]
+        out = named(client.predict(0.5, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
+        return json.loads(Path(out["result_json"]).read_text())["joints2d_px"]
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(run, images))
@@ -145,32 +155,32 @@ def test_concurrent_users_get_their_own_results(url, session):
 
 def test_app_without_weights_still_serves(tmp_path):
     (tmp_path / "broken.safetensors").write_text("nope")
-    session, error = load_session(str(tmp_path / "broken.safetensors"), "cpu")
-    assert session is None and "not a readable safetensors file" in error
+    estimator, error = load_estimator(str(tmp_path / "broken.safetensors"), "cpu")
+    assert estimator is None and "not a readable safetensors file" in error
     demo, url = _launch(None, error)
     try:
         client = gradio_client.Client(url, verbose=False)
-        result = client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS,
-                                "stage 1 · layer 1", "refined", api_name="/analyse")
-        assert "not a readable safetensors file" in result[6]
+        result = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS,
+                                      "stage 1 · layer 1", "refined", api_name="/analyse"))
+        assert "not a readable safetensors file" in result["status"]
     finally:
         demo.close()
 
 
-def test_live_streams_keep_their_own_state(session):
+def test_live_streams_keep_their_own_state(estimator):
     """Two webcam streams interleaved: each has its own tracking detector and last estimate."""
     from lbi.image_io import read_image
 
     a, b = read_image(ASSETS / "lbi_synth_lab.jpg"), read_image(ASSETS / "astronaut.jpg")
     state_a = state_b = None
     for _ in range(3):
-        out_a, state_a = live_frame(session.estimator, a, state_a)
-        out_b, state_b = live_frame(session.estimator, b, state_b)
+        out_a, state_a = live_frame(estimator, a, state_a)
+        out_b, state_b = live_frame(estimator, b, state_b)
     assert isinstance(state_a, LiveState) and state_a.detector is not state_b.detector
     assert out_a.shape == a.shape and out_b.shape == b.shape and not np.array_equal(out_a, a)
     assert state_a.last_rgb is a and state_b.last_rgb is b and state_a.fps > 0
     blank = np.full_like(a, 90)
-    out, state_a = live_frame(session.estimator, blank, state_a)
+    out, state_a = live_frame(estimator, blank, state_a)
     assert state_a.last_rgb is a  # the last frame with a person is kept for the paused 3D view
 
 

@@ -2,11 +2,17 @@ import json
 
 import torch
 
-from lbi.bench import bench_model, main
+from pathlib import Path
+
+import pytest
+
+from lbi.bench import bench_model, bench_pipeline, main
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
 def test_bench_reports_every_stage():
-    result = bench_model("small_cnn", batch=2, device=torch.device("cpu"), repeats=1, size=(64, 48))
+    result = bench_model("small_cnn", batch=2, device=torch.device("cpu"), repeats=1, crop_size=(48, 64))
     assert result["tokens"] == 16 * 12 and result["kept_tokens"] == 58  # ceil(0.3 * 192)
     for key in ("encoder_ms", "stage1_ms", "stage2_ms", "total_ms"):
         assert result[key] > 0
@@ -16,3 +22,16 @@ def test_bench_cli_prints_json(capsys):
     main(["--lifter", "--encoders", "small_cnn", "--batches", "1", "--repeats", "1"])
     report = json.loads(capsys.readouterr().out)
     assert report["runs"][0]["encoder"] == "small_cnn" and report["runs"][0]["batch"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("video", [False, True])
+def test_pipeline_bench_times_what_the_app_runs(video):
+    """Photo mode times Estimator.predict + views.photo_view, video mode views.live_frame."""
+    from lbi.estimator import Estimator
+    from lbi.image_io import read_image
+
+    result = bench_pipeline(Estimator(device="cpu"), read_image(ASSETS / "lbi_synth_lab.jpg"), repeats=2, video=video)
+    stages = ("detector_ms", "crop_ms", "encoder_ms", "stage1_ms", "stage2_ms", "drawing_ms")
+    assert result["mode"] == ("video" if video else "photo") and all(result[k] > 0 for k in stages)
+    assert sum(result[k] for k in stages) == pytest.approx(result["total_ms"], rel=0.3)

@@ -4,10 +4,12 @@ A user uploads a photo, the 3D plot and the overlays render, the retention slide
 kept patches follow; live mode with Chromium's fake camera playing a clip streams frames back.
 """
 
+import re
 from pathlib import Path
 
 import pytest
 
+from lbi.model import kept_count
 from lbi.bench_live import CHROMIUM_ARGS, chromium_path, count_frames, image_src, running_app, start_live, still_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +34,21 @@ def browser(tmp_path_factory):
         browser.close()
 
 
+def kept_tokens(page) -> tuple[int, int]:
+    """(kept, total) image tokens, as the summary reports them."""
+    found = re.search(r"Kept patches:\s*(\d+) of (\d+)", page.inner_text("#summary"))
+    assert found, page.inner_text("#summary")
+    return int(found.group(1)), int(found.group(2))
+
+
 def test_upload_slider_plot_and_overlays(app_url, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(app_url, wait_until="load")
     page.locator("#photo input[type=file]").set_input_files(str(ROOT / "assets" / "astronaut.jpg"))
     page.wait_for_selector("#plot3d .js-plotly-plot .main-svg", timeout=90_000)
-    page.wait_for_function("document.querySelector('#summary').innerText.includes('231 of 768')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#summary').innerText.includes('Kept patches')", timeout=30_000)
+    kept, total = kept_tokens(page)
+    assert kept == kept_count(0.3, total)
     assert page.locator("#plot3d .js-plotly-plot .scatter3d, #plot3d .js-plotly-plot canvas").count() > 0
     overlays = {name: image_src(page, name) for name in ("pose2d", "attention", "kept")}
     assert all(overlays.values()), overlays
@@ -47,7 +58,7 @@ def test_upload_slider_plot_and_overlays(app_url, browser):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("document.querySelector('#summary').innerText.includes('(retention 0.50)')",
                            timeout=30_000)
-    assert "384 of 768" in page.inner_text("#summary")
+    assert kept_tokens(page) == (kept_count(0.5, total), total)
     page.wait_for_function(f"document.querySelector('#kept img').src !== {overlays['kept']!r}", timeout=30_000)
     assert page.inner_text("#status").strip() == "Done."
     page.close()

@@ -129,3 +129,39 @@ def test_image_to_tensor_and_normalisation():
                                                                (1 - 0.406) / 0.225]))
     with pytest.raises(ValueError, match="uint8"):
         image_to_tensor(img.astype(np.float32))
+
+
+# ------------------------------------------------------------------------------------ input codec
+def test_codec_encodes_photos_and_datasets_alike():
+    """The codec's one-image path and its batched dataset path give the same normalised 2D."""
+    from lbi.codec import InputCodec
+
+    codec = InputCodec((96, 128))
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    joints = rng.uniform([120, 60], [220, 260], (17, 2))
+    inputs = codec.encode(rgb, (120, 60, 100, 200), joints)
+    assert inputs.image.shape == (3, 128, 96) and inputs.joints2d.dtype == torch.float32
+    px, norm = codec.encode_joints(joints[None], inputs.crop.to_crop_matrix[None])
+    np.testing.assert_allclose(norm[0], inputs.joints2d.numpy(), atol=1e-6)
+    np.testing.assert_allclose(px[0], inputs.joints_crop_px, atol=1e-4)
+    # the crop's centre is the origin of x; its top edge is y = -h / w
+    np.testing.assert_allclose(codec.normalize(np.array([[48.0, 0.0]])), [[0.0, -128 / 96]], atol=1e-6)
+    assert codec.pixels(48) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="holds 192x256 .* but the model reads 96x128"):
+        codec.check_dataset((192, 256), "data/x")
+
+
+def test_crop_size_travels_with_the_model(tmp_path):
+    """A model trained on other crops says so in its weights header, and its codec reads it."""
+    from lbi.codec import InputCodec
+    from lbi.model import LiftingByImage, LiftingConfig, MartinezConfig, MartinezMLP
+    from lbi.weights import load_model, read_header, save_model
+
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, crop_size=(96, 128)))
+    path = save_model(model, tmp_path / "m.safetensors")
+    assert read_header(path)["config"]["crop_size"] == [96, 128]
+    assert InputCodec.for_model(load_model(path)).crop_size == (96, 128)
+    assert InputCodec.for_model(MartinezMLP(MartinezConfig(hidden=32))).crop_size == (192, 256)
+    with pytest.raises(ValueError, match="crop size must be positive"):
+        LiftingConfig(crop_size=(0, 256))

@@ -12,8 +12,8 @@ import sys
 from lbi.data.format import DatasetError
 from lbi.weights import WeightsError
 
-from .config import load_config
-from .engine import fit
+from .config import ConfigError, load_config
+from .engine import CheckpointError, fit
 from .evaluate import results_markdown
 
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, args.set)
         results = fit(cfg, resume=args.resume)
-    except (DatasetError, WeightsError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, DatasetError, WeightsError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if results:

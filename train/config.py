@@ -7,6 +7,10 @@ from pathlib import Path
 
 import yaml
 
+class ConfigError(ValueError):
+    """An experiment config that cannot be used: missing, not YAML, unknown keys or bad values."""
+
+
 TRAINING_MODES = ("stage1", "stage2", "end_to_end", "end_to_end_both", "single")
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -59,34 +63,39 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         if self.training.mode not in TRAINING_MODES:
-            raise ValueError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
+            raise ConfigError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
         if self.training.precision not in PRECISIONS:
-            raise ValueError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
+            raise ConfigError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
         if self.training.mode == "stage2" and not self.training.init:
-            raise ValueError("training.mode stage2 needs training.init: the trained stage-1 weights")
+            raise ConfigError("training.mode stage2 needs training.init: the trained stage-1 weights")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def _section(cls, values: dict, name: str, source: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: section '{name}' must be a mapping of keys to values, got {values!r}")
     types = {f.name: f.type for f in fields(cls)}
     unknown = sorted(set(values) - set(types))
     if unknown:
-        raise ValueError(f"{source}: unknown key(s) in section '{name}': {unknown}; known: {sorted(types)}")
+        raise ConfigError(f"{source}: unknown key(s) in section '{name}': {unknown}; known: {sorted(types)}")
     values = dict(values)
     for key, value in values.items():
         if types[key] in ("float", "int") and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             try:  # YAML reads 1e-3 (no dot) as a string
                 values[key] = float(value) if types[key] == "float" else int(value)
             except ValueError:
-                raise ValueError(f"{source}: {name}.{key} must be a number, got {value!r}") from None
+                raise ConfigError(f"{source}: {name}.{key} must be a number, got {value!r}") from None
     return cls(**values)
 
 
 def parse_value(text: str):
     """A --set value, read as YAML (so 1e-3, true, [tl, pgtl] work)."""
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set value {text!r} is not valid YAML ({err})") from None
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
@@ -96,19 +105,24 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
     if path:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from None
         if not isinstance(raw, dict):
-            raise ValueError(f"{path}: expected sections data/model/training at the top level")
+            raise ConfigError(f"{path}: expected sections data/model/training at the top level")
     unknown = sorted(set(raw) - {"data", "model", "training"})
     if unknown:
-        raise ValueError(f"{source}: unknown section(s) {unknown}; use data, model, training")
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; use data, model, training")
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
         if not sep or not dot or section not in ("data", "model", "training"):
-            raise ValueError(f"override {item!r}: write section.key=value, e.g. training.epochs=5")
+            raise ConfigError(f"override {item!r}: write section.key=value, e.g. training.epochs=5")
         raw.setdefault(section, {})[name] = parse_value(value)
+    if not isinstance(raw.get("model", {}), dict):
+        raise ConfigError(f"{source}: section 'model' must be a mapping of keys to values")
     model = {"arch": "lbi", **raw.get("model", {})}
     return ExperimentConfig(_section(DataConfig, raw.get("data", {}), "data", source), model,
                             _section(TrainingConfig, raw.get("training", {}), "training", source))
@@ -118,5 +132,5 @@ def split_spec(spec: str) -> tuple[str, str]:
     """'root:split' -> (root, split)."""
     root, sep, split = spec.rpartition(":")
     if not sep or not root:
-        raise ValueError(f"dataset {spec!r}: write it as root:split, e.g. data/lbi-synth/lab:train")
+        raise ConfigError(f"dataset {spec!r}: write it as root:split, e.g. data/lbi-synth/lab:train")
     return root, split

@@ -26,7 +26,8 @@ from . import synth_table
 from .config import load_config
 from .detect_2d import KIND as MEDIAPIPE
 from .engine import fit
-from .evaluate import EvalResult, evaluate, results_markdown, split_dataset
+from .evaluate import EvalResult, evaluate, results_markdown
+from .features import model_dataset
 
 STAGE1_ROW, STAGE2_ROW = "LBI coarse (stage 1, PGTL)", "LBI refined r=0.3"
 FINETUNE_CONFIGS = ("lbi_stage1_finetune_frozen.yaml", "lbi_stage1_finetune_trunk.yaml")
@@ -63,7 +64,7 @@ def mediapipe_inputs(model, data: str) -> dict | None:
     for name, spec in (("lab-test", f"{data}/lab:test"), ("wild-test", f"{data}/wild:test")):
         root, split = spec.rsplit(":", 1)
         if Path(root, "meta.json").is_file() and MEDIAPIPE in PreparedData(root).meta.inputs_2d:
-            results[name] = asdict(evaluate(model, split_dataset(model, root, split, MEDIAPIPE)))
+            results[name] = asdict(evaluate(model, model_dataset(model, root, split, MEDIAPIPE)))
     return {"results": results} if results else None
 
 

@@ -1,4 +1,10 @@
-"""The training loop: progressive stages, checkpoints with resume, logging, DDP, bf16 autocast."""
+"""The training loop: progressive stages, checkpoints with resume, logging, DDP, bf16 autocast.
+
+    fit(cfg, resume=True)   # = build the model and data -> resume -> train_one_epoch ... -> export
+
+Every step below is a function of its own: ``build_experiment_model``, ``build_datasets``,
+``load_checkpoint`` (resume), ``train_one_epoch``, ``RunLog`` (metrics.csv, TensorBoard, checkpoints) and ``export``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ import csv
 import io
 import json
 import os
+import pickle
 import time
+import zipfile
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
@@ -18,16 +26,22 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from lbi.data.dataset import PoseDataset, cache_name, feature_cache
+from lbi.codec import InputCodec
+from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
 from lbi.weights import load_weights, save_model
 
-from .config import ExperimentConfig, split_spec
+from .config import ConfigError, ExperimentConfig, TrainingConfig, split_spec
 from .evaluate import EvalResult, evaluate, write_results
+from .features import model_dataset
 
 CHECKPOINT = "checkpoint.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed from: unreadable, truncated, or of another model."""
 
 
 def pose_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -53,6 +67,7 @@ class Objective(nn.Module):
         return loss
 
 
+# ------------------------------------------------------------------------------------ set-up
 def _distributed() -> tuple[int, int]:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -75,7 +90,10 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     arch = model_cfg.pop("arch", "lbi")
     if arch == "lbi" and cfg.training.mode in ("end_to_end", "end_to_end_both"):
         model_cfg["detach_stage1"] = False
-    model = build_model(arch, model_cfg)
+    try:
+        model = build_model(arch, model_cfg)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"model section: {err}") from None
     if cfg.training.init:  # stage 2 takes only stage 1 from the file: its stage 2 is untrained
         prefixes = model.STAGE1_PARTS if cfg.training.mode == "stage2" else ()
         load_weights(model, cfg.training.init, prefixes=prefixes)
@@ -89,6 +107,25 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     return model
 
 
+def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseDataset, dict[str, PoseDataset]]:
+    """The training split and the evaluation splits as ``model`` reads them. A frozen encoder reads
+    cached features (rank 0 builds the cache, the others wait for it); a trained one the crops."""
+    frozen = hasattr(model, "encoder") and not any(p.requires_grad for p in model.encoder.parameters())
+    cache = "build" if cfg.data.cache_features and frozen else "off"
+    loaded: dict[str, PreparedData] = {}
+
+    def make(spec: str) -> PoseDataset:
+        root, split = split_spec(spec)
+        data = loaded.setdefault(root, PreparedData(root))
+        if cache == "build" and dist.is_initialized():
+            if rank == 0:
+                model_dataset(model, data, split, cfg.data.inputs_2d, cache="build")
+            dist.barrier()
+        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache)
+
+    return make(cfg.data.train), {name: make(spec) for name, spec in cfg.data.eval.items()}
+
+
 def _autocast(precision: str, device: torch.device):
     """bf16 autocast for the training step: "auto" uses it on CUDA only; "bf16" also on CPU
     (2.4-3.5x faster for the d = 128-192 lifters on an AVX512-BF16 CPU); evaluation stays fp32."""
@@ -97,29 +134,16 @@ def _autocast(precision: str, device: torch.device):
     return nullcontext()
 
 
-def _datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseDataset, dict[str, PoseDataset]]:
-    use_cache = cfg.data.cache_features and hasattr(model, "encoder") and not any(
-        p.requires_grad for p in model.encoder.parameters())
-    loaded: dict[str, PreparedData] = {}
-
-    def make(spec: str) -> PoseDataset:
-        root, split = split_spec(spec)
-        data = loaded.setdefault(root, PreparedData(root))
-        feats = None
-        if use_cache:
-            name = cache_name(model.config.encoder, model.encoder)
-            if rank == 0:
-                feature_cache(data, model.encoder, name)
-            if dist.is_initialized():
-                dist.barrier()
-            feats = feature_cache(data, model.encoder, name)
-        needs_images = hasattr(model, "encoder") and feats is None
-        return PoseDataset(data, split, cfg.data.inputs_2d, features=feats, load_images=needs_images)
-
-    return make(cfg.data.train), {name: make(spec) for name, spec in cfg.data.eval.items()}
+def build_optimizer(training: TrainingConfig, model: nn.Module):
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ConfigError("nothing to train: every parameter is frozen")
+    optimizer = torch.optim.Adam(trainable, lr=training.lr, weight_decay=training.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, training.lr_decay_every, training.lr_decay)
 
 
-def _save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
+# ------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
     """Everything needed to resume; tensors and plain values only, so weights_only loading works."""
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "epoch": epoch, "history": json.dumps(history)}
@@ -127,107 +151,150 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: 
         torch.save(state, tmp)
 
 
-def _write_csv(path: Path, history: list[dict]) -> None:
-    keys = sorted({k for row in history for k in row}, key=lambda k: (k != "epoch", k))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(path, buf.getvalue())
-
-
-def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
-    """Trains per ``cfg`` and evaluates on ``cfg.data.eval``; returns the final results (rank 0)."""
-    wall_start = time.perf_counter()
-    rank, world = _distributed()
-    device = _device(rank)
-    out = Path(cfg.training.out)
-    torch.manual_seed(cfg.training.seed)
-    model = build_experiment_model(cfg).to(device)
-    train_set, eval_sets = _datasets(cfg, model, rank)
-
-    objective = Objective(model, cfg.training.mode)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError("nothing to train: every parameter is frozen")
-    wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    optimizer = torch.optim.Adam(trainable, lr=cfg.training.lr, weight_decay=cfg.training.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.training.lr_decay_every, cfg.training.lr_decay)
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.training.seed)
-    loader = DataLoader(train_set, batch_size=cfg.training.batch_size // world, sampler=sampler,
-                        num_workers=cfg.data.workers, drop_last=len(train_set) >= cfg.training.batch_size)
-
-    start_epoch, history = 0, []
-    ckpt_path = out / CHECKPOINT
-    if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, list[dict]]:
+    """Loads a checkpoint (never unpickling code) -> (first epoch to run, history so far)."""
+    hint = f"delete {path} to start this run over"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        start, history = state["epoch"] + 1, json.loads(state["history"])
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, KeyError, TypeError,
+            ValueError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path} is not a readable lbi checkpoint ({reason[:200]}); {hint}") from None
+    try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch, history = state["epoch"] + 1, json.loads(state["history"])
-        if rank == 0:
-            print(f"resuming {out} after epoch {state['epoch'] + 1}")
-    elif resume and rank == 0:
-        print(f"no checkpoint in {out}: starting from scratch")
+    except (RuntimeError, ValueError, KeyError) as err:
+        reason = " ".join(str(err).split())[:300]
+        raise CheckpointError(f"{path} belongs to another model or optimiser than this config ({reason}); {hint} "
+                              "or point training.out elsewhere") from None
+    return start, history
 
-    writer = None
-    if rank == 0:
+
+# ----------------------------------------------------------------------------------- epochs
+def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, noise_2d: float,
+                    show_progress: bool, desc: str) -> tuple[float, int]:
+    """One pass over ``loader``; ``noise_2d``: std of Gaussian 2D input noise in normalised units.
+    Returns the mean training loss and the number of samples seen."""
+    objective.train()
+    device = next(objective.parameters()).device
+    total, count = 0.0, 0
+    for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress, leave=False):
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        if noise_2d > 0:
+            batch["joints2d"] = batch["joints2d"] + torch.randn_like(batch["joints2d"]) * noise_2d
+        with autocast:
+            loss = objective(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch["target"])
+        count += len(batch["target"])
+    return total / max(count, 1), count
+
+
+def metrics_row(results: dict[str, EvalResult]) -> dict[str, float]:
+    row = {}
+    for name, r in results.items():
+        row.update({f"{name}/mpjpe": r.mpjpe, f"{name}/pck": r.pck})
+        if r.background_attention is not None:
+            row[f"{name}/bg_attention"] = r.background_attention
+    return row
+
+
+class RunLog:
+    """A run's records on rank 0: config.json, metrics.csv, TensorBoard scalars and the console."""
+
+    def __init__(self, out: Path, cfg: ExperimentConfig) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
-        from torch.utils.tensorboard import SummaryWriter
-        writer = SummaryWriter(str(out / "tb"))
+        self.out = out
+        self.tensorboard = SummaryWriter(str(out / "tb"))
+
+    def epoch(self, row: dict, history: list[dict]) -> None:
+        keys = sorted({k for r in history for k in r}, key=lambda k: (k != "epoch", k))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
+        for key, value in row.items():
+            if key != "epoch":
+                self.tensorboard.add_scalar(key, value, row["epoch"])
+        tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
+
+    def close(self) -> None:
+        self.tensorboard.close()
+
+
+def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResult], info: dict) -> None:
+    """The trained model file and the results table of a finished run."""
+    out = Path(cfg.training.out)
+    save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
+    write_results({out.name: results}, out / "results", title=out.name, info={"config": cfg.to_dict(), **info})
+
+
+# -------------------------------------------------------------------------------------- fit
+def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
+    """Trains per ``cfg`` and evaluates on ``cfg.data.eval``; returns the final results (rank 0).
+    ``resume`` continues from ``<training.out>/checkpoint.pt`` when there is one."""
+    wall_start = time.perf_counter()
+    rank, world = _distributed()
+    device = _device(rank)
+    training, out = cfg.training, Path(cfg.training.out)
+    torch.manual_seed(training.seed)
+    model = build_experiment_model(cfg).to(device)
+    train_set, eval_sets = build_datasets(cfg, model, rank)
+    optimizer, scheduler = build_optimizer(training, model)
+    objective = Objective(model, training.mode)
+    wrapped = DistributedDataParallel(objective) if world > 1 else objective
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
+    loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,
+                        num_workers=cfg.data.workers, drop_last=len(train_set) >= training.batch_size)
+
+    start_epoch, history = 0, []
+    if resume and (out / CHECKPOINT).is_file():
+        start_epoch, history = load_checkpoint(out / CHECKPOINT, model, optimizer, scheduler)
+        if rank == 0:
+            print(f"resuming {out} after epoch {start_epoch}")
+    elif resume and rank == 0:
+        print(f"no checkpoint in {out}: starting from scratch")
+    log = RunLog(out, cfg) if rank == 0 else None
 
     def evaluate_all() -> dict[str, EvalResult]:
-        return {name: evaluate(model, ds, device=device, limit=cfg.training.eval_limit,
-                               coarse_only=cfg.training.mode == "stage1")  # stage 2 is untrained then
+        return {name: evaluate(model, ds, device=device, limit=training.eval_limit,
+                               coarse_only=training.mode == "stage1")  # stage 2 is untrained then
                 for name, ds in eval_sets.items()}
 
-    autocast = _autocast(cfg.training.precision, device)
+    autocast = _autocast(training.precision, device)
+    noise_2d = InputCodec.for_model(model).pixels(training.noise_2d_px)
     results: dict[str, EvalResult] = {}
-    for epoch in range(start_epoch, cfg.training.epochs):
-        torch.manual_seed(cfg.training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly
+    for epoch in range(start_epoch, training.epochs):
+        torch.manual_seed(training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly
         sampler.set_epoch(epoch)
-        wrapped.train()
-        start, total, count = time.perf_counter(), 0.0, 0
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.training.epochs}", unit="batch", disable=rank != 0,
-                          leave=False):
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            if cfg.training.noise_2d_px > 0:
-                w = train_set.data.meta.crop_size[0]
-                batch["joints2d"] = batch["joints2d"] + torch.randn_like(batch["joints2d"]) * (2 * cfg.training.noise_2d_px / w)
-            with autocast:
-                loss = wrapped(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch["target"])
-            count += len(batch["target"])
+        start = time.perf_counter()
+        loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, noise_2d, rank == 0,
+                                      f"epoch {epoch + 1}/{training.epochs}")
         scheduler.step()
         seconds = time.perf_counter() - start
-        row = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "lr": optimizer.param_groups[0]["lr"],
+        row = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"],
                "seconds": round(seconds, 1), "samples_per_s": round(count * world / seconds, 1)}
-        last = epoch + 1 == cfg.training.epochs
-        if rank == 0 and (last or (cfg.training.eval_every and (epoch + 1) % cfg.training.eval_every == 0)):
+        last = epoch + 1 == training.epochs
+        if rank == 0 and (last or (training.eval_every and (epoch + 1) % training.eval_every == 0)):
             results = evaluate_all()
-            for name, r in results.items():
-                row.update({f"{name}/mpjpe": r.mpjpe, f"{name}/pck": r.pck,
-                            **({f"{name}/bg_attention": r.background_attention} if r.background_attention is not None else {})})
+            row.update(metrics_row(results))
         if rank == 0:
             history.append(row)
-            _write_csv(out / "metrics.csv", history)
-            for key, value in row.items():
-                if key != "epoch":
-                    writer.add_scalar(key, value, epoch + 1)
-            _save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch, history)
-            tqdm.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}))
+            log.epoch(row, history)
+            save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, epoch, history)
     if rank == 0:
-        save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
-        if not results:
-            results = evaluate_all()
-        write_results({out.name: results}, out / "results", title=out.name,
-                      info={"config": cfg.to_dict(), "wall_seconds": round(time.perf_counter() - wall_start, 1),
-                            "world_size": world, "device": str(device)})
-        writer.close()
+        results = results or evaluate_all()
+        export(model, cfg, results, {"wall_seconds": round(time.perf_counter() - wall_start, 1),
+                                     "world_size": world, "device": str(device)})
+        log.close()
     if dist.is_initialized():
         dist.barrier()
     return results

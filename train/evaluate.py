@@ -18,8 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from lbi.data.dataset import PoseDataset, cache_name, feature_cache
-from lbi.data.format import PreparedData
+from lbi.data.dataset import PoseDataset
 from lbi.fileio import atomic_write_text
 from lbi.metrics import (
     auc,
@@ -130,40 +129,30 @@ def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Pat
     atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + footer if footer else ""))
 
 
-def split_dataset(model: nn.Module, root: str | Path, split: str, inputs_2d: str = "gt",
-                  build_cache: bool = False) -> PoseDataset:
-    """A split as the model's inputs: cached encoder features where ``<root>/features`` holds them
-    for exactly this encoder (or ``build_cache`` computes them), the crops otherwise."""
-    data = PreparedData(root)
-    features = None
-    if hasattr(model, "encoder"):
-        features = feature_cache(data, model.encoder, cache_name(model.config.encoder, model.encoder),
-                                 create=build_cache)
-    return PoseDataset(data, split, inputs_2d, features=features,
-                       load_images=hasattr(model, "encoder") and features is None)
-
-
 def main(argv: list[str] | None = None) -> int:
     from lbi.data.format import DatasetError
     from lbi.weights import WeightsError, load_model
 
-    from .config import split_spec
+    from .config import ConfigError, split_spec
+    from .features import model_dataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True)
     parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
     parser.add_argument("--inputs-2d", default="gt")
-    parser.add_argument("--retention", type=float, default=None)
+    parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps, in (0, 1]")
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
+    if args.retention is not None and not 0 < args.retention <= 1:
+        parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:
         model = load_model(args.weights)
         results = {}
         for item in args.data:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
-            results[name] = evaluate(model, split_dataset(model, root, split, args.inputs_2d), retention=args.retention)
-    except (DatasetError, WeightsError, ValueError) as err:
+            results[name] = evaluate(model, model_dataset(model, root, split, args.inputs_2d), retention=args.retention)
+    except (DatasetError, WeightsError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     table = {Path(args.weights).parent.name: results}

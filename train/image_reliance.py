@@ -18,7 +18,8 @@ from lbi.fileio import atomic_write_text
 from lbi.weights import load_model
 
 from .config import split_spec
-from .evaluate import predict, split_dataset, summarise
+from .evaluate import predict, summarise
+from .features import model_dataset
 
 VARIANTS = {
     "own image": None,
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.data:
         name, _, spec = item.partition("=")
         root, split = split_spec(spec)
-        dataset = split_dataset(model, root, split, args.inputs_2d, build_cache=True)
+        dataset = model_dataset(model, root, split, args.inputs_2d, cache="build")
         rows[name] = {variant: summarise(predict(model, dataset, batch_size=128, alter_features=alter))
                       for variant, alter in VARIANTS.items()}
     lines = [f"### Image reliance of `{args.weights}`", "",

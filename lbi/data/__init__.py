@@ -1,12 +1,13 @@
-"""Data sets in one prepared on-disk format (see :mod:`lbi.data.format`).
+"""Data sets in one prepared on-disk format (see :mod:`lbi.data.format`). Readers only: the
+network never runs here (the frozen-encoder feature cache lives in :mod:`train.features`).
 
 - :mod:`lbi.data.h36m`: Human3.6M original release + common pose files -> prepared format
 - :mod:`lbi.data.mpi_inf_3dhp`: the 3DHP test set (HDF5 .mat) -> prepared format
 - :mod:`lbi.data.synth`: LBI-Synth, rendered offline, written in the same format
-- :mod:`lbi.data.dataset`: ``PoseDataset`` (PyTorch) and the frozen-encoder feature cache
+- :mod:`lbi.data.dataset`: ``PoseDataset`` (PyTorch), encoded by the model's input codec
 """
 
-from .dataset import PoseDataset, feature_cache
+from .dataset import PoseDataset
 from .format import DatasetError, DatasetMeta, DatasetWriter, PreparedData
 
-__all__ = ["DatasetError", "DatasetMeta", "DatasetWriter", "PoseDataset", "PreparedData", "feature_cache"]
+__all__ = ["DatasetError", "DatasetMeta", "DatasetWriter", "PoseDataset", "PreparedData"]

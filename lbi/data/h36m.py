@@ -27,7 +27,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ..camera import Intrinsics, project_to_2d, world_to_camera
-from ..crop import Crop, joint_box
+from ..codec import DEFAULT_CROP_SIZE, InputCodec
+from ..crop import joint_box
 from .format import DatasetError, DatasetMeta, DatasetWriter
 from .safe_npz import load_npz
 
@@ -112,7 +113,7 @@ def _read_frames(video: Path, count: int, stride: int):
 
 def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, out: str | Path,
                  poses_2d: dict[str, str | Path] | None = None, subjects: tuple[str, ...] = TRAIN_SUBJECTS + TEST_SUBJECTS,
-                 stride: int = 10, crop_size: tuple[int, int] = (192, 256)) -> dict[str, int]:
+                 stride: int = 10, crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict[str, int]:
     """Writes a prepared Human3.6M dataset to ``out``; returns counts (samples, videos, missing)."""
     videos = Path(videos)
     if not videos.is_dir():
@@ -127,6 +128,7 @@ def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, 
                                            "test": [s for s in TEST_SUBJECTS if s in subjects]},
                        inputs_2d=sorted({"gt", *kinds}), info={"stride": stride, "fps": 50 / stride})
     writer = DatasetWriter(out, meta)
+    codec = InputCodec(crop_size)
     counts = {"samples": 0, "videos": 0, "missing_videos": 0}
     jobs = [(s, a, c) for s in subjects for a in sorted(positions.get(s, {})) for c in range(len(CAMERA_IDS))
             if not (s == "S11" and a.startswith("Directions"))]
@@ -154,7 +156,7 @@ def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, 
         count = min(len(joints_cam), *(len(v) for v in inputs.values()))
         counts["videos"] += 1
         for frame, rgb in _read_frames(video, count, stride):
-            crop = Crop.from_box(joint_box(inputs["gt"][frame]), crop_size)
+            crop = codec.crop(joint_box(inputs["gt"][frame]))
             writer.add(crop.warp(rgb), subject=subject, action=action, camera=cam_id, frame=frame,
                        joints3d=joints_cam[frame], center=crop.center, scale=crop.scale, image_size=cam.size,
                        intrinsics=(cam.intrinsics.fx, cam.intrinsics.fy, cam.intrinsics.cx, cam.intrinsics.cy),

@@ -16,7 +16,8 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..crop import Crop, joint_box
+from ..codec import DEFAULT_CROP_SIZE, InputCodec
+from ..crop import joint_box
 from ..skeleton import MPI_TO_H36M
 from .format import DatasetError, DatasetMeta, DatasetWriter
 
@@ -50,12 +51,13 @@ def read_annotations(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def prepare_3dhp(root: str | Path, out: str | Path, sequences: tuple[str, ...] = SEQUENCES,
-                 crop_size: tuple[int, int] = (192, 256)) -> dict[str, int]:
+                 crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict[str, int]:
     """Writes the prepared 3DHP test set to ``out``; returns counts per sequence."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"3DHP test-set folder not found: {root} (expected {root}/TS1/annot_data.mat ...)")
     splits = {"test": list(sequences), **{g: [s for s in seqs if s in sequences] for g, seqs in SCENE_GROUPS.items()}}
+    codec = InputCodec(crop_size)
     writer = DatasetWriter(out, DatasetMeta("mpi-inf-3dhp", crop_size, splits, info={"joints3d": "univ_annot3"}))
     counts = {}
     for seq in sequences:
@@ -68,7 +70,7 @@ def prepare_3dhp(root: str | Path, out: str | Path, sequences: tuple[str, ...] =
             if bgr is None:
                 raise DatasetError(f"{image_path}: missing or not a readable image")
             joints2d = ann["annot2"][i][list(MPI_TO_H36M)]
-            crop = Crop.from_box(joint_box(joints2d), crop_size)
+            crop = codec.crop(joint_box(joints2d))
             writer.add(crop.warp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), subject=seq,
                        action=ACTIVITIES.get(int(ann["activity"][i]), "unknown"), camera=seq, frame=int(i),
                        joints3d=ann["univ_annot3"][i][list(MPI_TO_H36M)], joints2d_gt=joints2d,

@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
+from ..codec import DEFAULT_CROP_SIZE, InputCodec
 from .lifter import LiftingOutput
 
 
@@ -21,12 +22,20 @@ class MartinezConfig:
     hidden: int = 1024
     blocks: int = 2
     dropout: float = 0.5
+    #: (w, h) of the crop whose normalised coordinates the 2D input is given in
+    crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
+
+    def __post_init__(self) -> None:
+        self.crop_size = InputCodec(tuple(self.crop_size)).crop_size
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "MartinezConfig":
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown MartinezConfig keys: {unknown}")
         return cls(**data)
 
 

@@ -14,11 +14,12 @@ reading detached stage-1 tokens (``detach_stage1``; progressive training freezes
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 from torch import nn
 
+from ..codec import DEFAULT_CROP_SIZE, InputCodec
 from ..encoders import ImageEncoder, build_encoder
 from .embedding import ImageEmbedding, PoseEmbedding
 from .layers import PGTL_NORMS, build_layer
@@ -28,6 +29,8 @@ from .selection import FeatureSelection, kept_count
 @dataclass
 class LiftingConfig:
     encoder: str = "blazepose_s4"
+    #: (w, h) of the person crop the model reads (its :class:`lbi.codec.InputCodec`)
+    crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
     num_joints: int = 17
     dim: int = 192
     heads: int = 8
@@ -46,6 +49,7 @@ class LiftingConfig:
 
     def __post_init__(self) -> None:
         self.stage1 = tuple(self.stage1)
+        self.crop_size = InputCodec(tuple(self.crop_size)).crop_size  # validated, JSON lists -> tuple
         kept_count(self.retention, 1)  # validates r
         if self.pgtl_norm not in PGTL_NORMS:
             raise ValueError(f"pgtl_norm must be one of {PGTL_NORMS}, got {self.pgtl_norm!r}")
@@ -64,16 +68,37 @@ class LiftingConfig:
         return cls(**data)
 
 
+def select_sample(output, k: int):
+    """Sample ``k`` of a batched output dataclass, as a batch of one: every tensor field (and every
+    tensor in a list field, every nested output) is sliced on its batch axis, except fields marked
+    ``shared`` (one tensor for the whole batch); other fields are kept as they are."""
+    def pick(value):
+        if isinstance(value, torch.Tensor):
+            return value[k:k + 1]
+        if isinstance(value, list):
+            return [pick(v) for v in value]
+        if hasattr(value, "select"):
+            return value.select(k)
+        return value
+
+    return replace(output, **{f.name: pick(getattr(output, f.name)) for f in fields(output)
+                              if not f.metadata.get("shared")})
+
+
 @dataclass
 class Stage1Output:
     """Everything stage 2 needs, so it can be re-run with another r without the encoder."""
 
     joints: torch.Tensor  # (B, N, d) keypoint tokens after stage 1
     image: torch.Tensor  # (B, HW, d) image tokens after stage 1 (updated by the PGTL)
-    pos: torch.Tensor  # (1, HW, d) positional embeddings of the image tokens
+    pos: torch.Tensor = field(metadata={"shared": True})  # (1, HW, d) positional embeddings of the image tokens
     coarse: torch.Tensor  # (B, N, 3) J3d_1
     attention: list[torch.Tensor]  # per layer (B, heads, N, HW)
     grid: tuple[int, int]  # (H, W) of the token grid
+
+    def select(self, k: int) -> "Stage1Output":
+        """Sample ``k`` as a batch of one."""
+        return select_sample(self, k)
 
 
 @dataclass
@@ -98,6 +123,10 @@ class LiftingOutput:
             for attn in self.stage2_attention:
                 maps.append(attn.new_zeros(b, h, n, hw).scatter(3, index, attn))
         return maps
+
+    def select(self, k: int) -> "LiftingOutput":
+        """Sample ``k`` of a batched output as a batch of one (stage-1 cache included)."""
+        return select_sample(self, k)
 
     def kept_mask(self) -> torch.Tensor | None:
         """(B, H, W) bool: the image tokens stage 2 kept."""

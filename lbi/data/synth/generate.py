@@ -16,13 +16,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ...crop import Crop, joint_box
+from ...codec import DEFAULT_CROP_SIZE, InputCodec
+from ...crop import joint_box
 from ..format import DatasetMeta, DatasetWriter, encode_jpeg
 from .body import BodyShape, pose_body, sample_angles
 from .render import render_body
 from .scenes import lab_shot, shot_background, wild_shot
 
-CROP_SIZE = (192, 256)  # (w, h)
+CODEC = InputCodec(DEFAULT_CROP_SIZE)  # the crops every model of the LBI-Synth tables reads
 LAB_TRAIN = [f"L{i:02d}" for i in range(10)]
 LAB_TEST = [f"L{i:02d}" for i in range(10, 14)]
 WILD_TEST = [f"W{i:02d}" for i in range(6)]
@@ -54,7 +55,7 @@ def render_job(job: Job) -> tuple[bytes, dict]:
     posed = pose_body(subject_shape(job.seed, job.subject), angles, shot.position)
     joints_cam = shot.camera.to_camera(posed.joints)
     joints_px = shot.camera.project(joints_cam)
-    crop = Crop.from_box(joint_box(joints_px, grow=0.12), CROP_SIZE)
+    crop = CODEC.crop(joint_box(joints_px, grow=0.12))
     image = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
     K = shot.camera.K
     row = dict(subject=job.subject, action=family, camera=shot.camera_name, frame=job.index,
@@ -79,10 +80,10 @@ def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int
     counts = SIZES[size]
     out = Path(out)
     plan = {
-        "lab": (DatasetMeta("lbi-synth-lab", CROP_SIZE, {"train": LAB_TRAIN, "test": LAB_TEST},
+        "lab": (DatasetMeta("lbi-synth-lab", CODEC.crop_size, {"train": LAB_TRAIN, "test": LAB_TEST},
                             info={"size": size, "seed": seed, "domain": "lab"}),
                 _jobs(seed, "lab_train", counts["lab_train"], LAB_TRAIN) + _jobs(seed, "lab_test", counts["lab_test"], LAB_TEST)),
-        "wild": (DatasetMeta("lbi-synth-wild", CROP_SIZE, {"test": WILD_TEST},
+        "wild": (DatasetMeta("lbi-synth-wild", CODEC.crop_size, {"test": WILD_TEST},
                              info={"size": size, "seed": seed, "domain": "wild"}),
                  _jobs(seed, "wild_test", counts["wild_test"], WILD_TEST)),
     }

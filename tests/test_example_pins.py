@@ -1,0 +1,64 @@
+"""The bundled weights on the example photos give exactly the pinned joints (a refactor guard).
+
+The pins in ``tests/data/example_pins.json`` belong to one weights file (its SHA-256 is stored
+with them). After retraining the bundled weights on purpose, regenerate them with
+
+    python tests/test_example_pins.py --update
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "tests" / "data" / "example_pins.json"
+FIELDS = ("joints3d_mm", "coarse3d_mm", "joints3d_mm_r1", "joints2d_px")
+
+
+def weights_sha256() -> str:
+    from lbi.weights import BUNDLED_WEIGHTS
+
+    return hashlib.sha256(BUNDLED_WEIGHTS.read_bytes()).hexdigest()
+
+
+def example_outputs() -> dict[str, dict]:
+    """What the estimator gives on every example photo: refined, coarse and r = 1 joints, the 2D input."""
+    from lbi.estimator import Estimator
+    from lbi.image_io import read_image
+
+    estimator = Estimator(device="cpu")
+    out = {}
+    for path in sorted((ROOT / "assets").glob("*.jpg")):
+        estimate = estimator.predict(read_image(path))
+        out[path.name] = {"joints3d_mm": estimate.joints3d_mm.tolist(), "coarse3d_mm": estimate.coarse3d_mm.tolist(),
+                          "joints3d_mm_r1": estimator.refine(estimate, 1.0).joints3d_mm.tolist(),
+                          "joints2d_px": estimate.joints2d_px.tolist(), "kept_tokens": estimate.kept_tokens}
+    return out
+
+
+@pytest.mark.slow
+def test_examples_give_the_pinned_joints():
+    pins = json.loads(PINS.read_text())
+    assert pins["weights_sha256"] == weights_sha256(), (
+        "the bundled weights changed: if on purpose, run `python tests/test_example_pins.py --update`")
+    now = example_outputs()
+    assert set(now) == set(pins["examples"])
+    for name, pinned in pins["examples"].items():
+        for key in FIELDS:  # 0.01 mm (and 0.01 px): the same joints, not merely similar ones
+            np.testing.assert_allclose(now[name][key], pinned[key], atol=0.01, rtol=0, err_msg=f"{name} {key}")
+        assert now[name]["kept_tokens"] == pinned["kept_tokens"]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit(__doc__)
+    from lbi.fileio import atomic_write_text
+
+    atomic_write_text(PINS, json.dumps({"weights_sha256": weights_sha256(), "examples": example_outputs()}, indent=1))
+    print(f"wrote {PINS}")

@@ -1,0 +1,111 @@
+"""Frozen-encoder feature caches, and the one function that builds the dataset a model needs.
+
+A frozen encoder gives the same features for a crop every epoch, so they are computed once into
+``<root>/features/<encoder>-<weights digest>.npy`` (float16, (T, C, H, W)) and training reads
+them instead of the crops. The digest names exactly the encoder weights, so another encoder
+(or the same one fine-tuned) never picks up a stale cache.
+
+    dataset = model_dataset(model, "data/lbi-synth/lab", "train", cache="build")
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from lbi.codec import InputCodec
+from lbi.crop import image_to_tensor
+from lbi.data.dataset import PoseDataset
+from lbi.data.format import PreparedData
+
+
+class _Crops(Dataset):
+    def __init__(self, data: PreparedData) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return image_to_tensor(self.data.image(i))[0]
+
+
+def weights_digest(module: nn.Module) -> str:
+    """Short hash of a module's weights: names a feature cache after the exact encoder."""
+    digest = hashlib.sha1()
+    for key, value in sorted(module.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:10]
+
+
+def cache_name(model: nn.Module) -> str:
+    """``<encoder>-<weights digest>``: the feature cache of exactly this model's encoder weights."""
+    return f"{model.config.encoder}-{weights_digest(model.encoder)}"
+
+
+def cache_path(data: PreparedData, name: str) -> Path:
+    return Path(data.root) / "features" / f"{name}.npy"
+
+
+def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size: int = 64,
+                  device: str | torch.device = "cpu", workers: int = 0, create: bool = True) -> np.ndarray | None:
+    """float16 features of every crop, (T, C, H, W), memory-mapped from <root>/features/<name>.npy.
+
+    Computed once when missing (or stale: the dataset changed size); with ``create=False`` a
+    missing or stale cache gives None instead. The file is built under a temporary name and
+    renamed when complete, so an interrupted run never leaves a cache that looks finished.
+    """
+    path = cache_path(data, name)
+    if path.is_file():
+        cached = np.load(path, mmap_mode="r")
+        if cached.shape[0] == len(data):
+            return cached
+        if create:
+            path.unlink()
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoder = encoder.to(device).eval()
+    w, h = data.meta.crop_size
+    with torch.no_grad():
+        probe = encoder(torch.zeros(1, 3, h, w, device=device))
+    tmp = path.with_name(f".{path.name}.tmp")
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(data), *probe.shape[1:]))
+    loader = DataLoader(_Crops(data), batch_size=batch_size, num_workers=workers)
+    start = 0
+    with torch.inference_mode():
+        for images in tqdm(loader, desc=f"caching {name} features", unit="batch"):
+            feats = encoder(images.to(device)).float().cpu().numpy()
+            out[start:start + len(feats)] = feats.astype(np.float16)
+            start += len(feats)
+    out.flush()
+    del out
+    tmp.replace(path)
+    return np.load(path, mmap_mode="r")
+
+
+CACHE_POLICIES = ("off", "use", "build")
+
+
+def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str, inputs_2d: str = "gt",
+                  cache: str = "use") -> PoseDataset:
+    """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
+    model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
+    ``<root>/features`` holds them for exactly these weights) or "build" (computed when missing),
+    the crops when it is "off" (an encoder that is being trained) or no cache exists."""
+    if cache not in CACHE_POLICIES:
+        raise ValueError(f"cache must be one of {CACHE_POLICIES}, got {cache!r}")
+    data = data if isinstance(data, PreparedData) else PreparedData(data)
+    has_encoder = hasattr(model, "encoder")
+    features = None
+    if has_encoder and cache != "off":
+        features = feature_cache(data, model.encoder, cache_name(model), create=cache == "build")
+    return PoseDataset(data, split, InputCodec.for_model(model), inputs_2d, features=features,
+                       load_images=has_encoder and features is None)
