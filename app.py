@@ -20,13 +20,12 @@ from lbi import draw  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
-from lbi.views import (ALL_JOINTS, DEFAULT_LAYER, ResultFiles, layer_names, live_frame, load_photo,  # noqa: E402
-                       photo_view)
+from lbi.views import (ALL_JOINTS, DEFAULT_LAYER, VIEWS_3D, Controls, OutputFiles, attention_view,  # noqa: E402
+                       layer_names, live_frame, load_photo, photo_view, summary_markdown)
 from lbi.weights import WeightsError, default_weights  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 EXAMPLES = sorted(os.path.join(ASSETS, f) for f in os.listdir(ASSETS) if f.lower().endswith(".jpg"))
-VIEWS_3D = ["refined", "coarse", "both"]
 # system fonts: the default theme would fetch Google Fonts, and the app must work offline
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = """# Lifting by Image
@@ -50,7 +49,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
     """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
     serves and says why on every request."""
     layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
-    files = ResultFiles()
+    files = OutputFiles()
     shown: dict[str, gr.components.Component] = {}  # PHOTO_OUTPUTS -> component, filled below
 
     def _fail(message: str) -> dict:
@@ -58,58 +57,83 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
         return {**{shown[name]: None for name in PHOTO_OUTPUTS}, shown["summary"]: "", shown["status"]: f"⚠️ {message}",
                 state: None}
 
-    def _show(rgb, estimate, joint, layer, show) -> dict:
-        view = photo_view(rgb, estimate, files, layers.index(layer), joint, show)
+    def _show(session: dict, estimate, controls: Controls, skip_unchanged: bool = False) -> dict:
+        view = photo_view(session["rgb"], estimate, files, controls.layer, controls.joint, controls.show,
+                          session["original_scale"])
         values = {"pose2d": view.pose2d, "plot": view.figure, "attention": view.attention, "kept": view.kept,
                   "summary": view.summary, "result_json": view.json_path, "status": " ".join(estimate.notes) or "Done."}
-        return {**{shown[name]: value for name, value in values.items()}, state: {"rgb": rgb, "estimate": estimate}}
+        if skip_unchanged:  # a new r changes stage 2 only: the 2D pose never changes, stage-1 attention neither
+            del values["pose2d"]
+            if controls.layer < len(estimator.model.config.stage1):
+                del values["attention"]
+        return {**{shown[name]: value for name, value in values.items()}, state: {**session, "estimate": estimate}}
 
     def analyse(upload, retention, joint, layer, show):
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
-        # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message)
-        path = upload.get("path") if isinstance(upload, dict) else None
-        name = (upload.get("orig_name") if isinstance(upload, dict) else None) or "the uploaded file"
+        # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message).
+        # Gradio then vets none of the inputs: every one is checked here.
         if estimator is None:
             return _fail(load_error)
-        if path is None:
+        try:
+            controls = Controls.parse(retention, joint, layer, show, layers)
+        except ValueError as err:
+            return _fail(str(err))
+        path = upload.get("path") if isinstance(upload, dict) else None
+        name = upload.get("orig_name") if isinstance(upload, dict) else None
+        name = name if isinstance(name, str) and name else "the uploaded file"
+        if not isinstance(path, str) or not path:
             return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
-        if not _is_served_file(path):  # without preprocessing, Gradio no longer vets the path
+        if "\x00" in path or not _is_served_file(path):  # without preprocessing, Gradio no longer vets the path
             return _fail("that file is not an upload of this app")
         try:
-            rgb = load_photo(path, name)
-            estimate = estimator.predict(rgb, retention)
+            photo = load_photo(path, name)
+            estimate = estimator.predict(photo.rgb, controls.retention)
         except (ImageError, NoPersonFound) as err:
             return _fail(str(err))
-        return _show(rgb, estimate, joint, layer, show)
+        if photo.note:
+            estimate.notes.append(photo.note)
+        session = {"rgb": photo.rgb, "original_scale": photo.original_size[0] / photo.rgb.shape[1]}
+        return _show(session, estimate, controls)
 
     def change_retention(retention, joint, layer, show, session):
         if estimator is None or not session:
             return {}
-        estimate = estimator.refine(session["estimate"], retention)
-        return _show(session["rgb"], estimate, joint, layer, show)
+        try:
+            controls = Controls.parse(retention, joint, layer, show, layers)
+        except ValueError as err:
+            return {shown["status"]: f"⚠️ {err}"}
+        return _show(session, estimator.refine(session["estimate"], controls.retention), controls, skip_unchanged=True)
 
     def change_view(joint, layer, show, session):
         if estimator is None or not session:
             return gr.skip(), gr.skip()
+        try:
+            controls = Controls.parse(session["estimate"].retention, joint, layer, show, layers)
+        except ValueError:
+            return gr.skip(), gr.skip()
         # only what these controls change: no re-drawing of the other overlays, no new JSON file
-        joint_index = None if joint == ALL_JOINTS else H36M_JOINTS.index(joint)
-        attention = draw.attention_overlay(session["rgb"], session["estimate"], layers.index(layer), joint_index)
-        return attention, draw.skeleton_figure(session["estimate"], show)
+        return (attention_view(session["rgb"], session["estimate"], files, controls.layer, controls.joint),
+                draw.skeleton_figure(session["estimate"], controls.show))
 
     def live(frame, live_session, retention):
         if estimator is None:
             raise gr.Error(load_error)
         if frame is None:
             return gr.skip(), live_session
+        try:
+            retention = Controls.parse(retention, ALL_JOINTS, layers[0], VIEWS_3D[0], layers).retention
+        except ValueError as err:
+            raise gr.Error(str(err)) from None
         return live_frame(estimator, frame, live_session, retention)
 
     def live_pause(live_session, show):
         if live_session is None or live_session.last is None:
             return None, "No live frame with a person yet: start the webcam stream first."
-        view = photo_view(live_session.last_rgb, live_session.last, files, show=show)
-        return view.figure, view.summary
+        show = show if show in VIEWS_3D else VIEWS_3D[0]
+        return draw.skeleton_figure(live_session.last, show), summary_markdown(live_session.last)
 
-    with gr.Blocks(title="Lifting by Image") as demo:
+    # delete_cache: every 10 min, Gradio removes what it cached for downloads more than an hour ago
+    with gr.Blocks(title="Lifting by Image", delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
         if load_error:
             gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
@@ -125,7 +149,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                         joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
                         layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)],
                                             label="Attention layer")
-                    show = gr.Radio(VIEWS_3D, value="refined", label="3D pose")
+                    show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
                     status = gr.Markdown(elem_id="status")
                     gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
                 with gr.Column(scale=3):
@@ -133,10 +157,11 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                     summary = gr.Markdown(elem_id="summary")
                     result_json = gr.File(label="Result (JSON)", elem_id="result-json")
             with gr.Row():
-                pose2d = gr.Image(label="2D pose (MediaPipe) and crop", format="jpeg", elem_id="pose2d")
-                attention = gr.Image(label="Attention of the chosen keypoint and layer", format="jpeg",
-                                     elem_id="attention")
-                kept = gr.Image(label="Patches kept for stage 2", format="jpeg", elem_id="kept")
+                # the overlays come as JPEG files written once, atomically, under content-hash names: two
+                # users never overwrite a picture the other is downloading
+                pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
+                attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
+                kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
         shown.update(pose2d=pose2d, plot=plot, attention=attention, kept=kept, summary=summary,
                      result_json=result_json, status=status)
         outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
@@ -162,7 +187,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
             live_retention = gr.Slider(0.01, 1.0, value=0.3, step=0.01, label="Retention rate r")
             with gr.Row():
                 pause = gr.Button("Pause: full 3D view", elem_id="pause")
-                live_show = gr.Radio(VIEWS_3D, value="refined", label="3D pose")
+                live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
             live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
             live_summary = gr.Markdown()
             camera.stream(live, [camera, live_state, live_retention], [live_out, live_state], stream_every=0.05,

@@ -75,9 +75,9 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
     """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict`` +
     ``views.photo_view``) or per webcam frame (``views.live_frame``: tracking detector, small 3D
     view), and frames per second. "drawing" is everything the view adds to the estimator's stages."""
-    from .views import ResultFiles, live_frame, photo_view
+    from .views import OutputFiles, live_frame, photo_view
 
-    files, state = ResultFiles(), None
+    files, state = OutputFiles(), None
     stages: dict[str, list[float]] = {}
     totals = []
     for i in range(repeats + 1):  # the first run warms up

@@ -60,11 +60,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_app(timeout: float = 120.0, extra_args: tuple[str, ...] = ()):
-    """``python app.py`` on a free port, as a user starts it; yields its URL."""
+def running_app(timeout: float = 120.0, extra_args: tuple[str, ...] = (), env: dict | None = None, log=None,
+                on_start=None):
+    """``python app.py`` on a free port, as a user starts it; yields its URL. ``log``: a file for its
+    output (default: discarded); ``on_start(process)`` is called once it serves."""
     port = _free_port()
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *extra_args], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+                               env=env)
     try:
         deadline = time.time() + timeout
         while True:
@@ -77,6 +80,8 @@ def running_app(timeout: float = 120.0, extra_args: tuple[str, ...] = ()):
                 if time.time() > deadline:
                     raise TimeoutError(f"app.py did not serve within {timeout:.0f} s") from None
                 time.sleep(0.5)
+        if on_start is not None:
+            on_start(process)
         yield f"http://127.0.0.1:{port}/"
     finally:
         process.terminate()

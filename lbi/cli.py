@@ -29,7 +29,7 @@ def predict(argv: list[str]) -> int:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
 
     from .estimator import Estimator, NoPersonFound
-    from .image_io import ImageError, read_image
+    from .image_io import ImageError, read_photo
     from .weights import WeightsError
 
     try:
@@ -40,8 +40,12 @@ def predict(argv: list[str]) -> int:
     results, failed = [], 0
     for path in args.images:
         try:
-            estimate = estimator.predict(read_image(path), retention=args.retention)
-            results.append({"image": path, **estimate.to_dict()})
+            photo = read_photo(path)
+            estimate = estimator.predict(photo.rgb, retention=args.retention)
+            if photo.note:
+                estimate.notes.append(photo.note)
+            # 2D joints and the crop box in the pixels of the file, also when it was analysed downscaled
+            results.append({"image": path, **estimate.scaled(photo.original_size[0] / photo.rgb.shape[1]).to_dict()})
             notes = f" ({'; '.join(estimate.notes)})" if estimate.notes else ""
             print(f"{path}: ok, {estimate.kept_tokens}/{estimate.total_tokens} tokens kept{notes}", file=sys.stderr)
         except (ImageError, NoPersonFound) as err:

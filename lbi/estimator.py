@@ -73,6 +73,14 @@ class Estimate:
             "notes": self.notes,
         }
 
+    def scaled(self, factor: float) -> "Estimate":
+        """The same estimate for the photo resized by ``factor`` (2D joints and crop in its pixels);
+        the 3D pose, attention and stage-1 cache are unchanged, so it can still be refined."""
+        if factor == 1.0:
+            return self
+        crop = Crop(self.crop.center * factor, self.crop.scale * factor, self.crop.size, self.crop.rotation)
+        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes))
+
     def noting_people(self, count: int) -> "Estimate":
         """Records how many people the detector found (the estimate is of the largest)."""
         self.people_found = count

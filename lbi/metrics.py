@@ -85,28 +85,70 @@ def mpi_pck_report(pred_h36m: np.ndarray, target_h36m: np.ndarray) -> dict[str, 
     return report
 
 
-def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, stride: int,
-                               radius_px: float = 30.0) -> np.ndarray:
-    """Share of keypoint-to-image attention that falls outside every joint's circle.
+def circle_background(joints_px: np.ndarray, grid: tuple[int, int], stride: int, radius_px: float = 30.0) -> np.ndarray:
+    """The paper's background: per token, the share of its stride x stride pixels that lie more
+    than ``radius_px`` from every joint (crop pixels, pixel centres at integers). joints_px
+    (B, N, 2) -> (B, H, W) in [0, 1]."""
+    joints_px = np.asarray(joints_px, dtype=np.float64)
+    h, w = grid
+    ys = np.arange(h * stride, dtype=np.float64)
+    xs = np.arange(w * stride, dtype=np.float64)
+    out = np.empty((len(joints_px), h, w))
+    for i, joints in enumerate(joints_px):
+        dy = (ys[None, :] - joints[:, 1:2]) ** 2  # (N, h * stride)
+        dx = (xs[None, :] - joints[:, 0:1]) ** 2  # (N, w * stride)
+        foreground = (dy[:, :, None] + dx[:, None, :] <= radius_px**2).any(axis=0)
+        out[i] = 1.0 - foreground.reshape(h, stride, w, stride).mean(axis=(1, 3))
+    return out
 
-    attention (B, N, H, W): one map per keypoint over the token grid (heads averaged; each map
-    sums to 1). joints_px (B, N, 2): joint positions in the pixels of the network's input crop.
-    Each token covers a stride x stride block of pixels and spreads its weight evenly over them;
-    a pixel is background when it lies more than ``radius_px`` from all joints (the paper uses
-    30 px on the 256x192 crop). Returns (B,) ratios in [0, 1], averaged over keypoints.
+
+def silhouette_background(masks: np.ndarray, stride: int) -> np.ndarray:
+    """Person masks (B, h, w) in crop pixels -> (B, h / stride, w / stride): the share of each
+    token's pixels off the person."""
+    masks = np.asarray(masks, dtype=np.float64)
+    b, h, w = masks.shape
+    return 1.0 - masks.reshape(b, h // stride, stride, w // stride, stride).mean(axis=(2, 4))
+
+
+def attention_share(attention: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Share of keypoint-to-image attention that falls in ``region``, averaged over keypoints.
+
+    attention (B, N, H, W): one map per keypoint over the token grid (heads averaged); region
+    (B, H, W): how much of each token belongs to the region (a token half in counts half).
+    Returns (B,) in [0, 1]. Uniform attention scores ``region.mean(axis=(1, 2))``: the level to compare with.
     """
     attention = np.asarray(attention, dtype=np.float64)
-    joints_px = np.asarray(joints_px, dtype=np.float64)
-    b, _, h, w = attention.shape
-    ys = np.arange(h * stride, dtype=np.float64)
-    xs = np.arange(w * stride, dtype=np.float64)  # pixel centres, OpenCV convention
-    ratios = np.empty(b)
-    for i in range(b):
-        foreground = np.zeros((h * stride, w * stride), bool)
-        for x, y in joints_px[i]:
-            foreground |= ((ys - y) ** 2)[:, None] + ((xs - x) ** 2)[None, :] <= radius_px**2
-        # fraction of each token's pixels that are background
-        frac = 1.0 - foreground.reshape(h, stride, w, stride).mean(axis=(1, 3))  # (H, W)
-        mass = (attention[i] * frac[None]).sum(axis=(1, 2)) / attention[i].sum(axis=(1, 2))
-        ratios[i] = mass.mean()
-    return ratios
+    share = (attention * np.asarray(region)[:, None]).sum(axis=(2, 3)) / attention.sum(axis=(2, 3))
+    return share.mean(axis=1)
+
+
+def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, stride: int,
+                               radius_px: float = 30.0) -> np.ndarray:
+    """The paper's background-attention ratio: the share of keypoint-to-image attention outside
+    every joint's 30-px circle (256x192 crop), averaged over keypoints; (B, N, H, W) -> (B,)."""
+    attention = np.asarray(attention)
+    return attention_share(attention, circle_background(joints_px, attention.shape[-2:], stride, radius_px))
+
+
+def peak_tokens(attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The most-attended token of each keypoint: rows and columns, (B, N) each."""
+    attention = np.asarray(attention)
+    b, n, h, w = attention.shape
+    flat = attention.reshape(b, n, h * w).argmax(axis=-1)
+    return flat // w, flat % w
+
+
+def peak_near_joint(attention: np.ndarray, joints_px: np.ndarray, stride: int, radius_px: float = 30.0) -> np.ndarray:
+    """Share of keypoints whose most-attended token's centre lies within ``radius_px`` of their own
+    joint (crop pixels), per sample: (B,)."""
+    rows, cols = peak_tokens(attention)
+    centres = np.stack([(cols + 0.5) * stride - 0.5, (rows + 0.5) * stride - 0.5], axis=-1)
+    return (np.linalg.norm(centres - np.asarray(joints_px), axis=-1) <= radius_px).mean(axis=1)
+
+
+def peak_on_person(attention: np.ndarray, background: np.ndarray, max_background: float = 0.5) -> np.ndarray:
+    """Share of keypoints whose most-attended token lies on the person (at most ``max_background``
+    of its pixels off the silhouette; ``background`` from :func:`silhouette_background`): (B,)."""
+    rows, cols = peak_tokens(attention)
+    off = np.take_along_axis(background.reshape(len(background), -1), rows * background.shape[-1] + cols, axis=1)
+    return (off <= max_background).mean(axis=1)

@@ -26,6 +26,16 @@ class Pose2D:
     landmarks: np.ndarray  # (33, 2) MediaPipe landmarks in image pixels
     visibility: np.ndarray  # (33,)
     box: tuple[float, float, float, float]  # (x, y, w, h) pixels
+    world: np.ndarray | None = None  # (33, 3) MediaPipe's own 3D estimate: metres, hip-centred, camera-like axes
+
+    @property
+    def joints3d_mm(self) -> np.ndarray | None:
+        """MediaPipe's world landmarks as H36M-17 joints in mm, root-relative (x right, y down,
+        z away from the camera): the 3D pose MediaPipe itself gives, the peer to compare with."""
+        if self.world is None:
+            return None
+        joints, _ = mediapipe_to_h36m(self.world * 1000.0)
+        return joints - joints[:1]
 
     @property
     def visible_area(self) -> float:
@@ -63,7 +73,10 @@ class PoseDetector:
         landmarks = np.array([[p.x * w, p.y * h] for p in lm])
         visibility = np.array([p.visibility for p in lm])
         joints, confidence = mediapipe_to_h36m(landmarks, visibility)
-        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints))
+        world = None
+        if result.pose_world_landmarks is not None:
+            world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])
+        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world)
 
     def detect_people(self, rgb: np.ndarray, max_people: int = 3, min_extra_score: float = 0.8) -> list[Pose2D]:
         """Everyone MediaPipe finds (up to ``max_people``), largest visible person first. Static images only:

@@ -19,43 +19,71 @@ import numpy as np
 
 from . import draw
 from .estimator import Estimate, Estimator, NoPersonFound
-from .fileio import atomic_write_text
-from .image_io import ImageError, as_rgb, read_image
+from .fileio import atomic_path
+from .image_io import ImageError, Photo, as_rgb, read_photo
 from .pose2d import PoseDetector
 from .skeleton import H36M_JOINTS
 
 ALL_JOINTS = "all keypoints"
+VIEWS_3D = ("refined", "coarse", "both")
 #: the attention layer shown first: stage 1's second layer, the PGTL
 DEFAULT_LAYER = 1
+#: overlays are drawn at most this large (px, longer side): what a page shows, whatever the photo's size
+DISPLAY_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The photo tab's settings, checked: a request may come from a script, not only from the page."""
+
+    retention: float
+    joint: str  # a joint name or ALL_JOINTS
+    layer: int  # index into the layer names
+    show: str  # one of VIEWS_3D
+
+    @classmethod
+    def parse(cls, retention, joint, layer, show, layers: list[str]) -> "Controls":
+        """Raises ValueError with a message for the user when any setting is not one the app offers."""
+        try:
+            r = float(retention)
+        except (TypeError, ValueError):
+            raise ValueError(f"the retention rate must be a number in (0, 1], got {retention!r}") from None
+        if not 0.0 < r <= 1.0:  # NaN fails too
+            raise ValueError(f"the retention rate must lie in (0, 1], got {retention!r}")
+        if joint not in (ALL_JOINTS, *H36M_JOINTS):
+            raise ValueError(f"unknown keypoint {str(joint)[:40]!r}: choose one of the list")
+        if layer not in layers:
+            raise ValueError(f"unknown attention layer {str(layer)[:40]!r}: choose one of the list")
+        if show not in VIEWS_3D:
+            raise ValueError(f"unknown 3D view {str(show)[:40]!r}: choose {', '.join(VIEWS_3D)}")
+        return cls(r, joint, layers.index(layer), show)
 
 
 def layer_names(estimator: Estimator) -> list[str]:
     """Names of the attention layers, in the order of Estimate.attention."""
-    config = estimator.model.config
-    stage1 = [f"stage 1 · layer {i + 1} ({kind.upper()})" for i, kind in enumerate(config.stage1)]
-    stage2 = [f"stage 2 · layer {i + 1} (TL, kept patches)" for i in range(config.stage2_depth)]
-    return stage1 + stage2
+    return estimator.model.config.layer_names
 
 
 @dataclass
 class PhotoView:
     """Everything the photo tab displays for one estimate."""
 
-    pose2d: np.ndarray  # the 2D skeleton and crop box on the photo
-    attention: np.ndarray  # the chosen layer's attention for the chosen keypoint(s)
-    kept: np.ndarray  # the patches stage 2 kept
+    pose2d: str  # JPEG file: the 2D skeleton and crop box on the photo
+    attention: str  # JPEG file: the chosen layer's attention for the chosen keypoint(s)
+    kept: str  # JPEG file: the patches stage 2 kept
     figure: object  # plotly Figure
     summary: str  # markdown: background attention, tokens, timings, notes
-    json_path: str  # the result as a JSON file (see ResultFiles)
+    json_path: str  # the result as a JSON file (see OutputFiles)
 
 
-def load_photo(source: str | Path | bytes | np.ndarray, name: str | None = None) -> np.ndarray:
-    """A path, bytes or array from the UI -> RGB uint8; raises ImageError with a clear message."""
+def load_photo(source: str | Path | bytes | np.ndarray, name: str | None = None) -> Photo:
+    """A path, bytes or array from the UI -> Photo at working size; raises ImageError with a clear message."""
     if source is None:
         raise ImageError("no image given: upload a photo, pick an example or take a webcam snapshot")
     if isinstance(source, np.ndarray):
-        return as_rgb(source, "the image")
-    return read_image(source, name)
+        rgb = as_rgb(source, "the image")
+        return Photo(rgb, (rgb.shape[1], rgb.shape[0]))
+    return read_photo(source, name)
 
 
 def summary_markdown(estimate: Estimate) -> str:
@@ -71,41 +99,74 @@ def summary_markdown(estimate: Estimate) -> str:
     return "\n\n".join(lines)
 
 
-class ResultFiles:
-    """Where the JSON downloads go: one private folder per process, one file per distinct result
-    (named by its content's hash, written atomically), the oldest removed beyond ``keep`` files,
-    and the folder removed when the process exits. Disk use stays bounded however many requests come."""
+class OutputFiles:
+    """Where the app's downloads go: one private folder per process; one file per distinct output,
+    named by its content's hash and written atomically, so two requests never write a file the
+    other is serving; the oldest removed beyond ``keep`` files; the folder removed at exit.
+    Disk use stays bounded however many requests come."""
 
-    def __init__(self, keep: int = 64) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="lbi-results-"))
+    def __init__(self, keep: int = 256) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="lbi-outputs-"))
         self.keep = keep
         self._lock = threading.Lock()
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
 
-    def write(self, estimate: Estimate) -> str:
-        text = json.dumps(estimate.to_dict(), indent=1)
-        path = self.folder / f"lbi_pose_{hashlib.sha1(text.encode()).hexdigest()[:16]}.json"
+    def _store(self, data: bytes, stem: str, suffix: str) -> str:
+        path = self.folder / f"{stem}_{hashlib.sha1(data).hexdigest()[:16]}{suffix}"
         with self._lock:
             if not path.is_file():
-                atomic_write_text(path, text)
+                with atomic_path(path) as tmp:
+                    tmp.write_bytes(data)
             path.touch()  # most recently used
-            files = sorted(self.folder.glob("lbi_pose_*.json"), key=lambda p: p.stat().st_mtime)
+            files = sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime)
             for old in files[:-self.keep]:
                 old.unlink(missing_ok=True)
         return str(path)
 
+    def json(self, estimate: Estimate) -> str:
+        """The estimate as a JSON file (what the download button serves)."""
+        return self._store(json.dumps(estimate.to_dict(), indent=1).encode(), "lbi_pose", ".json")
 
-def photo_view(rgb: np.ndarray, estimate: Estimate, files: ResultFiles, layer: int = DEFAULT_LAYER,
-               joint: str = ALL_JOINTS, show: str = "refined") -> PhotoView:
-    """Everything the photo tab shows for an estimate; its JSON is written to ``files``."""
+    def image(self, rgb: np.ndarray, stem: str = "lbi_view", quality: int = 90) -> str:
+        """An RGB picture as a JPEG file."""
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise ImageError("could not encode the picture as JPEG")
+        return self._store(buf.tobytes(), stem, ".jpg")
+
+
+def display_size(rgb: np.ndarray, max_side: int = DISPLAY_SIDE) -> tuple[np.ndarray, float]:
+    """The photo at most ``max_side`` px on its longer side (what the page shows) and its scale."""
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    if scale == 1.0:
+        return rgb, 1.0
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+def attention_view(rgb: np.ndarray, estimate: Estimate, files: OutputFiles, layer: int = DEFAULT_LAYER,
+                   joint: str = ALL_JOINTS) -> str:
+    """The attention overlay of one layer and keypoint (or all), drawn at display size: a JPEG file."""
+    shown, scale = display_size(rgb)
     joint_index = None if joint in (None, ALL_JOINTS) else H36M_JOINTS.index(joint)
+    return files.image(draw.attention_overlay(shown, estimate.scaled(scale), layer, joint_index), "lbi_attention")
+
+
+def photo_view(rgb: np.ndarray, estimate: Estimate, files: OutputFiles, layer: int = DEFAULT_LAYER,
+               joint: str = ALL_JOINTS, show: str = "refined", original_scale: float = 1.0) -> PhotoView:
+    """Everything the photo tab shows for an estimate of ``rgb``: the overlays drawn at display size
+    and saved as JPEG files, the 3D figure, the summary, and the JSON (its 2D in the pixels of the
+    original photo: ``original_scale`` = original / analysed size)."""
+    shown, scale = display_size(rgb)
+    on_display = estimate.scaled(scale)
     return PhotoView(
-        pose2d=draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence, estimate.crop.box),
-        attention=draw.attention_overlay(rgb, estimate, layer, joint_index),
-        kept=draw.kept_patches_overlay(rgb, estimate),
+        pose2d=files.image(draw.draw_skeleton_2d(shown, on_display.joints2d_px, on_display.confidence, on_display.crop.box),
+                           "lbi_pose2d"),
+        attention=attention_view(rgb, estimate, files, layer, joint),
+        kept=files.image(draw.kept_patches_overlay(shown, on_display), "lbi_kept"),
         figure=draw.skeleton_figure(estimate, show),
         summary=summary_markdown(estimate),
-        json_path=files.write(estimate),
+        json_path=files.json(estimate.scaled(original_scale)),
     )
 
 

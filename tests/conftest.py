@@ -6,11 +6,12 @@ from lbi.model import LiftingByImage, LiftingConfig
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory):
-    """A tiny LBI-Synth (lab + wild), rendered once per test session."""
-    from lbi.data.synth.generate import generate
+    """A tiny LBI-Synth (lab + wild + rand), rendered once per test session."""
+    from lbi.data.synth.generate import generate, generate_randomised
 
     root = tmp_path_factory.mktemp("lbi_synth")
     generate(root, "tiny", seed=0, workers=1)
+    generate_randomised(root, "tiny", seed=0, workers=1)
     return root
 
 

@@ -139,18 +139,53 @@ def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
 
 
 def test_concurrent_users_get_their_own_results(url, estimator):
+    """8 clients at once on the same two photos: every download complete, every result their own.
+    (Overlays used to be cached by Gradio under content-hash paths rewritten in place, so two users
+    of one photo could truncate each other's download.)"""
+    from lbi.image_io import read_image
+
     layer = layer_names(estimator)[1]
-    images = [ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg"] * 2
+    images = [ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg"] * 4
 
     def run(image):
         client = gradio_client.Client(url, verbose=False)
-        client.predict(gradio_client.handle_file(str(image)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
-        out = named(client.predict(0.5, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
-        return json.loads(Path(out["result_json"]).read_text())["joints2d_px"]
+        seen = []
+        for retention in (0.3, 0.5, 0.3):
+            first = named(client.predict(gradio_client.handle_file(str(image)), retention, ALL_JOINTS, layer, "refined",
+                                         api_name="/analyse"))
+            out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
+            for name in ("pose2d", "attention", "kept"):
+                assert read_image(first[name]).shape[2] == 3  # a whole JPEG, decodable
+            seen.append(json.loads(Path(out["result_json"]).read_text())["joints2d_px"])
+        return seen
 
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(run, images))
-    assert results[0] == results[2] and results[1] == results[3] and results[0] != results[1]
+    assert all(r == results[0] for r in results[0::2]) and all(r == results[1] for r in results[1::2])
+    assert results[0] != results[1]
+
+
+@pytest.mark.parametrize("retention, joint, layer, message", [
+    (0, ALL_JOINTS, None, "retention rate must lie in"), (-1, ALL_JOINTS, None, "retention rate must lie in"),
+    (5, ALL_JOINTS, None, "retention rate must lie in"), ("abc", ALL_JOINTS, None, "must be a number"),
+    (0.3, "left_tail", None, "unknown keypoint"), (0.3, ALL_JOINTS, "layer 99", "unknown attention layer"),
+])
+def test_bad_settings_from_a_script_are_reported(url, estimator, retention, joint, layer, message):
+    """/analyse skips Gradio's preprocessing (to read uploads itself), so it checks every input itself."""
+    client = gradio_client.Client(url, verbose=False)
+    layer = layer or layer_names(estimator)[1]
+    result = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), retention, joint, layer,
+                                  "refined", api_name="/analyse"))
+    assert message in result["status"] and result["result_json"] is None
+
+
+def test_crafted_requests_for_other_files_are_refused(url, estimator):
+    """Raw HTTP (not gradio_client, which would upload the local file): file routes and /analyse
+    calls naming files outside the upload folder are all refused."""
+    from lbi.stress import traversal_phase
+
+    result = traversal_phase(url, layer_names(estimator)[1])
+    assert result["attempts"] >= 12 and result["refused"] == result["attempts"]
 
 
 def test_app_without_weights_still_serves(tmp_path):

@@ -4,6 +4,7 @@ A user uploads a photo, the 3D plot and the overlays render, the retention slide
 kept patches follow; live mode with Chromium's fake camera playing a clip streams frames back.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -13,9 +14,15 @@ from lbi.model import kept_count
 from lbi.bench_live import CHROMIUM_ARGS, chromium_path, count_frames, image_src, running_app, start_live, still_clip
 
 ROOT = Path(__file__).resolve().parents[1]
+#: CI sets LBI_REQUIRE_BROWSER=1: a missing browser then fails these tests instead of skipping them
+REQUIRED = os.environ.get("LBI_REQUIRE_BROWSER") == "1"
 pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(chromium_path() is None, reason="needs Debian's chromium (apt-get install chromium)")]
-sync_api = pytest.importorskip("playwright.sync_api")
+              pytest.mark.skipif(chromium_path() is None and not REQUIRED,
+                                 reason="needs Debian's chromium (apt-get install chromium)")]
+if REQUIRED:
+    from playwright import sync_api
+else:
+    sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +33,8 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
+    if chromium_path() is None:
+        pytest.fail("LBI_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)")
     clip = still_clip(ROOT / "assets" / "lbi_synth_lab.jpg", tmp_path_factory.mktemp("camera") / "walker.y4m")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(),

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from lbi.image_io import MAX_SIDE, ImageError, as_rgb, read_image
 
@@ -81,3 +81,41 @@ def test_size_limits(tmp_path):
         read_image(tmp_path / "huge.png")
     with pytest.raises(ImageError, match="no such file"):
         read_image(tmp_path / "missing.png")
+
+
+def test_large_photos_are_read_at_working_size_and_say_so(tmp_path, photo):
+    from lbi.image_io import WORK_SIDE, read_photo
+
+    big = photo.resize((photo.width * 5, photo.height * 5))  # 2560 x 3000
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    big.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "big.jpg", exif=exif, quality=90)
+    read = read_photo(tmp_path / "big.jpg")
+    assert max(read.rgb.shape[:2]) == WORK_SIDE and read.rgb.shape[0] > read.rgb.shape[1]  # upright, downscaled
+    assert read.original_size == (2560, 3000) and "2560x3000 photo was analysed at" in read.note  # upright sizes
+    small = np.asarray(photo.resize((read.rgb.shape[1], read.rgb.shape[0])), dtype=int)
+    assert np.abs(read.rgb.astype(int) - small).mean() < 8  # the same picture
+    assert read_photo(ASSETS / "grace_hopper.jpg").note is None
+    deep = (np.asarray(big.convert("L"), np.uint16) * 257)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    assert max(read_image(tmp_path / "deep.png").shape) == WORK_SIDE
+
+
+def test_decoder_failures_and_odd_pixels_become_image_errors(tmp_path, photo):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("comment", "x" * (ImageFile.SAFEBLOCK + 1), zip=True)  # a text chunk past Pillow's limit
+    photo.save(tmp_path / "textbomb.png", pnginfo=info)
+    with pytest.raises(ImageError, match="could not be decoded"):
+        read_image(tmp_path / "textbomb.png")
+    with pytest.raises(ImageError, match="NUL byte"):
+        read_image(str(tmp_path / "a\x00b.png"))
+    negative = np.full((100, 120), -5000, np.int32)
+    negative[:, 60:] = 70000
+    Image.fromarray(negative).save(tmp_path / "signed.tif")
+    rgb = read_image(tmp_path / "signed.tif")
+    assert rgb[:, :60].max() == 0 and rgb[:, 60:].min() == 255  # clipped, not wrapped
+    nan = np.full((100, 120), np.nan, np.float32)
+    assert as_rgb(nan).max() == 0
+    assert as_rgb(np.ones((100, 120), bool)).min() == 255

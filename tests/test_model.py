@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -198,3 +200,20 @@ def test_precomputed_features_give_the_same_result(small_model):
         direct = small_model(images, joints2d)
         cached = small_model(None, joints2d, features=small_model.encoder(images))
     torch.testing.assert_close(direct.refined, cached.refined)
+
+
+def test_keypoint_positions_match_the_image_token_they_lie_on():
+    """With pose_positions, a keypoint token carries the sine embedding of the token under its joint."""
+    from lbi.codec import InputCodec
+    from lbi.model.embedding import PoseEmbedding, sine_positional_embedding
+
+    codec = InputCodec()
+    embed = PoseEmbedding(17, 64, positional=True, aspect=256 / 192)
+    with torch.no_grad():
+        embed.proj.weight.zero_(), embed.proj.bias.zero_(), embed.joint.zero_()
+    grid = sine_positional_embedding(32, 24, 64)  # stride 8
+    rows, cols = np.random.default_rng(0).integers(0, 32, 17), np.random.default_rng(1).integers(0, 24, 17)
+    px = np.stack([cols * 8 + 3.5, rows * 8 + 3.5], axis=1)  # token centres (pixel-centre convention)
+    tokens = embed(torch.from_numpy(codec.normalize(px))[None])[0]
+    nearest = (tokens @ grid.T).argmax(dim=1).numpy()
+    np.testing.assert_array_equal(nearest, rows * 24 + cols)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -206,7 +207,7 @@ def test_evaluation_uses_a_feature_cache_of_the_same_encoder(synth_root, tmp_pat
     torch.manual_seed(1)
     other = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4))
     assert model_dataset(other, root, "test").features is None  # different weights: its own (absent) cache
-    assert set(model_dataset(MartinezMLP(), root, "test")[0]) == {"joints2d", "joints2d_px", "target", "index"}
+    assert not {"image", "features"} & set(model_dataset(MartinezMLP(), root, "test")[0])  # the MLP reads no image
 
 
 def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
@@ -247,21 +248,44 @@ def test_image_reliance_ablation(synth_root, tmp_path):
     assert "batch-mean image" in (tmp_path / "r.md").read_text()
 
 
-def test_model_card_from_run_records(tmp_path):
-    """train.default_weights writes the card from the runs' own records, every section it has data for."""
-    from train.default_weights import model_card
+def test_model_card_from_run_records(tmp_path, monkeypatch):
+    """train.default_weights writes the card from the records the steps leave: data meta, runs, results."""
+    import json
 
-    result = {"samples": 10, "mpjpe": 50.6, "p_mpjpe": 28.4, "pck": 96.8, "auc": 63.6, "mpjpe_coarse": 52.9,
-              "background_attention": 0.488, "per_action": {}}
-    config = {"model": {"retention": 0.3, "dim": 64, "heads": 4, "encoder": "blazepose_s8"},
-              "training": {"epochs": 8, "batch_size": 128, "lr": 1e-3, "noise_2d_px": 1.0}}
-    record = {"results": {"lab-test": result, "wild-test": result}, "info": {}, "config": config, "train_seconds": 600.0}
+    from lbi.data.format import DatasetMeta, DatasetWriter
+    from train import default_weights
+    from train.evaluate import PEER, EvalResult
+
+    data = tmp_path / "data"
+    row = dict(subject="S", action="a", camera="c", frame=0, joints3d=np.zeros((17, 3)), joints2d_gt=np.zeros((17, 2)),
+               center=np.zeros(2), scale=np.ones(2), image_size=(10, 10), intrinsics=np.zeros(4))
+    for domain in ("rand", "lab", "wild"):
+        writer = DatasetWriter(data / domain, DatasetMeta(domain, (192, 256), {"test": ["S"]},
+                                                          info={"render_seconds": 600.0, "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2}}))
+        writer.add(np.zeros((256, 192, 3), np.uint8), **row)
+        writer.close()
+    for run, epochs in (("s1", 30), ("s2", 8)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "config.json").write_text(json.dumps({"model": {"retention": 0.3, "dim": 64, "heads": 4,
+                                                                          "encoder": "blazepose_s8", "stage2_depth": 3},
+                                                                "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3,
+                                                                             "lr_decay": 0.9, "lr_decay_every": 2,
+                                                                             "noise_2d_px": 1.0}}))
+        (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,300.0\n2,300.0\n")
+    noise = tmp_path / "noise.json"
+    noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
+    monkeypatch.setattr(default_weights, "NOISE_MODEL", noise)
+    monkeypatch.setattr(default_weights, "RESULTS", tmp_path)
+    result = EvalResult(samples=10, mpjpe=61.2, p_mpjpe=40.1, pck=90.0, auc=50.0, mpjpe_coarse=62.0,
+                        background_attention=0.4, attention={"stage 1 · layer 3 (TL)": {"off_silhouette": 0.7,
+                                                                                      "off_silhouette_uniform": 0.85}})
+    after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
-    card = model_card(record, record, tmp_path / "w.safetensors", {"trunk frozen": record, "trunk fine-tuned": record},
-                      "data/lbi-synth", {"results": {"wild-test": result}})
-    for text in ("python -m train.default_weights", "20.0 min", "| bundled (refined, r = 0.3) | lab-test | 10 | 50.6 |",
-                 "Frozen vs fine-tuned trunk", "| trunk fine-tuned | wild-test |", "With MediaPipe 2D inputs",
-                 "| bundled, MediaPipe 2D | wild-test | 10 | 50.6 |", "## Limits"):
+    card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}}, tmp_path / "s1",
+                                      tmp_path / "s2", tmp_path / "w.safetensors", data)
+    for text in ("python -m train.default_weights", "30 epochs", "20.0 min (10.0 stage 1, 10.0 stage 2",
+                 "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",
+                 f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits"):
         assert text in card, text
 
 
@@ -289,3 +313,30 @@ def test_cli_reports_broken_checkpoints_and_configs_in_one_line(synth_root, tmp_
     assert train_main(["--config", str(tmp_path / "bad.yaml")]) == 2
     err = capsys.readouterr().err.strip()
     assert f"error: {tmp_path / 'bad.yaml'} is not valid YAML" in err and "\n" not in err
+
+
+def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path):
+    """The rand configs' path: MediaPipe detections as the 2D input, a measured noise model, keypoint
+    positions; evaluation adds the peer row and where each stage-1 layer's attention looks."""
+    import json
+    import shutil
+
+    from train.detect_2d import main as detect_2d
+    from train.noise_2d import main as noise_2d
+
+    root = tmp_path / "rand"
+    shutil.copytree(synth_root / "rand", root)
+    detect_2d(["--data", str(root)])
+    noise_2d(["--data", str(root), "--split", "train", "--out", str(tmp_path / "noise.json")])
+    overrides = [f"data.train={root}:train", f"data.eval={{rand-test: {root}:test}}", "training.epochs=1",
+                 "training.batch_size=8", f"training.out={tmp_path / 'run'}", f"training.noise_model={tmp_path / 'noise.json'}",
+                 *SMALL_MODEL]
+    results = fit(load_config("train/configs/rand/lbi_stage1.yaml", overrides))
+    r = results["rand-test"]
+    assert r.samples > 0 and set(r.attention) == {"stage 1 · layer 1 (TL)", "stage 1 · layer 2 (PGTL)",
+                                                  "stage 1 · layer 3 (TL)"}
+    layer = r.attention["stage 1 · layer 3 (TL)"]
+    assert 0 < layer["off_silhouette"] < 1 and 0.5 < layer["off_silhouette_uniform"] < 1
+    payload = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert "MediaPipe world landmarks (peer)" in payload["results"]
+    assert "off silhouette: model / uniform" in (tmp_path / "run" / "results.md").read_text()

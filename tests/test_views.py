@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,7 +11,7 @@ from lbi.crop import Crop
 from lbi.estimator import Estimate, Estimator
 from lbi.image_io import read_image
 from lbi.model import kept_count
-from lbi.views import ResultFiles, layer_names, photo_view, summary_markdown
+from lbi.views import Controls, OutputFiles, layer_names, photo_view, summary_markdown
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -33,9 +34,10 @@ def estimate(estimator, photo):
 def test_photo_view(estimator, photo, estimate):
     names = layer_names(estimator)
     assert len(names) == len(estimate.attention) and "PGTL" in names[1]
-    view = photo_view(photo, estimate, ResultFiles(), layer=1, joint="left_wrist", show="both")
-    for image in (view.pose2d, view.attention, view.kept):
-        assert image.shape == photo.shape and image.dtype == np.uint8 and not np.array_equal(image, photo)
+    view = photo_view(photo, estimate, OutputFiles(), layer=1, joint="left_wrist", show="both")
+    for path in (view.pose2d, view.attention, view.kept):
+        image = read_image(path)
+        assert image.shape == photo.shape and np.abs(image.astype(int) - photo).mean() > 1
     assert Path(view.json_path).is_file() and "Kept patches" in view.summary
     names = {trace.name for trace in view.figure.data}
     assert {"refined left", "refined right", "coarse left", "coarse right"} <= names
@@ -90,12 +92,42 @@ def test_projected_skeleton_and_empty_figure(estimate):
     assert len(draw.skeleton_figure(None).data) == 0
 
 
-def test_result_files_are_reused_and_bounded(estimate):
-    files = ResultFiles(keep=3)
-    first = files.write(estimate)
-    assert files.write(estimate) == first  # the same result: the same file, not a new one
+def test_output_files_are_reused_and_bounded(estimate):
+    files = OutputFiles(keep=3)
+    first = files.json(estimate)
+    assert files.json(estimate) == first  # the same result: the same file, not a new one
     paths = {first}
     for r in (0.1, 0.2, 0.4, 0.5):
         other = Estimate(**{**estimate.__dict__, "retention": r})
-        paths.add(files.write(other))
+        paths.add(files.json(other))
     assert len(paths) == 5 and len(list(files.folder.iterdir())) == 3  # only the newest three are kept
+    picture = np.full((80, 60, 3), 90, np.uint8)
+    assert files.image(picture) == files.image(picture) and files.image(picture).endswith(".jpg")
+
+
+def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels(estimator, photo, estimate):
+    import json
+
+    from lbi.views import DISPLAY_SIDE
+
+    big = cv2.resize(photo, None, fx=3, fy=3)  # analysed as if it were a 3x larger photo
+    scaled = estimate.scaled(3.0)
+    view = photo_view(big, scaled, OutputFiles(), original_scale=2.0)
+    assert max(read_image(view.pose2d).shape[:2]) == DISPLAY_SIDE
+    saved = json.loads(Path(view.json_path).read_text())
+    np.testing.assert_allclose(saved["joints2d_px"], estimate.joints2d_px * 6, atol=0.02)
+    np.testing.assert_allclose(estimator.refine(scaled, 1.0).joints3d_mm, estimator.refine(estimate, 1.0).joints3d_mm,
+                               atol=1e-4)  # a rescaled estimate refines to the same 3D
+
+
+@pytest.mark.parametrize("retention, joint, layer, show, message", [
+    (0, "all keypoints", 0, "refined", "must lie in"), (5, "all keypoints", 0, "refined", "must lie in"),
+    ("abc", "all keypoints", 0, "refined", "must be a number"), (float("nan"), "all keypoints", 0, "refined", "must lie in"),
+    (0.3, "left_tail", 0, "refined", "unknown keypoint"), (0.3, "all keypoints", "layer 9", "refined", "unknown attention layer"),
+    (0.3, "all keypoints", 0, "sideways", "unknown 3D view"),
+])
+def test_controls_are_checked(retention, joint, layer, show, message):
+    layers = ["a", "b"]
+    with pytest.raises(ValueError, match=message):
+        Controls.parse(retention, joint, layers[layer] if isinstance(layer, int) else layer, show, layers)
+    assert Controls.parse("0.5", "left_wrist", "b", "both", layers) == Controls(0.5, "left_wrist", 1, "both")

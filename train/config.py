@@ -45,6 +45,10 @@ class TrainingConfig:
     freeze_encoder: bool = False
     #: Gaussian noise (crop pixels) added to the 2D input while training
     noise_2d_px: float = 0.0
+    #: a measured 2D noise model (python -m train.noise_2d): this share of each batch gets the ground
+    #: truth with MediaPipe-like errors (flips, swaps, gross errors, jitter) instead of its 2D input
+    noise_model: str | None = None
+    noise_model_share: float = 0.5
     seed: int = 0
     out: str = "runs/experiment"
     eval_every: int = 1

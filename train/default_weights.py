@@ -1,11 +1,20 @@
-"""python -m train.default_weights [--data data/lbi-synth] [--runs runs/synth] [--out weights]
+"""python -m train.default_weights [--data data/lbi-synth] [--runs runs/rand] [--out weights] [--workers 2]
 
-Retrains the bundled default weights in one command: LBI stage 1 (TL, PGTL, TL on the frozen
-BlazePose trunk) and stage 2 (r = 0.3) on LBI-Synth lab-train, exactly the "LBI coarse" and
-"LBI refined r=0.3" runs of the LBI-Synth table (``python -m train.synth_table``; finished runs
-are reused). Then exports ``<out>/lbi_synth.safetensors`` (the trunk is left out: it is re-read
-from the mediapipe wheel) and writes ``<out>/MODEL_CARD.md`` from the runs' own records.
-The optional ``--finetune`` run measures fine-tuning the trunk against keeping it frozen.
+Retrains the bundled default weights in one command, every step resumable and skipped when its
+output exists (each output records its own cost: render and detection seconds in the data's
+meta.json, feature caching in features/<cache>.json, training in each run's metrics.csv):
+
+1. LBI-Synth: the lab and wild test splits (for comparison with earlier weights) and the
+   domain-randomised split (train + test), ``train.make_synth``;
+2. MediaPipe Pose on every crop, ``train.detect_2d``: the 2D input the model trains and is tested on,
+   and MediaPipe's own 3D estimate (the peer row);
+3. MediaPipe's 2D errors on the training crops as a noise model, ``train.noise_2d``;
+4. LBI stage 1 and stage 2 (``train/configs/rand/``), then ``<out>/lbi_synth.safetensors`` (the
+   BlazePose trunk is left out: it is re-read from the mediapipe wheel);
+5. the exported weights evaluated with ground-truth and MediaPipe 2D on rand-test, wild-test and
+   lab-test (peer rows, where the attention looks) into ``train/results/bundled.{md,json}``, and
+   ``<out>/MODEL_CARD.md`` with these numbers next to the previous weights'
+   (``train/results/bundled_before.json``: ``--before FILE`` re-evaluates a weights file for it).
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from dataclasses import asdict
+import sys
 from pathlib import Path
 
 import torch
@@ -22,119 +31,144 @@ from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model, save_model
 
-from . import synth_table
 from .config import load_config
-from .detect_2d import KIND as MEDIAPIPE
 from .engine import fit
-from .evaluate import EvalResult, evaluate, results_markdown
+from .evaluate import PEER, EvalResult, attention_markdown, evaluate, results_markdown, with_peer, write_results
 from .features import model_dataset
+from .synth_table import epoch_seconds
 
-STAGE1_ROW, STAGE2_ROW = "LBI coarse (stage 1, PGTL)", "LBI refined r=0.3"
-FINETUNE_CONFIGS = ("lbi_stage1_finetune_frozen.yaml", "lbi_stage1_finetune_trunk.yaml")
-
-
-def _run_dir(runs: str, row: str) -> Path:
-    return Path(runs) / synth_table.slug(row)
-
-
-def _results(run: Path) -> dict:
-    payload = json.loads((run / "results.json").read_text())
-    return {"results": next(iter(payload["results"].values())), "info": payload["info"],
-            "config": json.loads((run / "config.json").read_text()), "train_seconds": synth_table.epoch_seconds(run)}
+CONFIGS = Path(__file__).parent / "configs" / "rand"
+RESULTS = Path(__file__).parent / "results"
+NOISE_MODEL = RESULTS / "mediapipe_noise_2d.json"
+SPLITS = {"rand-test": "rand:test", "wild-test": "wild:test", "lab-test": "lab:test"}
 
 
-def finetune_comparison(data: str, runs: str) -> dict[str, dict]:
-    """One more epoch from the trained stage 1, trunk frozen vs trunk fine-tuned (lr 1e-4)."""
-    out = {}
-    for config in FINETUNE_CONFIGS:
-        run = Path(runs) / config.removesuffix(".yaml")
-        cfg = load_config(synth_table.CONFIGS / config, [
-            f"data.train={data}/lab:train", f"data.eval={{lab-test: {data}/lab:test, wild-test: {data}/wild:test}}",
-            f"training.out={run}", f"training.init={_run_dir(runs, STAGE1_ROW)}/model.safetensors"])
+def prepare_data(data: Path, workers: int) -> None:
+    """Steps 1-3: renders, detections and the noise model, each only when missing."""
+    from . import detect_2d, make_synth, noise_2d
+
+    if not (data / "rand" / "meta.json").is_file():
+        make_synth.main(["--out", str(data), "--domains", "rand", "--workers", str(workers), "--resume"])
+    missing = [p for p, d in (("lab_test", "lab"), ("wild_test", "wild")) if not (data / d / "meta.json").is_file()]
+    if missing:
+        make_synth.main(["--out", str(data), "--domains", "lab", "wild", "--parts", *missing, "--workers", str(workers)])
+    for domain in ("rand", "lab", "wild"):
+        if detect_2d.KIND not in PreparedData(data / domain).meta.inputs_2d:
+            detect_2d.main(["--data", str(data / domain), "--workers", str(workers)])
+    if not NOISE_MODEL.is_file():
+        noise_2d.main(["--data", str(data / "rand"), "--split", "train", "--out", str(NOISE_MODEL)])
+
+
+def train_runs(data: Path, runs: Path) -> tuple[Path, Path]:
+    """Step 4: stage 1 then stage 2, resuming where they stopped."""
+    stage1, stage2 = runs / "lbi_stage1", runs / "lbi_stage2"
+    splits = "{" + ", ".join(f"{name}: {data}/{spec}" for name, spec in SPLITS.items()) + "}"
+    common = [f"data.train={data}/rand:train", f"data.eval={splits}", f"training.noise_model={NOISE_MODEL}"]
+    for config, run, extra in (("lbi_stage1.yaml", stage1, []),
+                               ("lbi_stage2.yaml", stage2, [f"training.init={stage1}/model.safetensors"])):
         if not (run / "results.json").is_file():
-            fit(cfg, resume=True)
-        out[config.removesuffix(".yaml")] = _results(run)
-    return out
+            fit(load_config(CONFIGS / config, [*common, f"training.out={run}", *extra]), resume=True)
+    return stage1, stage2
 
 
-def mediapipe_inputs(model, data: str) -> dict | None:
-    """The exported model evaluated on the test splits whose MediaPipe 2D detections exist
-    (``python -m train.detect_2d``): the 2D input the app gives it. None when there are none."""
-    results = {}
-    for name, spec in (("lab-test", f"{data}/lab:test"), ("wild-test", f"{data}/wild:test")):
-        root, split = spec.rsplit(":", 1)
-        if Path(root, "meta.json").is_file() and MEDIAPIPE in PreparedData(root).meta.inputs_2d:
-            results[name] = asdict(evaluate(model, model_dataset(model, root, split, MEDIAPIPE)))
-    return {"results": results} if results else None
+def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str, EvalResult]]:
+    """A weights file on every test split with ground-truth and with MediaPipe 2D, plus the peer rows
+    (MediaPipe's own 3D on the crops where it found the person)."""
+    model = load_model(weights)
+    table: dict[str, dict[str, EvalResult]] = {}
+    for inputs in ("gt", "mediapipe"):
+        results, datasets = {}, {}
+        for split, spec in SPLITS.items():
+            root, part = spec.split(":")
+            datasets[split] = model_dataset(model, data / root, part, inputs, cache="build", silhouettes=True)
+            results[split] = evaluate(model, datasets[split])
+        label = f"{name}, {'ground-truth' if inputs == 'gt' else 'MediaPipe'} 2D"
+        table.update(with_peer({label: results}, datasets) if inputs == "mediapipe" else {label: results})
+    return table
 
 
-def _metrics_table(rows: dict[str, dict]) -> str:
-    """The results table of ``train.evaluate`` for run records (their ``results`` as saved in JSON)."""
-    return results_markdown({name: {split: EvalResult(**r) for split, r in record["results"].items()}
-                             for name, record in rows.items()}, title=None)
+def _load_table(path: Path) -> dict[str, dict[str, EvalResult]]:
+    payload = json.loads(path.read_text())
+    return {run: {split: EvalResult(**r) for split, r in splits.items()} for run, splits in payload["results"].items()}
 
 
-def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None, data: str,
-               mediapipe: dict | None = None) -> str:
-    minutes = (stage1["train_seconds"] + stage2["train_seconds"]) / 60
-    size_mb = weights.stat().st_size / 2**20
+def _data_costs(data: Path) -> list[str]:
+    lines = []
+    for domain in ("rand", "lab", "wild"):
+        info = PreparedData(data / domain).meta.info
+        render, mp = info.get("render_seconds"), info.get("mediapipe", {})
+        lines.append(f"- {domain}: {len(PreparedData(data / domain))} crops; rendering "
+                     f"{'%.1f min' % (render / 60) if render else 'not recorded'}, MediaPipe "
+                     f"{'%.1f min' % (mp['seconds'] / 60) if mp.get('seconds') else 'not recorded'} "
+                     f"({mp.get('detected', '?')} detected, {mp.get('missed', '?')} missed; median 2D error "
+                     f"{mp.get('median_crop_px', '?')} crop px)")
+    caches = sorted((data / "rand" / "features").glob("*.json"))
+    for cache in caches:
+        record = json.loads(cache.read_text())
+        lines.append(f"- BlazePose features of the rand crops (`{cache.stem}`): {record['seconds'] / 60:.1f} min")
+    return lines
+
+
+def model_card(after: dict, before: dict | None, stage1: Path, stage2: Path, weights: Path, data: Path) -> str:
+    config = json.loads((stage2 / "config.json").read_text())
+    model, training = config["model"], config["training"]
+    stage1_epochs = json.loads((stage1 / "config.json").read_text())["training"]["epochs"]
+    s1, s2 = epoch_seconds(stage1), epoch_seconds(stage2)
+    noise = json.loads(NOISE_MODEL.read_text())
     parts = [
         "# Model card: `lbi_synth.safetensors`",
         "",
-        "LBI (Lifting by Image) trained on LBI-Synth, the project's synthetic benchmark. It lifts a 2D pose "
-        "(17 Human3.6M joints, from MediaPipe Pose in the app) to a root-relative 3D pose in millimetres, "
-        "while the joints query image features from the BlazePose-full trunk (stride 8, frozen; its weights are "
-        "read from the mediapipe 0.10.21 wheel, so this file holds only the lifter).",
+        "LBI (Lifting by Image) trained on LBI-Synth rand, the project's domain-randomised synthetic data. It lifts a "
+        "2D pose (17 Human3.6M joints, from MediaPipe Pose in the app) to a root-relative 3D pose in millimetres "
+        "(camera axes), while the joints query image features from the BlazePose-full trunk (stride 8, frozen; its "
+        "weights are read from the mediapipe 0.10.21 wheel, so this file holds only the lifter).",
         "",
         "## Retrain",
-        f"`python -m train.make_synth --out {data}` (once), then `python -m train.default_weights --data {data}`.",
+        f"`pip install -e \".[synth]\"` (scikit-image: background photographs), then `python -m train.default_weights "
+        f"--data {data}`: renders, detects, measures the noise model, trains, exports, evaluates and writes this card; "
+        "every step resumes.",
         "",
         "## Model",
-        f"- configs: `train/configs/synth/lbi_stage1.yaml` (stage 1: TL, PGTL, TL; coarse loss) then "
-        f"`lbi_stage2.yaml` (stage 2: 3 TLs on the kept {stage2['config']['model']['retention']:.0%} of the "
-        "tokens; stage 1 frozen), i.e. the paper's progressive training.",
-        f"- dim {stage2['config']['model']['dim']}, {stage2['config']['model']['heads']} heads, "
-        f"encoder `{stage2['config']['model']['encoder']}`; file size {size_mb:.1f} MB.",
-        f"- trained {stage1['config']['training']['epochs']} + {stage2['config']['training']['epochs']} epochs, "
-        f"batch {stage2['config']['training']['batch_size']}, Adam {stage2['config']['training']['lr']:g}, "
-        f"2D input: ground-truth projections + {stage2['config']['training']['noise_2d_px']:g} px Gaussian noise.",
+        f"- stage 1: TL, PGTL, TL (`train/configs/rand/lbi_stage1.yaml`, coarse loss, {stage1_epochs} epochs); "
+        f"stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens "
+        f"(`lbi_stage2.yaml`, stage 1 frozen, {training['epochs']} epochs): the paper's progressive training.",
+        f"- dim {model['dim']}, {model['heads']} heads, encoder `{model['encoder']}`, keypoint tokens carry their "
+        f"joint's position (`pose_positions`); file size {weights.stat().st_size / 2**20:.1f} MB.",
+        f"- batch {training['batch_size']}, Adam {training['lr']:g} (x{training['lr_decay']} every "
+        f"{training['lr_decay_every']} epochs).",
+        "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
+        f"truth with MediaPipe-like errors from the measured noise model (`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
+        f"whole-body left/right flips {noise['flip_rate']:.1%} of crops, single-pair swaps up to "
+        f"{max(noise['swap_rates']):.1%}, gross errors up to {max(noise['gross_rates']):.1%} per joint), plus "
+        f"{training['noise_2d_px']:g} px jitter.",
         "",
         "## Data",
-        "LBI-Synth default size: 24,000 lab-train crops (10 subjects, 4 fixed cameras) for training; "
-        "lab-test (4,000 crops, 4 held-out subjects) and wild-test (4,000 crops, 6 subjects, random cameras, "
-        "backgrounds and light) for evaluation. Nothing of the test splits is seen in training.",
+        "LBI-Synth rand: people with varied body shapes, skin tones, hair and clothes (sleeves, trousers, shorts, "
+        "skirts, prints) in everyday poses (standing, walking, running, sitting on chairs and on the floor, crouching, "
+        "kneeling, bending, reaching, leaning, exercising; arms crossed, hands on hips, phoning, waving, pointing, ...) "
+        "seen by cameras from knee height to ceiling mounts, level to steeply down, 35-95 degree fields of view; each "
+        "training pose on two backgrounds (rooms, outdoor scenes, photographs, patterns). Test subjects, poses and "
+        "background photographs are held out. Sizes and costs (2-core CPU):",
+        *_data_costs(data),
+        f"- training: {(s1 + s2) / 60:.1f} min ({s1 / 60:.1f} stage 1, {s2 / 60:.1f} stage 2; sum of epoch times) on "
+        f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU.",
         "",
-        "## Cost",
-        f"- training: {minutes:.1f} min ({stage1['train_seconds'] / 60:.1f} stage 1, "
-        f"{stage2['train_seconds'] / 60:.1f} stage 2; sum of epoch times) on {platform.machine()} CPU, "
-        f"{torch.get_num_threads()} threads (no GPU), from cached trunk features; caching the features of "
-        "the 32,000 crops once takes ~9 min more.",
+        "## Metrics (mm, %)",
+        "MPJPE after root alignment; P-MPJPE after similarity alignment; with MediaPipe 2D, the crops where MediaPipe "
+        "found nobody are left out (their count is the difference in n). The peer row is MediaPipe's own 3D "
+        "(its world landmarks, mapped to the 17 joints) on the same crops.",
         "",
-        "## LBI-Synth metrics (mm, %)",
-        _metrics_table({"stage 1 (coarse)": stage1, "bundled (refined, r = 0.3)": stage2}),
-        "",
+        results_markdown(after, title=None),
+        attention_markdown({k: v for k, v in after.items() if PEER not in k}, title=None),
     ]
-    if mediapipe:
-        parts += [
-            "## With MediaPipe 2D inputs (the app's setting)",
-            "The same weights, with the 2D pose from MediaPipe Pose run on each test crop "
-            f"(`python -m train.detect_2d --data {data}/wild --splits test`) instead of the ground truth:",
-            _metrics_table({"bundled, MediaPipe 2D": mediapipe}),
-            "",
-        ]
-    if finetune:
-        parts += [
-            "## Frozen vs fine-tuned trunk",
-            "One more epoch from the trained stage 1 (lr 1e-4, same data and seed): the trunk kept frozen "
-            "(features from the cache) versus fine-tuned (images through the trunk, gradients into it). "
-            "Coarse (stage-1) metrics:",
-            _metrics_table(finetune),
-            "",
-        ]
+    if before:
+        parts += ["## The previous weights, same evaluation",
+                  "Trained on the lab split (4 fixed scenes, one camera height) with ground-truth 2D:", "",
+                  results_markdown(before, title=None),
+                  attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None)]
     parts += [
         "## Limits",
-        "- Trained on synthetic mannequins only: on real photos it gives plausible but not accurate 3D poses; "
-        "MediaPipe's 2D errors are larger than the training noise.",
+        "- Trained on synthetic people only; real photos were not available to measure on here.",
         "- Portraits: MediaPipe extrapolates unseen legs; the lifter lifts them anyway.",
         "- Not for any use that identifies people or makes decisions about them.",
     ]
@@ -144,20 +178,25 @@ def model_card(stage1: dict, stage2: dict, weights: Path, finetune: dict | None,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data/lbi-synth")
-    parser.add_argument("--runs", default="runs/synth")
+    parser.add_argument("--runs", default="runs/rand")
     parser.add_argument("--out", default="weights")
-    parser.add_argument("--finetune", action="store_true", help="also measure a fine-tuned trunk (slow on CPU)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--before", default=None, help="re-evaluate this weights file as the previous weights")
     args = parser.parse_args(argv)
-    synth_table.main(["--data", args.data, "--runs", args.runs, "--out", str(Path(args.runs) / "default_weights_table"),
-                      "--only", STAGE1_ROW, STAGE2_ROW])
-    stage1, stage2 = (_results(_run_dir(args.runs, row)) for row in (STAGE1_ROW, STAGE2_ROW))
-    model = load_model(_run_dir(args.runs, STAGE2_ROW) / "model.safetensors")
-    weights = save_model(model, Path(args.out) / "lbi_synth.safetensors",
-                         extra={"trained_on": "LBI-Synth lab-train", "results": stage2["results"]})
-    finetune = finetune_comparison(args.data, args.runs) if args.finetune else None
-    card = model_card(stage1, stage2, weights, finetune, args.data, mediapipe_inputs(model, args.data))
-    atomic_write_text(Path(args.out) / "MODEL_CARD.md", card)
-    print(f"wrote {weights} and {Path(args.out) / 'MODEL_CARD.md'}")
+    data, runs = Path(args.data), Path(args.runs)
+    prepare_data(data, args.workers)
+    if args.before:
+        write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
+                      title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv)})
+    stage1, stage2 = train_runs(data, runs)
+    weights = save_model(load_model(stage2 / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
+                         extra={"trained_on": "LBI-Synth rand:train", "configs": "train/configs/rand"})
+    after = evaluate_weights(weights, data, "bundled")
+    write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights)})
+    before_path = RESULTS / "bundled_before.json"
+    before = _load_table(before_path) if before_path.is_file() else None
+    atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, stage1, stage2, weights, data))
+    print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -34,8 +35,9 @@ from lbi.model import build_model
 from lbi.weights import load_weights, save_model
 
 from .config import ConfigError, ExperimentConfig, TrainingConfig, split_spec
-from .evaluate import EvalResult, evaluate, write_results
+from .evaluate import EvalResult, evaluate, with_peer, write_results
 from .features import model_dataset
+from .noise_2d import NoiseModel2D
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -109,21 +111,24 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
 
 def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseDataset, dict[str, PoseDataset]]:
     """The training split and the evaluation splits as ``model`` reads them. A frozen encoder reads
-    cached features (rank 0 builds the cache, the others wait for it); a trained one the crops."""
+    cached features (rank 0 builds the cache, the others wait for it); a trained one the crops.
+    With a noise model, training keeps the samples whose detector found nobody (their 2D input is
+    always the noisy ground truth); evaluation leaves them out."""
     frozen = hasattr(model, "encoder") and not any(p.requires_grad for p in model.encoder.parameters())
     cache = "build" if cfg.data.cache_features and frozen else "off"
     loaded: dict[str, PreparedData] = {}
 
-    def make(spec: str) -> PoseDataset:
+    def make(spec: str, evaluation: bool) -> PoseDataset:
+        missing = "ground_truth" if cfg.training.noise_model and not evaluation else "drop"
         root, split = split_spec(spec)
         data = loaded.setdefault(root, PreparedData(root))
         if cache == "build" and dist.is_initialized():
             if rank == 0:
                 model_dataset(model, data, split, cfg.data.inputs_2d, cache="build")
             dist.barrier()
-        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache)
+        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache, silhouettes=evaluation, missing=missing)
 
-    return make(cfg.data.train), {name: make(spec) for name, spec in cfg.data.eval.items()}
+    return make(cfg.data.train, False), {name: make(spec, True) for name, spec in cfg.data.eval.items()}
 
 
 def _autocast(precision: str, device: torch.device):
@@ -173,17 +178,40 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple
 
 
 # ----------------------------------------------------------------------------------- epochs
-def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, noise_2d: float,
-                    show_progress: bool, desc: str) -> tuple[float, int]:
-    """One pass over ``loader``; ``noise_2d``: std of Gaussian 2D input noise in normalised units.
+class Augment2D:
+    """The 2D input seen in training: a share of each batch (and every sample whose detector found
+    nobody) replaced by the ground truth with a measured detector's errors (``training.noise_model``),
+    then Gaussian jitter (``noise_2d_px``)."""
+
+    def __init__(self, training: TrainingConfig, codec: InputCodec) -> None:
+        self.codec = codec
+        self.gaussian = codec.pixels(training.noise_2d_px)
+        self.model = NoiseModel2D.load(training.noise_model) if training.noise_model else None
+        self.share = training.noise_model_share
+
+    def __call__(self, batch: dict[str, torch.Tensor], rng: np.random.Generator) -> torch.Tensor:
+        joints2d = batch["joints2d"]
+        if self.model is not None:
+            pick = (rng.random(len(joints2d)) < self.share) | ~batch["detected"].cpu().numpy()
+            if pick.any():
+                noisy = self.model.sample(batch["joints2d_gt_px"][torch.from_numpy(pick)].cpu().numpy(), rng)
+                joints2d = joints2d.clone()
+                joints2d[torch.from_numpy(pick).to(joints2d.device)] = torch.from_numpy(self.codec.normalize(noisy)).to(joints2d)
+        if self.gaussian > 0:
+            joints2d = joints2d + torch.randn_like(joints2d) * self.gaussian
+        return joints2d
+
+
+def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, augment: Augment2D,
+                    rng: np.random.Generator, show_progress: bool, desc: str) -> tuple[float, int]:
+    """One pass over ``loader`` with the 2D input augmented by ``augment``.
     Returns the mean training loss and the number of samples seen."""
     objective.train()
     device = next(objective.parameters()).device
     total, count = 0.0, 0
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress, leave=False):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        if noise_2d > 0:
-            batch["joints2d"] = batch["joints2d"] + torch.randn_like(batch["joints2d"]) * noise_2d
+        batch["joints2d"] = augment(batch, rng)
         with autocast:
             loss = objective(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -230,11 +258,13 @@ class RunLog:
         self.tensorboard.close()
 
 
-def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResult], info: dict) -> None:
-    """The trained model file and the results table of a finished run."""
+def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResult], eval_sets: dict[str, PoseDataset],
+           info: dict) -> None:
+    """The trained model file and the results table of a finished run (with the peer row)."""
     out = Path(cfg.training.out)
     save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
-    write_results({out.name: results}, out / "results", title=out.name, info={"config": cfg.to_dict(), **info})
+    write_results(with_peer({out.name: results}, eval_sets), out / "results", title=out.name,
+                  info={"config": cfg.to_dict(), **info})
 
 
 # -------------------------------------------------------------------------------------- fit
@@ -270,13 +300,14 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
                 for name, ds in eval_sets.items()}
 
     autocast = _autocast(training.precision, device)
-    noise_2d = InputCodec.for_model(model).pixels(training.noise_2d_px)
+    augment = Augment2D(training, InputCodec.for_model(model))
     results: dict[str, EvalResult] = {}
     for epoch in range(start_epoch, training.epochs):
         torch.manual_seed(training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly
+        rng = np.random.default_rng([training.seed, epoch, rank])
         sampler.set_epoch(epoch)
         start = time.perf_counter()
-        loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, noise_2d, rank == 0,
+        loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, augment, rng, rank == 0,
                                       f"epoch {epoch + 1}/{training.epochs}")
         scheduler.step()
         seconds = time.perf_counter() - start
@@ -292,7 +323,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
             save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, epoch, history)
     if rank == 0:
         results = results or evaluate_all()
-        export(model, cfg, results, {"wall_seconds": round(time.perf_counter() - wall_start, 1),
+        export(model, cfg, results, eval_sets, {"wall_seconds": round(time.perf_counter() - wall_start, 1),
                                      "world_size": world, "device": str(device)})
         log.close()
     if dist.is_initialized():

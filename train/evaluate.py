@@ -21,13 +21,17 @@ from tqdm import tqdm
 from lbi.data.dataset import PoseDataset
 from lbi.fileio import atomic_write_text
 from lbi.metrics import (
+    attention_share,
     auc,
-    background_attention_ratio,
+    circle_background,
     joint_errors,
     mpjpe,
     p_mpjpe,
     pck,
+    peak_near_joint,
+    peak_on_person,
     per_action_mean,
+    silhouette_background,
     to_mpi_eval_joints,
 )
 from lbi.model import LiftingOutput
@@ -43,6 +47,35 @@ class EvalResult:
     mpjpe_coarse: float  # mm, stage-1 pose (== mpjpe for one-stage models)
     background_attention: float | None  # share of last stage-1 attention outside 30-px circles
     per_action: dict[str, float] = field(default_factory=dict)
+    #: per stage-1 layer: where the attention looks, each share next to uniform attention's (see ATTENTION_METRICS)
+    attention: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+#: per stage-1 layer, averaged over samples (and keypoints): the share of attention outside the 30-px
+#: joint circles (the paper's "background") and off the silhouette, each with the level of uniform
+#: attention on the same crops; and the share of keypoints whose most-attended token is within 30 px
+#: of their own joint, and on the person (silhouette only on synthetic data)
+ATTENTION_METRICS = ("off_circles", "off_circles_uniform", "off_silhouette", "off_silhouette_uniform",
+                     "peak_near_joint", "peak_on_person")
+
+
+def attention_metrics(stage1_attention: list[torch.Tensor], grid: tuple[int, int], stride: int,
+                      joints_px: np.ndarray, silhouettes: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Per-sample ATTENTION_METRICS of each stage-1 layer (heads averaged): keys ``<layer>/<metric>``.
+    joints_px (B, N, 2): the true joints in crop pixels; silhouettes (B, h, w) or None."""
+    h, w = grid
+    circles = circle_background(joints_px, grid, stride)
+    body = silhouette_background(silhouettes, stride) if silhouettes is not None else None
+    out = {}
+    for i, attn in enumerate(stage1_attention):
+        maps = attn.float().mean(dim=1).cpu().numpy().reshape(len(joints_px), -1, h, w)
+        values = {"off_circles": attention_share(maps, circles), "off_circles_uniform": circles.mean(axis=(1, 2)),
+                  "peak_near_joint": peak_near_joint(maps, joints_px, stride)}
+        if body is not None:
+            values.update(off_silhouette=attention_share(maps, body), off_silhouette_uniform=body.mean(axis=(1, 2)),
+                          peak_on_person=peak_on_person(maps, body))
+        out.update({f"{i}/{k}": v for k, v in values.items()})
+    return out
 
 
 @torch.no_grad()
@@ -50,8 +83,9 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
             retention: float | None = None, limit: int = 0, workers: int = 0,
             coarse_only: bool = False, alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
             ) -> dict[str, np.ndarray]:
-    """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), per-sample
-    background-attention ratios (NaN for models without attention) and the row indices.
+    """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), the row indices
+    and, for image models, the per-sample attention metrics of every stage-1 layer
+    (:func:`attention_metrics`; "background" is the last layer's share outside the 30-px circles).
     ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined.
     ``alter_features`` changes each batch of cached encoder features first (ablations)."""
     model.eval()
@@ -75,30 +109,54 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
         out["target"].append(batch["target"].numpy() * 1000)
         out["index"].append(batch["index"].numpy())
         if result.stage1_attention and stride:
-            attn = result.stage1_attention[-1].mean(dim=1).float().cpu().numpy()  # (B, N, HW)
-            h, w = result.grid
-            out["background"].append(background_attention_ratio(attn.reshape(len(attn), -1, h, w),
-                                                                 batch["joints2d_px"].numpy(), stride))
+            silhouettes = batch["silhouette"].numpy() if "silhouette" in batch else None
+            metrics = attention_metrics(result.stage1_attention, result.grid, stride, batch["joints2d_gt_px"].numpy(),
+                                        silhouettes)
+            for key, value in metrics.items():
+                out.setdefault(key, []).append(value)
+            out["background"].append(metrics[f"{len(result.stage1_attention) - 1}/off_circles"])
         else:
             out["background"].append(np.full(len(batch["target"]), np.nan))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None) -> EvalResult:
+def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None,
+              layer_names: list[str] | None = None) -> EvalResult:
     refined, coarse, target = pred["refined"], pred["coarse"], pred["target"]
     errors = mpjpe(refined, target)
     err14 = joint_errors(to_mpi_eval_joints(refined), to_mpi_eval_joints(target))
     background = pred["background"]
+    attention: dict[str, dict[str, float]] = {}
+    for key, values in pred.items():
+        layer, _, metric = key.partition("/")
+        if metric:
+            name = layer_names[int(layer)] if layer_names else f"stage 1 · layer {int(layer) + 1}"
+            attention.setdefault(name, {})[metric] = float(np.mean(values))
     return EvalResult(
         samples=len(target), mpjpe=float(errors.mean()), p_mpjpe=float(p_mpjpe(refined, target).mean()),
         pck=pck(err14), auc=auc(err14), mpjpe_coarse=float(mpjpe(coarse, target).mean()),
         background_attention=None if np.isnan(background).all() else float(np.nanmean(background)),
-        per_action=per_action_mean(errors, list(actions)) if actions is not None else {})
+        per_action=per_action_mean(errors, list(actions)) if actions is not None else {}, attention=attention)
+
+
+def mediapipe_peer(dataset: PoseDataset) -> EvalResult | None:
+    """The peer row: MediaPipe's own 3D estimate (its world landmarks mapped to H36M-17, stored by
+    ``train.detect_2d``) on the same samples, same metrics. None when the data has none."""
+    if "joints3d_mediapipe" not in dataset.data.ann:
+        return None
+    pred = dataset.data.ann["joints3d_mediapipe"][dataset.rows].astype(np.float64)
+    found = np.isfinite(pred).all(axis=(1, 2))
+    if not found.any():
+        return None
+    pred, target = pred[found], dataset.target[found].astype(np.float64) * 1000
+    return summarise({"refined": pred, "coarse": pred, "target": target, "background": np.full(len(pred), np.nan)},
+                     dataset.data.ann["action"][dataset.rows[found]])
 
 
 def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
     pred = predict(model, dataset, **kwargs)
-    return summarise(pred, dataset.data.ann["action"][pred["index"]])
+    names = getattr(model.config, "layer_names", None)
+    return summarise(pred, dataset.data.ann["action"][pred["index"]], names)
 
 
 COLUMNS = (("MPJPE", "mpjpe"), ("P-MPJPE", "p_mpjpe"), ("PCK", "pck"), ("AUC", "auc"),
@@ -119,14 +177,45 @@ def results_markdown(results: dict[str, dict[str, EvalResult]], title: str | Non
     return "\n".join(lines) + "\n"
 
 
+def attention_markdown(results: dict[str, dict[str, EvalResult]], title: str | None = "Where the attention looks") -> str:
+    """Per (run, split, stage-1 layer): attention off the 30-px joint circles and off the silhouette,
+    each as model / uniform attention, and where the keypoints' most-attended tokens lie. Empty
+    when no result has attention."""
+    rows = []
+    for run, splits in results.items():
+        for split, r in splits.items():
+            for layer, m in r.attention.items():
+                pct = lambda key: f"{m[key] * 100:.1f}%" if key in m else "-"  # noqa: E731
+                rows.append(f"| {run} | {split} | {layer} | {pct('off_circles')} / {pct('off_circles_uniform')} | "
+                            f"{pct('off_silhouette')} / {pct('off_silhouette_uniform')} | {pct('peak_near_joint')} | "
+                            f"{pct('peak_on_person')} |")
+    if not rows:
+        return ""
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| run | split | layer | off 30-px circles: model / uniform | off silhouette: model / uniform | "
+              "peak within 30 px of own joint | peak on the person |", "|---|---|---|---|---|---|---|", *rows]
+    return "\n".join(lines) + "\n"
+
+
 def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Path, title: str = "Results",
                   info: dict | None = None, notes: list[str] = ()) -> None:
-    """Writes <stem>.md (the table, then ``notes`` as a list) and <stem>.json atomically."""
+    """Writes <stem>.md (the tables, then ``notes`` as a list) and <stem>.json atomically."""
     out_stem = Path(out_stem)
     payload = {"info": info or {}, "results": {run: {s: asdict(r) for s, r in splits.items()} for run, splits in results.items()}}
     atomic_write_text(out_stem.with_suffix(".json"), json.dumps(payload, indent=2))
     footer = "".join(f"- {note}\n" for note in notes)
-    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + footer if footer else ""))
+    attention = attention_markdown(results)
+    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + attention if attention else "")
+                      + ("\n" + footer if footer else ""))
+
+
+PEER = "MediaPipe world landmarks (peer)"
+
+
+def with_peer(results: dict[str, dict[str, EvalResult]], datasets: dict[str, PoseDataset]) -> dict[str, dict[str, EvalResult]]:
+    """``results`` plus the peer row (:func:`mediapipe_peer`) on the splits whose data has it."""
+    peer = {split: r for split, ds in datasets.items() if (r := mediapipe_peer(ds)) is not None}
+    return {**results, PEER: peer} if peer else results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,16 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:
         model = load_model(args.weights)
-        results = {}
+        results, datasets = {}, {}
         for item in args.data:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
-            results[name] = evaluate(model, model_dataset(model, root, split, args.inputs_2d), retention=args.retention)
+            datasets[name] = model_dataset(model, root, split, args.inputs_2d, silhouettes=True)
+            results[name] = evaluate(model, datasets[name], retention=args.retention)
     except (DatasetError, WeightsError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    table = {Path(args.weights).parent.name: results}
+    table = with_peer({Path(args.weights).parent.name: results}, datasets)
     print(results_markdown(table))
+    print(attention_markdown(table))
     if args.out:
         write_results(table, args.out)
     return 0

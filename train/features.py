@@ -11,6 +11,8 @@ them instead of the crops. The digest names exactly the encoder weights, so anot
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from lbi.codec import InputCodec
 from lbi.crop import image_to_tensor
 from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
+from lbi.fileio import atomic_write_text
 
 
 class _Crops(Dataset):
@@ -56,7 +59,8 @@ def cache_path(data: PreparedData, name: str) -> Path:
 
 def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size: int = 64,
                   device: str | torch.device = "cpu", workers: int = 0, create: bool = True) -> np.ndarray | None:
-    """float16 features of every crop, (T, C, H, W), memory-mapped from <root>/features/<name>.npy.
+    """float16 features of every crop, (T, C, H, W), memory-mapped from <root>/features/<name>.npy
+    (and how long computing them took in <name>.json).
 
     Computed once when missing (or stale: the dataset changed size); with ``create=False`` a
     missing or stale cache gives None instead. The file is built under a temporary name and
@@ -72,6 +76,7 @@ def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size:
     if not create:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
+    start_time = time.perf_counter()
     encoder = encoder.to(device).eval()
     w, h = data.meta.crop_size
     with torch.no_grad():
@@ -88,6 +93,8 @@ def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size:
     out.flush()
     del out
     tmp.replace(path)
+    atomic_write_text(path.with_suffix(".json"), json.dumps({"samples": len(data), "seconds": round(time.perf_counter() - start_time, 1),
+                                                             "batch_size": batch_size, "device": str(device)}))
     return np.load(path, mmap_mode="r")
 
 
@@ -95,11 +102,13 @@ CACHE_POLICIES = ("off", "use", "build")
 
 
 def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str, inputs_2d: str = "gt",
-                  cache: str = "use") -> PoseDataset:
+                  cache: str = "use", silhouettes: bool = False, missing: str = "drop") -> PoseDataset:
     """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
     model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
     ``<root>/features`` holds them for exactly these weights) or "build" (computed when missing),
-    the crops when it is "off" (an encoder that is being trained) or no cache exists."""
+    the crops when it is "off" (an encoder that is being trained) or no cache exists. ``silhouettes``
+    adds the person masks where the data has them (for the attention metrics of evaluation);
+    ``missing`` is what happens to samples without the 2D input (see PoseDataset)."""
     if cache not in CACHE_POLICIES:
         raise ValueError(f"cache must be one of {CACHE_POLICIES}, got {cache!r}")
     data = data if isinstance(data, PreparedData) else PreparedData(data)
@@ -108,4 +117,5 @@ def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str,
     if has_encoder and cache != "off":
         features = feature_cache(data, model.encoder, cache_name(model), create=cache == "build")
     return PoseDataset(data, split, InputCodec.for_model(model), inputs_2d, features=features,
-                       load_images=has_encoder and features is None)
+                       load_images=has_encoder and features is None,
+                       load_silhouettes=silhouettes and has_encoder and data.meta.silhouettes, missing=missing)

@@ -50,7 +50,7 @@ def render_example(seed: int, domain: str, subject: str, family: str) -> tuple[n
         if lo.min() > 0.1 * min(w, h) and hi[0] < 0.9 * w and hi[1] < 0.9 * h and (hi - lo).max() > 0.45 * max(w, h):
             break
     crop = full_frame_crop(shot.camera.size)
-    image = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
+    image, silhouette = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
     truth = {"joints3d_mm": np.round(joints_cam * 1000, 1).tolist(),
              "joints2d_px": np.round(crop.to_crop(joints_px), 1).tolist(), "subject": subject, "family": family}
     return image, truth

@@ -1,6 +1,9 @@
-"""python -m train.make_synth --out data/lbi-synth [--size tiny|small|default] [--seed 0] [--workers 2]
+"""python -m train.make_synth --out data/lbi-synth [--size tiny|small|default] [--domains lab wild rand] [--resume]
 
-Renders LBI-Synth (lab: train + test subjects; wild: test) into the prepared-dataset format.
+Renders LBI-Synth into the prepared-dataset format: lab (train + test subjects, 4 fixed cameras),
+wild (test: random cameras and scenes) and rand (train + test: the domain-randomised split, each
+pose on several backgrounds; its photographs come from scikit-image: pip install -e ".[synth]").
+``--resume`` continues an interrupted render from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from lbi.data.synth.generate import SIZES, generate
+from lbi.data.synth.generate import PARTS, RAND_SIZES, SIZES, generate, generate_randomised
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,9 +20,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--domains", nargs="+", default=["lab", "wild", "rand"], choices=["lab", "wild", "rand"])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
+                        help="lab and wild: render only these parts (e.g. lab_test wild_test: the two test splits)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted render")
     args = parser.parse_args(argv)
-    seconds = generate(args.out, args.size, args.seed, args.workers)
-    print(json.dumps({"out": args.out, "size": args.size, "counts": SIZES[args.size],
+    parts = tuple(p for p in args.parts if p.split("_")[0] in args.domains)
+    seconds = generate(args.out, args.size, args.seed, args.workers, parts, args.resume) if parts else {}
+    if "rand" in args.domains:
+        seconds["rand"] = generate_randomised(args.out, args.size, args.seed, args.workers, args.resume)
+    print(json.dumps({"out": args.out, "size": args.size, "counts": {**SIZES[args.size], "rand": RAND_SIZES[args.size]},
                       "seconds": {k: round(v, 1) for k, v in seconds.items()}}))
 
 

@@ -15,13 +15,19 @@ class PoseDataset(Dataset):
     """One split of a prepared dataset as model inputs and targets.
 
     Each item: ``joints2d`` (17, 2) the chosen 2D input encoded by ``codec`` (crop-normalised),
-    ``joints2d_px`` (17, 2) the same in crop pixels, ``target`` (17, 3) root-relative 3D joints in
+    ``joints2d_px`` (17, 2) the same in crop pixels, ``joints2d_gt_px`` the true 2D joints in crop
+    pixels, ``target`` (17, 3) root-relative 3D joints in
     metres (camera axes), ``index`` the sample's row, and either ``image`` (3, h, w) in [0, 1] or,
-    given precomputed encoder features (T, C, H, W), ``features`` (C, H, W).
+    given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
+    ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; ``detected`` (bool) says whether the 2D
+    input is there. Samples whose 2D input is missing (a detector found nobody: NaN) are left out
+    (``missing="drop"``, for evaluation) or given the ground truth instead (``missing="ground_truth"``,
+    for training with a noise model, which then always replaces their 2D); ``missing_2d`` counts them.
     """
 
     def __init__(self, data: PreparedData | str, split: str, codec: InputCodec | None = None, inputs_2d: str = "gt",
-                 features: np.ndarray | None = None, load_images: bool = True) -> None:
+                 features: np.ndarray | None = None, load_images: bool = True, load_silhouettes: bool = False,
+                 missing: str = "drop") -> None:
         self.data = data if isinstance(data, PreparedData) else PreparedData(data)
         self.codec = codec or InputCodec()
         try:
@@ -31,17 +37,30 @@ class PoseDataset(Dataset):
         key = f"joints2d_{inputs_2d}"
         if key not in self.data.ann:
             raise DatasetError(f"{self.data.root} has no 2D input {inputs_2d!r}; it has {self.data.meta.inputs_2d}")
-        self.rows = self.data.indices(split)
+        if missing not in ("drop", "ground_truth"):
+            raise ValueError(f"missing must be 'drop' or 'ground_truth', got {missing!r}")
+        rows = self.data.indices(split)
+        # a detector's 2D input is NaN where it found nobody
+        found = np.isfinite(self.data.ann[key][rows]).all(axis=(1, 2))
+        self.missing_2d = int((~found).sum())
+        self.rows = rows[found] if missing == "drop" else rows
+        self.detected = found[found] if missing == "drop" else found
         if len(self.rows) == 0:
-            raise DatasetError(f"{self.data.root}: split {split!r} is empty")
+            raise DatasetError(f"{self.data.root}: split {split!r} has no samples with 2D input {inputs_2d!r}"
+                               if len(rows) else f"{self.data.root}: split {split!r} is empty")
         self.split = split
         self.inputs_2d = inputs_2d
-        self.joints2d_px, self.joints2d = self.codec.encode_joints(self.data.ann[key][self.rows],
-                                                                   self.data.to_crop_matrices()[self.rows])
+        to_crop = self.data.to_crop_matrices()[self.rows]
+        inputs = np.where(self.detected[:, None, None], self.data.ann[key][self.rows], self.data.ann["joints2d_gt"][self.rows])
+        self.joints2d_px, self.joints2d = self.codec.encode_joints(inputs, to_crop)
+        self.joints2d_gt_px = self.codec.encode_joints(self.data.ann["joints2d_gt"][self.rows], to_crop)[0]
         joints3d = self.data.ann["joints3d"][self.rows].astype(np.float32)
         self.target = (joints3d - joints3d[:, :1]) / 1000.0
         self.features = features
         self.load_images = load_images
+        if load_silhouettes and not self.data.meta.silhouettes:
+            raise DatasetError(f"{self.data.root} has no silhouettes (only synthetic data sets do)")
+        self.load_silhouettes = load_silhouettes
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -49,9 +68,12 @@ class PoseDataset(Dataset):
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         row = int(self.rows[k])
         item = {"joints2d": torch.from_numpy(self.joints2d[k]), "joints2d_px": torch.from_numpy(self.joints2d_px[k]),
-                "target": torch.from_numpy(self.target[k]), "index": torch.tensor(row)}
+                "joints2d_gt_px": torch.from_numpy(self.joints2d_gt_px[k]), "target": torch.from_numpy(self.target[k]),
+                "index": torch.tensor(row), "detected": torch.tensor(bool(self.detected[k]))}
         if self.features is not None:
             item["features"] = torch.from_numpy(np.asarray(self.features[row], dtype=np.float32))
         elif self.load_images:
             item["image"] = image_to_tensor(self.data.image(row))[0]
+        if self.load_silhouettes:
+            item["silhouette"] = torch.from_numpy(self.data.silhouette(row).astype(np.uint8))
         return item

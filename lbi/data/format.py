@@ -8,6 +8,7 @@
         center, scale (T, 2) float32  the crop (HRNet convention: scale in units of 200 px)
         image_size (T, 2) int (w, h)    intrinsics (T, 4) float32 fx, fy, cx, cy (NaN if unknown)
     <root>/crops/0000000.jpg  the RGB crop of sample i, crop-sized, cut out through the affine
+    <root>/silhouettes/0000000.png  optional (meta ``silhouettes``): the person's mask in the crop, 0/255
     <root>/features/<name>.npy  optional cache of frozen-encoder features, float16 (T, C, H, W)
 """
 
@@ -24,8 +25,9 @@ from ..crop import Crop, get_affine_transform
 from ..fileio import atomic_path, atomic_write_text
 
 FORMAT_VERSION = 1
-META, ANNOTATIONS, CROPS = "meta.json", "annotations.npz", "crops"
+META, ANNOTATIONS, CROPS, SILHOUETTES = "meta.json", "annotations.npz", "crops", "silhouettes"
 STRING_FIELDS = ("subject", "action", "camera")
+INT_FIELDS = ("frame", "image_size", "variant")
 ARRAY_FIELDS = {"frame": (), "joints3d": (17, 3), "center": (2,), "scale": (2,), "image_size": (2,),
                 "intrinsics": (4,), "joints2d_gt": (17, 2)}
 
@@ -43,31 +45,72 @@ class DatasetMeta:
     units: str = "mm"
     format: int = FORMAT_VERSION
     info: dict = field(default_factory=dict)
+    #: every sample has a silhouette (synthetic data): <root>/silhouettes/<index>.png
+    silhouettes: bool = False
 
 
 def crop_path(root: Path, index: int) -> Path:
     return root / CROPS / f"{index:07d}.jpg"
 
 
-class DatasetWriter:
-    """Writes a prepared dataset sample by sample; :meth:`close` writes the annotations atomically."""
+def silhouette_path(root: Path, index: int) -> Path:
+    return root / SILHOUETTES / f"{index:07d}.png"
 
-    def __init__(self, root: str | Path, meta: DatasetMeta, jpeg_quality: int = 92) -> None:
+
+PROGRESS = ".progress.npz"
+
+
+class DatasetWriter:
+    """Writes a prepared dataset sample by sample; :meth:`close` writes the annotations atomically.
+
+    :meth:`checkpoint` records the rows so far (and how far the producer got); a writer opened
+    with ``resume=True`` continues from the last checkpoint (``progress``), so a long render that
+    was stopped loses at most what came after it.
+    """
+
+    def __init__(self, root: str | Path, meta: DatasetMeta, jpeg_quality: int = 92, resume: bool = False) -> None:
         self.root = Path(root)
         self.meta = meta
         self.quality = jpeg_quality
         (self.root / CROPS).mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, list] = {}
+        self.progress = 0
+        saved = self.root / PROGRESS
+        if resume and saved.is_file():
+            with np.load(saved, allow_pickle=False) as state:
+                if str(state["meta"]) == json.dumps(asdict(meta)):
+                    self.rows = {k[4:]: list(state[k]) for k in state.files if k.startswith("row:")}
+                    self.progress = int(state["progress"])
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) if k in STRING_FIELDS else np.asarray(v, dtype=np.int32 if k in INT_FIELDS else np.float32)
+                for k, v in self.rows.items()}
+
+    def checkpoint(self, progress: int) -> None:
+        """Saves the rows written so far and the producer's ``progress`` (e.g. jobs done), atomically."""
+        self.progress = progress
+        with atomic_path(self.root / PROGRESS) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, meta=json.dumps(asdict(self.meta)), progress=progress,
+                         **{f"row:{k}": v for k, v in self._arrays().items()})
 
     def __len__(self) -> int:
         return len(self.rows.get("frame", []))
 
-    def add(self, crop_rgb: np.ndarray | bytes, **fields) -> int:
-        """Adds one sample: its crop (uint8 RGB array, or already-encoded JPEG bytes) and fields."""
+    def add(self, crop_rgb: np.ndarray | bytes, silhouette: np.ndarray | bytes | None = None, **fields) -> int:
+        """Adds one sample: its crop (uint8 RGB array, or already-encoded JPEG bytes), its silhouette
+        (bool / uint8 mask or PNG bytes; required when ``meta.silhouettes``) and its fields."""
         index = len(self)
         data = crop_rgb if isinstance(crop_rgb, bytes) else encode_jpeg(crop_rgb, self.quality)
-        # plain write: a dataset is valid only once close() has written annotations.npz last
+        if self.meta.silhouettes != (silhouette is not None):
+            raise DatasetError(f"{self.root}: meta.silhouettes is {self.meta.silhouettes}, so every sample "
+                               f"{'needs' if self.meta.silhouettes else 'takes no'} silhouette")
+        # plain writes: a dataset is valid only once close() has written annotations.npz last
         crop_path(self.root, index).write_bytes(data)
+        if silhouette is not None:
+            silhouette_path(self.root, index).parent.mkdir(exist_ok=True)
+            silhouette_path(self.root, index).write_bytes(
+                silhouette if isinstance(silhouette, bytes) else encode_mask(silhouette))
         for key, value in fields.items():
             self.rows.setdefault(key, []).append(value)
         return index
@@ -76,13 +119,23 @@ class DatasetWriter:
         missing = [k for k in (*STRING_FIELDS, *ARRAY_FIELDS) if k not in self.rows]
         if missing:
             raise DatasetError(f"cannot write {self.root}: samples lack {missing}")
-        arrays = {k: np.asarray(v) if k in STRING_FIELDS else np.asarray(v, dtype=np.int32 if k in ("frame", "image_size") else np.float32)
-                  for k, v in self.rows.items()}
+        arrays = self._arrays()
         with atomic_path(self.root / ANNOTATIONS) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
         atomic_write_text(self.root / META, json.dumps(asdict(self.meta), indent=2))
+        (self.root / PROGRESS).unlink(missing_ok=True)
         return self.root
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """A (h, w) mask (bool, or uint8 where > 127 is inside) -> 1-bit-looking 0/255 PNG bytes."""
+    mask = np.asarray(mask)
+    inside = mask if mask.dtype == bool else mask > 127
+    ok, buf = cv2.imencode(".png", inside.astype(np.uint8) * 255, [cv2.IMWRITE_PNG_BILEVEL, 1])
+    if not ok:
+        raise DatasetError("PNG encoding failed")
+    return buf.tobytes()
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
@@ -147,6 +200,16 @@ class PreparedData:
                                        for c, s in zip(self.ann["center"].astype(np.float64),
                                                        self.ann["scale"].astype(np.float64))])
         return self._matrices
+
+    def silhouette(self, index: int) -> np.ndarray:
+        """The person's mask in the crop of sample ``index``: (h, w) bool."""
+        if not self.meta.silhouettes:
+            raise DatasetError(f"{self.root} has no silhouettes (only synthetic data sets do)")
+        path = silhouette_path(self.root, index)
+        mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.is_file() else None
+        if mask is None:
+            raise DatasetError(f"{path}: missing or not a readable PNG")
+        return mask > 127
 
     def image(self, index: int) -> np.ndarray:
         """The crop of sample ``index`` as uint8 RGB (h, w, 3)."""

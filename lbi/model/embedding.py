@@ -8,38 +8,55 @@ import torch
 from torch import nn
 
 
-def sine_positional_embedding(height: int, width: int, dim: int, temperature: float = 10000.0) -> torch.Tensor:
-    """Fixed 2D sine-cosine embedding of a height x width grid -> (height * width, dim).
+def sine_embedding(y: torch.Tensor, x: torch.Tensor, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """Continuous 2D sine-cosine embedding of positions given as fractions of the crop's height and
+    width (0 = top / left edge, 1 = bottom / right): (...,) and (...,) -> (..., dim).
 
-    Half of the channels encode the row, half the column (DETR style), each as sin/cos pairs
-    over geometrically spaced frequencies. Positions are normalised to [0, 2*pi] so that grids of
-    different sizes (e.g. stride-4 vs stride-8 encoders) map to the same range.
+    Half of the channels encode the row, half the column (DETR style), each as sin/cos pairs over
+    geometrically spaced frequencies, on positions scaled to [0, 2*pi].
     """
     if dim % 4:
         raise ValueError(f"dim must be divisible by 4 for a 2D sine embedding, got {dim}")
     quarter = dim // 4
-    freq = temperature ** (-torch.arange(quarter, dtype=torch.float32) / quarter)  # (dim/4,)
-    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 * math.pi
-    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 * math.pi
-    y = ys[:, None] * freq[None]  # (H, dim/4)
-    x = xs[:, None] * freq[None]  # (W, dim/4)
-    y = torch.cat([y.sin(), y.cos()], dim=1)[:, None, :].expand(height, width, dim // 2)
-    x = torch.cat([x.sin(), x.cos()], dim=1)[None, :, :].expand(height, width, dim // 2)
-    return torch.cat([y, x], dim=2).reshape(height * width, dim)
+    freq = temperature ** (-torch.arange(quarter, dtype=torch.float32, device=x.device) / quarter)  # (dim/4,)
+    y = (y.float() * 2 * math.pi)[..., None] * freq
+    x = (x.float() * 2 * math.pi)[..., None] * freq
+    return torch.cat([y.sin(), y.cos(), x.sin(), x.cos()], dim=-1)
+
+
+def sine_positional_embedding(height: int, width: int, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """Fixed 2D sine-cosine embedding of a height x width token grid -> (height * width, dim), each
+    token at its centre; grids of different sizes (stride 4 or 8 encoders) span the same range."""
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return sine_embedding(grid_y.reshape(-1), grid_x.reshape(-1), dim, temperature)
 
 
 class PoseEmbedding(nn.Module):
     """J2d (B, N, 2) -> keypoint tokens T_J (B, N, d): a linear projection plus a learned
-    per-joint embedding, so that tokens know which joint they are even when two coincide."""
+    per-joint embedding, so that tokens know which joint they are even when two coincide.
 
-    def __init__(self, num_joints: int, dim: int) -> None:
+    With ``positional`` each token also gets the image tokens' sine embedding of its own joint's
+    position, so a keypoint can find its own place in the image by matching positions (the
+    linear projection of (x, y) alone cannot express the sinusoids the image keys carry).
+    ``aspect`` is the crop's h / w, needed to turn crop-normalised coordinates into positions.
+    """
+
+    def __init__(self, num_joints: int, dim: int, positional: bool = False, aspect: float = 256 / 192) -> None:
         super().__init__()
         self.proj = nn.Linear(2, dim)
         self.joint = nn.Parameter(torch.zeros(num_joints, dim))
         nn.init.trunc_normal_(self.joint, std=0.02)
+        self.positional, self.aspect, self.dim = positional, aspect, dim
 
     def forward(self, joints2d: torch.Tensor) -> torch.Tensor:
-        return self.proj(joints2d) + self.joint
+        tokens = self.proj(joints2d) + self.joint
+        if self.positional:  # x_n = 2 u / w - 1, y_n = 2 v / w - h / w  ->  u / w, v / h
+            x = (joints2d[..., 0] + 1) / 2
+            y = (joints2d[..., 1] + self.aspect) / (2 * self.aspect)
+            tokens = tokens + sine_embedding(y, x, self.dim).to(tokens.dtype)
+        return tokens
 
 
 class ImageEmbedding(nn.Module):

@@ -46,6 +46,8 @@ class LiftingConfig:
     pgtl_norm: str = "before"
     #: stage 2 reads detached stage-1 tokens, so its loss never reaches stage 1
     detach_stage1: bool = True
+    #: keypoint tokens also carry the sine embedding of their joint's position (as image tokens do)
+    pose_positions: bool = False
 
     def __post_init__(self) -> None:
         self.stage1 = tuple(self.stage1)
@@ -58,6 +60,12 @@ class LiftingConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the attention layers, in the order of ``LiftingOutput.attention()``."""
+        return ([f"stage 1 · layer {i + 1} ({kind.upper()})" for i, kind in enumerate(self.stage1)]
+                + [f"stage 2 · layer {i + 1} (TL, kept patches)" for i in range(self.stage2_depth)])
 
     @classmethod
     def from_dict(cls, data: dict) -> "LiftingConfig":
@@ -147,7 +155,8 @@ class LiftingByImage(nn.Module):
         self.config = config = config or LiftingConfig()
         self.encoder = encoder if encoder is not None else build_encoder(config.encoder)
         args = (config.dim, config.heads, config.mlp_ratio, config.dropout, config.pgtl_norm)
-        self.pose_embed = PoseEmbedding(config.num_joints, config.dim)
+        w, h = config.crop_size
+        self.pose_embed = PoseEmbedding(config.num_joints, config.dim, config.pose_positions, aspect=h / w)
         self.image_embed = ImageEmbedding(self.encoder.out_channels, config.dim)
         self.stage1_layers = nn.ModuleList(build_layer(kind, *args) for kind in config.stage1)
         self.coarse_head = nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, 3))

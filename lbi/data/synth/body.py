@@ -139,6 +139,14 @@ def sample_angles(rng: np.random.Generator, family: str | None = None, yaw: floa
     return family, a.clipped()
 
 
+def head_points(thorax: np.ndarray, r_head: np.ndarray, lengths: dict[str, float]) -> tuple[np.ndarray, ...]:
+    """The H36M neck/nose and head-top joints, and the head's centre, from the thorax and the head's rotation."""
+    nose = thorax + r_head @ np.array([0, lengths["neck"] * 0.95, 0.07])
+    head_top = thorax + r_head @ np.array([0, lengths["neck"] + lengths["head"] + 0.04, 0.0])
+    head_centre = thorax + r_head @ np.array([0, lengths["neck"] + 0.045, 0.015])
+    return nose, head_top, head_centre
+
+
 @dataclass
 class Posed:
     """A body in a pose: H36M joints plus the primitives the renderer draws (world frame)."""
@@ -161,9 +169,7 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
     r_high = r_low @ spine_half
     thorax = spine + r_high @ np.array([0, L["spine_high"], 0])
     r_head = r_high @ rot_y(a.head_yaw) @ rot_x(a.head_pitch)
-    nose = thorax + r_head @ np.array([0, L["neck"] * 0.95, 0.07])
-    head_top = thorax + r_head @ np.array([0, L["neck"] + L["head"] + 0.04, 0.0])
-    head_centre = thorax + r_head @ np.array([0, L["neck"] + 0.045, 0.015])
+    nose, head_top, head_centre = head_points(thorax, r_head, L)
 
     joints = np.zeros((17, 3))
     joints[J["pelvis"]], joints[J["spine"]], joints[J["thorax"]] = pelvis, spine, thorax

@@ -2,6 +2,8 @@
 
     <out>/lab   splits: train (subjects L00-L09), test (L10-L13)   4 fixed cameras
     <out>/wild  split:  test (subjects W00-W05)                     random cameras and scenes
+    <out>/rand  splits: train (R000-R199), test (T000-T039)         domain-randomised (randomised.py):
+                any camera, rooms / outdoor / flat backgrounds, each pose on several of them
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from tqdm import tqdm
 
 from ...codec import DEFAULT_CROP_SIZE, InputCodec
 from ...crop import joint_box
-from ..format import DatasetMeta, DatasetWriter, encode_jpeg
+from ..format import DatasetMeta, DatasetWriter, encode_jpeg, encode_mask
 from .body import BodyShape, pose_body, sample_angles
+from .people import Person
+from .randomised import render_randomised
 from .render import render_body
 from .scenes import lab_shot, shot_background, wild_shot
 
@@ -46,8 +50,8 @@ def subject_shape(seed: int, subject: str) -> BodyShape:
     return BodyShape.sample(np.random.default_rng([seed, 7, ord(subject[0]), int(subject[1:])]))
 
 
-def render_job(job: Job) -> tuple[bytes, dict]:
-    """Renders one sample: its crop (JPEG bytes) and its annotation row."""
+def render_job(job: Job) -> tuple[bytes, bytes, dict]:
+    """Renders one sample: its crop (JPEG bytes), silhouette (PNG bytes) and annotation row."""
     part_code = ("lab_train", "lab_test", "wild_test").index(job.part)
     rng = np.random.default_rng([job.seed, part_code, job.index])
     shot = lab_shot(rng) if job.part.startswith("lab") else wild_shot(rng)
@@ -56,12 +60,12 @@ def render_job(job: Job) -> tuple[bytes, dict]:
     joints_cam = shot.camera.to_camera(posed.joints)
     joints_px = shot.camera.project(joints_cam)
     crop = CODEC.crop(joint_box(joints_px, grow=0.12))
-    image = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
+    image, silhouette = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
     K = shot.camera.K
     row = dict(subject=job.subject, action=family, camera=shot.camera_name, frame=job.index,
                joints3d=joints_cam * 1000.0, joints2d_gt=joints_px, center=crop.center, scale=crop.scale,
                image_size=shot.camera.size, intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
-    return encode_jpeg(image), row
+    return encode_jpeg(image), encode_mask(silhouette), row
 
 
 def _init_worker() -> None:
@@ -73,34 +77,111 @@ def _jobs(seed: int, part: str, count: int, subjects: list[str]) -> list[Job]:
     return [Job(seed, part, i, subjects[i % len(subjects)]) for i in range(count)]
 
 
-def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2) -> dict[str, float]:
-    """Writes <out>/lab and <out>/wild; returns wall seconds per domain."""
+PARTS = ("lab_train", "lab_test", "wild_test")
+
+# ------------------------------------------------------------------ the domain-randomised split
+RAND_TRAIN = [f"R{i:03d}" for i in range(200)]
+RAND_TEST = [f"T{i:03d}" for i in range(40)]
+#: poses per split and backgrounds (variants) per pose
+RAND_SIZES = {
+    "tiny": {"train": 12, "test": 8},
+    "small": {"train": 2000, "test": 400},
+    "default": {"train": 20000, "test": 2000},
+}
+RAND_VARIANTS = {"train": 2, "test": 1}
+
+
+@dataclass(frozen=True)
+class RandJob:
+    seed: int
+    split: str  # train | test
+    index: int
+    subject: str
+
+
+def render_rand_job(job: RandJob) -> list[tuple[bytes, bytes, dict]]:
+    """One pose of the domain-randomised split on its backgrounds: (JPEG, silhouette PNG, row) each."""
+    split_code = ("train", "test").index(job.split)
+    rng = np.random.default_rng([job.seed, 10 + split_code, job.index])
+    body = Person.sample(np.random.default_rng([job.seed, 30 + split_code, int(job.subject[1:])]))
+    person = body.dressed(rng)  # the subject's body, this sample's clothes
+    variant_rngs = [np.random.default_rng([job.seed, 20 + split_code, job.index, k]) for k in range(RAND_VARIANTS[job.split])]
+    sample = render_randomised(rng, person, variant_rngs, job.split, CODEC)
+    joints_cam = sample.camera.to_camera(sample.joints_world)
+    K = sample.camera.K
+    row = dict(subject=job.subject, action=f"{sample.spec.family} {sample.spec.gesture}", camera="rand", frame=job.index,
+               joints3d=joints_cam * 1000.0, joints2d_gt=sample.camera.project(joints_cam), center=sample.crop.center,
+               scale=sample.crop.scale, image_size=sample.camera.size, intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    mask = encode_mask(sample.silhouette)
+    return [(encode_jpeg(v.image, v.jpeg_quality), mask, {**row, "variant": k}) for k, v in enumerate(sample.variants)]
+
+
+def _render_lab_wild(job: Job) -> list[tuple[bytes, bytes, dict]]:
+    return [render_job(job)]
+
+
+def _write(out: Path, meta: DatasetMeta, jobs: list, render, workers: int, resume: bool, every: int = 256) -> float:
+    """Renders ``jobs`` into a prepared dataset at ``out`` (resuming from its last checkpoint); the
+    render's wall seconds go into meta.json (those of this call only, when it resumed)."""
+    start = time.perf_counter()
+    writer = DatasetWriter(out, meta, resume=resume)
+    resumed_at = writer.progress
+    todo = jobs[resumed_at:]
+    ctx = mp.get_context("spawn") if workers > 1 else None
+    pool = ctx.Pool(workers, initializer=_init_worker) if ctx else None
+    try:
+        results = pool.imap(render, todo, chunksize=8) if pool else map(render, todo)
+        for done, samples in enumerate(tqdm(results, total=len(todo), desc=f"LBI-Synth {out.name}", unit="job"),
+                                       start=writer.progress + 1):
+            for jpeg, mask, row in samples:
+                writer.add(jpeg, mask, **row)
+            if done % every == 0:
+                writer.checkpoint(done)
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    seconds = time.perf_counter() - start
+    meta.info.update(render_seconds=round(seconds, 1), workers=workers, resumed_after_job=resumed_at)
+    writer.close()
+    return seconds
+
+
+def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
+             parts: tuple[str, ...] = PARTS, resume: bool = False) -> dict[str, float]:
+    """Writes <out>/lab and <out>/wild; returns wall seconds per domain. ``parts`` renders only
+    some of lab_train, lab_test, wild_test (each sample is the same whatever else is rendered)."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)}")
-    counts = SIZES[size]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown parts {unknown}; choose from {PARTS}")
+    counts = {part: n if part in parts else 0 for part, n in SIZES[size].items()}
     out = Path(out)
     plan = {
         "lab": (DatasetMeta("lbi-synth-lab", CODEC.crop_size, {"train": LAB_TRAIN, "test": LAB_TEST},
-                            info={"size": size, "seed": seed, "domain": "lab"}),
+                            info={"size": size, "seed": seed, "domain": "lab"}, silhouettes=True),
                 _jobs(seed, "lab_train", counts["lab_train"], LAB_TRAIN) + _jobs(seed, "lab_test", counts["lab_test"], LAB_TEST)),
         "wild": (DatasetMeta("lbi-synth-wild", CODEC.crop_size, {"test": WILD_TEST},
-                             info={"size": size, "seed": seed, "domain": "wild"}),
+                             info={"size": size, "seed": seed, "domain": "wild"}, silhouettes=True),
                  _jobs(seed, "wild_test", counts["wild_test"], WILD_TEST)),
     }
-    timings = {}
-    ctx = mp.get_context("spawn") if workers > 1 else None
-    for domain, (meta, jobs) in plan.items():
-        start = time.perf_counter()
-        writer = DatasetWriter(out / domain, meta)
-        if ctx is None:
-            results = map(render_job, jobs)
-            for jpeg, row in tqdm(results, total=len(jobs), desc=f"LBI-Synth {domain}", unit="crop"):
-                writer.add(jpeg, **row)
-        else:
-            with ctx.Pool(workers, initializer=_init_worker) as pool:
-                results = pool.imap(render_job, jobs, chunksize=32)
-                for jpeg, row in tqdm(results, total=len(jobs), desc=f"LBI-Synth {domain}", unit="crop"):
-                    writer.add(jpeg, **row)
-        writer.close()
-        timings[domain] = time.perf_counter() - start
-    return timings
+    return {domain: _write(out / domain, meta, jobs, _render_lab_wild, workers, resume)
+            for domain, (meta, jobs) in plan.items() if jobs}
+
+
+def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
+                        resume: bool = False) -> float:
+    """Writes the domain-randomised split to <out>/rand (train: RAND_TRAIN subjects, test: RAND_TEST,
+    RAND_VARIANTS backgrounds per pose); returns wall seconds."""
+    if size not in RAND_SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {sorted(RAND_SIZES)}")
+    from .backgrounds import photo_names
+
+    counts = RAND_SIZES[size]
+    jobs = [RandJob(seed, split, i, subjects[i % len(subjects)])
+            for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST)) for i in range(counts[split])]
+    meta = DatasetMeta("lbi-synth-rand", CODEC.crop_size, {"train": RAND_TRAIN, "test": RAND_TEST},
+                       info={"size": size, "seed": seed, "domain": "rand", "variants": RAND_VARIANTS,
+                             "photos": [p.name for p in photo_names()]}, silhouettes=True)
+    return _write(Path(out) / "rand", meta, jobs, render_rand_job, workers, resume)

@@ -109,23 +109,71 @@ def _hit_ellipsoid(d: np.ndarray, c: np.ndarray, rot: np.ndarray, radii: np.ndar
     return t, n
 
 
+def _hit_box(d: np.ndarray, c: np.ndarray, rot: np.ndarray, half: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Oriented box (axes = columns of ``rot``, camera frame; half sizes ``half``) by the slab method."""
+    o = rot.T @ (-c)  # ray origin in the box frame
+    dd = d @ rot
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (-half - o) / dd, (half - o) / dd
+    near, far = np.minimum(t1, t2), np.maximum(t1, t2)
+    near = np.where(np.isnan(near), -np.inf, near)
+    far = np.where(np.isnan(far), np.inf, far)
+    t_in, axis = near.max(axis=1), near.argmax(axis=1)
+    t = np.where((t_in <= far.min(axis=1)) & (t_in > 0), t_in, np.inf)
+    n_local = np.zeros_like(dd)
+    n_local[np.arange(len(dd)), axis] = -np.sign(dd[np.arange(len(dd)), axis])
+    return t, n_local @ rot.T
+
+
 @dataclass
-class Light:
-    direction: np.ndarray  # (3,) unit vector towards the light, camera frame
-    ambient: float = 0.35
-    intensity: float = 0.75
+class Primitive:
+    """One surface the rays can hit: a capsule, ellipsoid, sphere or box in world coordinates.
+
+    ``colour`` is an RGB albedo (3,) or a pattern: any object with ``colours(points_world) -> (P, 3)``
+    (clothing prints). ``person`` marks the body (its pixels form the silhouette), not props.
+    """
+
+    kind: str  # capsule | ellipsoid | sphere | box
+    centre: np.ndarray  # capsule: end a; others: centre
+    size: np.ndarray  # capsule: end b; ellipsoid: radii; sphere: (r,); box: half sizes
+    radius: float = 0.0  # capsule radius
+    rotation: np.ndarray | None = None  # ellipsoid / box axes (columns), world frame
+    colour: object = None
+    person: bool = True
 
 
-def render_body(posed: Posed, camera: Camera, crop: Crop, background: np.ndarray, light: Light) -> np.ndarray:
-    """Draws ``posed`` over ``background`` ((h, w, 3) float in [0, 1], crop-sized) -> uint8 RGB."""
+def posed_primitives(posed: Posed) -> list[Primitive]:
+    """The primitives of a :class:`Posed` body, in its drawing order (capsules, ellipsoids, spheres)."""
+    return ([Primitive("capsule", a, b, r, colour=c) for a, b, r, c in posed.capsules]
+            + [Primitive("ellipsoid", c, radii, rotation=rot, colour=col) for c, rot, radii, col in posed.ellipsoids]
+            + [Primitive("sphere", c, np.array([r]), colour=col) for c, r, col in posed.spheres])
+
+
+@dataclass
+class Surfaces:
+    """What each crop pixel's ray hits first: the geometry of a render, before any light."""
+
+    depth: np.ndarray  # (h, w) ray length in metres, inf where nothing is hit
+    normal: np.ndarray  # (h, w, 3) camera frame
+    albedo: np.ndarray  # (h, w, 3)
+    person: np.ndarray  # (h, w) bool: the person's silhouette (props excluded)
+
+    @property
+    def hit(self) -> np.ndarray:
+        return np.isfinite(self.depth)
+
+
+def cast(primitives: list[Primitive], camera: Camera, crop: Crop) -> Surfaces:
+    """Ray casts the primitives into the crop with a depth buffer (nearest surface wins)."""
     w, h = crop.size
     rays = ray_directions(camera, crop)
     depth = np.full((h, w), np.inf)
     normal = np.zeros((h, w, 3))
     albedo = np.zeros((h, w, 3))
+    person = np.zeros((h, w), bool)
     crop_per_image_px = w / (crop.scale[0] * 200.0)
 
-    def draw(centre_cam: np.ndarray, bound: float, colour: np.ndarray, hit) -> None:
+    def draw(centre_cam: np.ndarray, bound: float, prim: Primitive, hit) -> None:
         z = centre_cam[2]
         if z <= bound + 0.05:
             return
@@ -144,22 +192,51 @@ def render_body(posed: Posed, camera: Camera, crop: Crop, background: np.ndarray
             return
         depth[y0:y1, x0:x1][closer] = t[closer]
         normal[y0:y1, x0:x1][closer] = n.reshape(y1 - y0, x1 - x0, 3)[closer]
-        albedo[y0:y1, x0:x1][closer] = colour
+        person[y0:y1, x0:x1][closer] = prim.person
+        if hasattr(prim.colour, "colours"):  # a pattern: colour by where the ray hit, in world coordinates
+            points = (t[closer][:, None] * d.reshape(y1 - y0, x1 - x0, 3)[closer]) @ camera.rotation + camera.position
+            albedo[y0:y1, x0:x1][closer] = prim.colour.colours(points)
+        else:
+            albedo[y0:y1, x0:x1][closer] = prim.colour
 
-    for a, b, r, colour in posed.capsules:
-        ac, bc = camera.to_camera(a), camera.to_camera(b)
-        draw((ac + bc) / 2, np.linalg.norm(bc - ac) / 2 + r, colour, lambda d, ac=ac, bc=bc, r=r: _hit_capsule(d, ac, bc, r))
-    for c, rot, radii, colour in posed.ellipsoids:
-        cc, rc = camera.to_camera(c), camera.rotation @ rot
-        draw(cc, radii.max(), colour, lambda d, cc=cc, rc=rc, radii=radii: _hit_ellipsoid(d, cc, rc, radii))
-    for c, r, colour in posed.spheres:
-        cc = camera.to_camera(c)
-        draw(cc, r, colour, lambda d, cc=cc, r=r: _hit_sphere(d, cc, r))
+    for prim in primitives:
+        if prim.kind == "capsule":
+            ac, bc, r = camera.to_camera(prim.centre), camera.to_camera(prim.size), prim.radius
+            draw((ac + bc) / 2, np.linalg.norm(bc - ac) / 2 + r, prim,
+                 lambda d, ac=ac, bc=bc, r=r: _hit_capsule(d, ac, bc, r))
+        elif prim.kind == "ellipsoid":
+            cc, rc = camera.to_camera(prim.centre), camera.rotation @ prim.rotation
+            draw(cc, prim.size.max(), prim, lambda d, cc=cc, rc=rc, radii=prim.size: _hit_ellipsoid(d, cc, rc, radii))
+        elif prim.kind == "sphere":
+            cc = camera.to_camera(prim.centre)
+            draw(cc, float(prim.size[0]), prim, lambda d, cc=cc, r=float(prim.size[0]): _hit_sphere(d, cc, r))
+        elif prim.kind == "box":
+            cc, rc = camera.to_camera(prim.centre), camera.rotation @ prim.rotation
+            draw(cc, float(np.linalg.norm(prim.size)), prim, lambda d, cc=cc, rc=rc, half=prim.size: _hit_box(d, cc, rc, half))
+        else:
+            raise ValueError(f"unknown primitive kind {prim.kind!r}")
+    return Surfaces(depth, normal, albedo, person)
 
-    mask = np.isfinite(depth)
-    shade = light.ambient + light.intensity * np.clip(normal @ light.direction, 0.0, 1.0)
-    out = np.where(mask[..., None], np.clip(albedo * shade[..., None], 0, 1), background)
-    # anti-aliasing: soften the silhouette (and only it) with a small blur
+
+@dataclass
+class Light:
+    direction: np.ndarray  # (3,) unit vector towards the light, camera frame
+    ambient: float = 0.35
+    intensity: float = 0.75
+    colour: np.ndarray | None = None  # RGB tint of the light (None: white)
+
+
+def shade(surfaces: Surfaces, light: Light) -> np.ndarray:
+    """Lambertian + ambient shading of the hit pixels: (h, w, 3) float in [0, 1]."""
+    lit = light.ambient + light.intensity * np.clip(surfaces.normal @ light.direction, 0.0, 1.0)
+    out = np.clip(surfaces.albedo * lit[..., None], 0, 1)
+    return out if light.colour is None else np.clip(out * light.colour, 0, 1)
+
+
+def composite(shaded: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """The shaded surfaces over a crop-sized background -> uint8 RGB; the outline (and only it) is
+    softened with a small blur (anti-aliasing)."""
+    out = np.where(mask[..., None], shaded, background)
     m8 = mask.astype(np.uint8)
     kernel = np.ones((3, 3), np.uint8)
     edge = (cv2.dilate(m8, kernel) - cv2.erode(m8, kernel)).astype(bool)
@@ -167,3 +244,11 @@ def render_body(posed: Posed, camera: Camera, crop: Crop, background: np.ndarray
     blurred = cv2.GaussianBlur(out, (3, 3), 0.8)
     out[edge] = blurred[edge]
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def render_body(posed: Posed, camera: Camera, crop: Crop, background: np.ndarray, light: Light
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Draws ``posed`` over ``background`` ((h, w, 3) float in [0, 1], crop-sized) -> uint8 RGB and
+    the person's silhouette (h, w) bool."""
+    surfaces = cast(posed_primitives(posed), camera, crop)
+    return composite(shade(surfaces, light), surfaces.hit, background), surfaces.person
