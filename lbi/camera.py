@@ -69,3 +69,33 @@ def project_to_2d(points: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     tangential = np.sum(p * xy, axis=-1, keepdims=True)
     xy = xy * (radial + tangential) + p[::-1] * r2
     return xy * np.array([intrinsics.fx, intrinsics.fy]) + np.array([intrinsics.cx, intrinsics.cy])
+
+
+def ray_rotation(pixels: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Rotations (..., 3, 3) from camera axes to the axes of a virtual camera turned about its centre
+    to look through ``pixels`` (..., 2): its z axis is the ray through the pixel, its x axis stays
+    horizontal in the image (perpendicular to the camera's y axis). ``intrinsics`` (..., 4) are
+    fx, fy, cx, cy; where they are unknown (NaN) the rotation is the identity.
+
+    A person off the image centre is seen obliquely: the crop shows the body as seen along the ray,
+    so a lifter that reads only the crop can know the pose in this frame, not in the camera's.
+    """
+    pixels = np.asarray(pixels, dtype=np.float64)
+    k = np.asarray(intrinsics, dtype=np.float64)
+    fx, fy, cx, cy = np.moveaxis(k, -1, 0)
+    z = np.stack([(pixels[..., 0] - cx) / fx, (pixels[..., 1] - cy) / fy, np.ones_like(fx)], axis=-1)
+    z /= np.linalg.norm(z, axis=-1, keepdims=True)
+    x = np.cross(np.array([0.0, 1.0, 0.0]), z)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    rotation = np.stack([x, np.cross(z, x), z], axis=-2)  # rows: the virtual camera's axes
+    unknown = ~np.isfinite(rotation).all(axis=(-1, -2))
+    rotation[unknown] = np.eye(3)
+    return rotation
+
+
+def default_intrinsics(width: int, height: int, focal_factor: float = 0.8) -> np.ndarray:
+    """(fx, fy, cx, cy) assumed for a photo of unknown camera: the principal point at the centre and
+    a focal length of ``focal_factor`` x the longer side (0.8: ~64 degrees across it, a phone's
+    or webcam's main camera)."""
+    focal = focal_factor * max(width, height)
+    return np.array([focal, focal, width / 2.0, height / 2.0])

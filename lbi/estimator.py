@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .camera import default_intrinsics
 from .codec import InputCodec
 from .crop import Crop
-from .metrics import background_attention_ratio
+from .metrics import attention_share, background_attention_ratio, silhouette_background
 from .model import LiftingOutput, Stage1Output
 from .pose2d import Pose2D, PoseDetector
 from .skeleton import H36M_JOINTS
@@ -44,6 +45,13 @@ class Estimate:
     timings_ms: dict[str, float] = field(default_factory=dict)
     people_found: int = 1
     notes: list[str] = field(default_factory=list)  # e.g. "3 people found: using the largest"
+    #: share of the last stage-1 layer's attention off the person (MediaPipe's segmentation), and what
+    #: uniform attention would give on the same crop; None without a segmentation (live mode)
+    off_person_attention: float | None = None
+    off_person_uniform: float | None = None
+    #: (fx, fy, cx, cy) assumed for the photo (a photo's camera is unknown): turns the pose from the
+    #: axes of a model that predicts along the crop's ray ("ray" frame) into camera axes
+    intrinsics: np.ndarray | None = None
     _stage1: Stage1Output | None = field(default=None, repr=False)
 
     @property
@@ -68,9 +76,12 @@ class Estimate:
             "kept_tokens": self.kept_tokens,
             "total_tokens": self.total_tokens,
             "background_attention": None if self.background_attention is None else round(self.background_attention, 4),
+            "off_person_attention": None if self.off_person_attention is None else round(self.off_person_attention, 4),
+            "off_person_attention_uniform": None if self.off_person_uniform is None else round(self.off_person_uniform, 4),
             "timings_ms": self.timings_ms,
             "people_found": self.people_found,
             "notes": self.notes,
+            "intrinsics_assumed": None if self.intrinsics is None else np.round(self.intrinsics, 2).tolist(),
         }
 
     def scaled(self, factor: float) -> "Estimate":
@@ -79,7 +90,8 @@ class Estimate:
         if factor == 1.0:
             return self
         crop = Crop(self.crop.center * factor, self.crop.scale * factor, self.crop.size, self.crop.rotation)
-        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes))
+        intrinsics = None if self.intrinsics is None else self.intrinsics * factor
+        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes), intrinsics=intrinsics)
 
     def noting_people(self, count: int) -> "Estimate":
         """Records how many people the detector found (the estimate is of the largest)."""
@@ -113,7 +125,7 @@ class Estimator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.codec = InputCodec.for_model(self.model)
-        self.detector = detector or PoseDetector()
+        self.detector = detector or PoseDetector(segmentation=True)
         self._detector_lock = threading.Lock()
 
     def _autocast(self):
@@ -174,8 +186,21 @@ class Estimator:
             t = time.perf_counter()
             out = self.model.stage2(s1, retention)
             timings["stage2"] = (time.perf_counter() - t) * 1000
-        return [self._estimate(out.select(k), pose.joints, pose.confidence, i.crop, i.joints_crop_px, dict(timings))
-                for k, (pose, i) in enumerate(zip(poses, inputs))]
+        estimates = [self._estimate(out.select(k), pose.joints, pose.confidence, i.crop, i.joints_crop_px, dict(timings),
+                                    default_intrinsics(rgb.shape[1], rgb.shape[0]))
+                     for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
+        for estimate, pose in zip(estimates, poses):
+            if pose.mask is not None:
+                estimate.off_person_attention, estimate.off_person_uniform = self._off_person(estimate, pose.mask)
+        return estimates
+
+    def _off_person(self, estimate: Estimate, mask: np.ndarray) -> tuple[float, float]:
+        """The last stage-1 layer's attention off the person (MediaPipe's segmentation warped into the
+        crop) and uniform attention's share on the same crop."""
+        on_crop = estimate.crop.warp(mask) > 0.5
+        background = silhouette_background(on_crop[None], self.model.encoder.stride)
+        last = estimate.attention[len(self.model.config.stage1) - 1]
+        return float(attention_share(last[None], background)[0]), float(background.mean())
 
     def refine(self, estimate: Estimate, retention: float) -> Estimate:
         """Re-runs selection + stage 2 with another retention rate; the encoder and stage 1 are not re-run."""
@@ -186,21 +211,25 @@ class Estimator:
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
-                                 estimate.crop.to_crop(estimate.joints2d_px), timings)
-        return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes))
+                                 estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics)
+        return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes),
+                       off_person_attention=estimate.off_person_attention, off_person_uniform=estimate.off_person_uniform)
 
     def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
-                  joints_crop: np.ndarray, timings: dict[str, float]) -> Estimate:
-        """A batch-of-one output -> Estimate (mm, root-relative; attention on the token grid)."""
+                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray) -> Estimate:
+        """A batch-of-one output -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
         h, w = out.grid
         joints = out.coarse.shape[1]
         attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
         last_stage1 = attention[len(out.stage1_attention) - 1]
         background = float(background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0])
         mask = out.kept_mask()
+        def camera_mm(pose: torch.Tensor) -> np.ndarray:  # the model's axes -> camera axes, mm, root-relative
+            relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
+            return self.codec.decode_pose(relative, crop.center, intrinsics)
+
         return Estimate(
-            joints3d_mm=((out.refined[0] - out.refined[0, :1]).float().cpu().numpy() * 1000),
-            coarse3d_mm=((out.coarse[0] - out.coarse[0, :1]).float().cpu().numpy() * 1000),
+            joints3d_mm=camera_mm(out.refined), coarse3d_mm=camera_mm(out.coarse), intrinsics=np.asarray(intrinsics),
             joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
             kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
             retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, _stage1=out.stage1)

@@ -27,6 +27,7 @@ class Pose2D:
     visibility: np.ndarray  # (33,)
     box: tuple[float, float, float, float]  # (x, y, w, h) pixels
     world: np.ndarray | None = None  # (33, 3) MediaPipe's own 3D estimate: metres, hip-centred, camera-like axes
+    mask: np.ndarray | None = None  # (H, W) float in [0, 1]: MediaPipe's person segmentation, when asked for
 
     @property
     def joints3d_mm(self) -> np.ndarray | None:
@@ -56,11 +57,11 @@ class Pose2D:
 class PoseDetector:
     """One MediaPipe Pose graph. ``video=True`` tracks across frames (one detector per stream)."""
 
-    def __init__(self, video: bool = False, min_confidence: float = 0.5) -> None:
+    def __init__(self, video: bool = False, min_confidence: float = 0.5, segmentation: bool = False) -> None:
         import mediapipe as mp
 
         self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1, smooth_landmarks=video,
-                                            enable_segmentation=False, min_detection_confidence=min_confidence,
+                                            enable_segmentation=segmentation, min_detection_confidence=min_confidence,
                                             min_tracking_confidence=min_confidence)
 
     def __call__(self, rgb: np.ndarray) -> Pose2D | None:
@@ -76,7 +77,8 @@ class PoseDetector:
         world = None
         if result.pose_world_landmarks is not None:
             world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])
-        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world)
+        mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, np.float32)
+        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world, mask)
 
     def detect_people(self, rgb: np.ndarray, max_people: int = 3, min_extra_score: float = 0.8) -> list[Pose2D]:
         """Everyone MediaPipe finds (up to ``max_people``), largest visible person first. Static images only:

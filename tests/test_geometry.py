@@ -165,3 +165,29 @@ def test_crop_size_travels_with_the_model(tmp_path):
     assert InputCodec.for_model(MartinezMLP(MartinezConfig(hidden=32))).crop_size == (192, 256)
     with pytest.raises(ValueError, match="crop size must be positive"):
         LiftingConfig(crop_size=(0, 256))
+
+
+def test_ray_frame_sees_an_off_centre_person_as_a_centred_one():
+    """The virtual camera through the crop centre: the root lies on its z axis, lengths are kept,
+    and decoding a prediction returns it to camera axes."""
+    from lbi.camera import ray_rotation
+    from lbi.codec import InputCodec
+
+    rng = np.random.default_rng(0)
+    intrinsics = np.array([900.0, 900.0, 640.0, 360.0])
+    joints = rng.normal(0, 300, (1, 17, 3)) + np.array([1800.0, -600.0, 4000.0])  # far right, up, mm
+    root_px = project_to_2d(joints[0, 0], Intrinsics(*intrinsics))
+    rotation = ray_rotation(root_px, intrinsics)
+    np.testing.assert_allclose(rotation @ joints[0, 0], [0, 0, np.linalg.norm(joints[0, 0])], atol=1e-6)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    codec = InputCodec(frame="ray")
+    target = codec.encode_pose(joints, root_px[None], intrinsics[None])
+    np.testing.assert_allclose(np.linalg.norm(target, axis=-1), np.linalg.norm(joints - joints[:, :1], axis=-1) / 1000,
+                               rtol=1e-5)  # a rotation: joint distances from the root are kept
+    back = codec.decode_pose(target[0] * 1000, root_px, intrinsics)
+    np.testing.assert_allclose(back, joints[0] - joints[0, :1], atol=0.05)
+    camera = InputCodec(frame="camera")
+    np.testing.assert_allclose(camera.encode_pose(joints, root_px[None], intrinsics[None]), (joints - joints[:, :1]) / 1000,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="frame must be one of"):
+        InputCodec(frame="world")

@@ -57,3 +57,20 @@ def test_cli_reports_each_bad_file_and_keeps_the_good_results(files, tmp_path):
     assert [r["image"] for r in results] == paths
     assert "joints3d_mm" in results[-1]  # the good photo's result is written despite the bad ones
     assert all("error" in r or "joints3d_mm" in r for r in results)
+
+
+@pytest.mark.slow
+def test_stress_script_reports_a_clean_run(capsys):
+    """python -m lbi.stress end to end, at a small size: the app under concurrent load and hostile
+    uploads, the CLI on the same files, crafted path requests; the JSON says nothing went wrong."""
+    from lbi.stress import main as stress
+
+    stress(["--clients", "3", "--requests", "4", "--hostile", "40", "--seed", "2"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["load"]["requests"] == 12 and report["load"]["errors"] == 0, report["load"]
+    assert report["hostile_app"]["files"] == 40 and report["hostile_app"]["crashes"] == 0
+    assert report["hostile_app"]["generic_messages"] == 0
+    assert report["server_tracebacks_load_and_hostile"] == 0
+    assert report["hostile_cli"]["entries"] == 40 and report["hostile_cli"]["tracebacks"] == 0
+    assert report["traversal"]["refused"] == report["traversal"]["attempts"] > 0
+    assert 0 < report["max_rss_mb"] < 1536 and report["app_tmp_mb"]["max"] < 200

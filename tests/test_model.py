@@ -203,7 +203,7 @@ def test_precomputed_features_give_the_same_result(small_model):
 
 
 def test_keypoint_positions_match_the_image_token_they_lie_on():
-    """With pose_positions, a keypoint token carries the sine embedding of the token under its joint."""
+    """With pose_positions, a keypoint's query position is the sine embedding of the token under its joint."""
     from lbi.codec import InputCodec
     from lbi.model.embedding import PoseEmbedding, sine_positional_embedding
 
@@ -214,6 +214,19 @@ def test_keypoint_positions_match_the_image_token_they_lie_on():
     grid = sine_positional_embedding(32, 24, 64)  # stride 8
     rows, cols = np.random.default_rng(0).integers(0, 32, 17), np.random.default_rng(1).integers(0, 24, 17)
     px = np.stack([cols * 8 + 3.5, rows * 8 + 3.5], axis=1)  # token centres (pixel-centre convention)
-    tokens = embed(torch.from_numpy(codec.normalize(px))[None])[0]
-    nearest = (tokens @ grid.T).argmax(dim=1).numpy()
+    tokens, positions = embed(torch.from_numpy(codec.normalize(px))[None])
+    assert torch.equal(tokens, torch.zeros_like(tokens))  # the positions stay out of the tokens
+    nearest = (positions[0] @ grid.T).argmax(dim=1).numpy()
     np.testing.assert_array_equal(nearest, rows * 24 + cols)
+
+
+def test_keypoint_positions_reach_stage2_reruns_and_batches():
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, pose_positions=True)).eval()
+    images, joints2d = torch.rand(3, 3, 64, 48), torch.rand(3, 17, 2) * 2 - 1
+    with torch.no_grad():
+        out = model(images, joints2d)
+        assert out.stage1.joint_pos.shape == (3, 17, 32)
+        again = model.stage2(out.stage1.select(1))
+        torch.testing.assert_close(again.refined, out.refined[1:2])
+        moved = model(images, joints2d + 0.3)  # the queries follow the joints: the attention moves
+        assert not torch.allclose(moved.stage1_attention[0], out.stage1_attention[0])

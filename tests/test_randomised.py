@@ -238,3 +238,22 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
     assert peer.samples == len(ds) - (0 in ds.rows) and peer.mpjpe == pytest.approx(50.0, abs=1e-3)
     assert peer.p_mpjpe == pytest.approx(0.0, abs=1e-3)  # a translated copy aligns perfectly
     assert set(with_peer({"run": {"t": peer}}, {"t": ds})) == {"run", PEER}
+
+
+def test_coverage_report_counts_the_rendered_poses(synth_root, tmp_path):
+    from train.synth_coverage import main as coverage_main
+
+    coverage_main(["--size", "tiny", "--data", str(synth_root / "rand"), "--out", str(tmp_path / "cov")])
+    import json
+
+    report = json.loads((tmp_path / "cov.json").read_text())["coverage"]
+    data = PreparedData(synth_root / "rand")
+    from collections import Counter
+
+    for split in ("train", "test"):
+        rows = data.indices(split)
+        first_variant = rows[data.ann["variant"][rows] == 0]
+        rendered = Counter(a.split()[0] for a in data.ann["action"][first_variant])
+        assert report[split]["families"] == dict(rendered)  # recomputed from the seeds: exactly what was rendered
+        assert sum(report[split]["camera_height_m"].values()) == RAND_SIZES["tiny"][split]
+    assert "| pose family |" in (tmp_path / "cov.md").read_text()

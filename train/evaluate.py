@@ -145,6 +145,7 @@ def mediapipe_peer(dataset: PoseDataset) -> EvalResult | None:
     if "joints3d_mediapipe" not in dataset.data.ann:
         return None
     pred = dataset.data.ann["joints3d_mediapipe"][dataset.rows].astype(np.float64)
+    pred = np.einsum("tij,tnj->tni", dataset.rotation, pred)  # into the axes the targets are in
     found = np.isfinite(pred).all(axis=(1, 2))
     if not found.any():
         return None

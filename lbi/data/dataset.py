@@ -17,7 +17,7 @@ class PoseDataset(Dataset):
     Each item: ``joints2d`` (17, 2) the chosen 2D input encoded by ``codec`` (crop-normalised),
     ``joints2d_px`` (17, 2) the same in crop pixels, ``joints2d_gt_px`` the true 2D joints in crop
     pixels, ``target`` (17, 3) root-relative 3D joints in
-    metres (camera axes), ``index`` the sample's row, and either ``image`` (3, h, w) in [0, 1] or,
+    metres in the model's axes (the codec's frame), ``index`` the sample's row, and either ``image`` (3, h, w) in [0, 1] or,
     given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
     ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; ``detected`` (bool) says whether the 2D
     input is there. Samples whose 2D input is missing (a detector found nobody: NaN) are left out
@@ -54,8 +54,9 @@ class PoseDataset(Dataset):
         inputs = np.where(self.detected[:, None, None], self.data.ann[key][self.rows], self.data.ann["joints2d_gt"][self.rows])
         self.joints2d_px, self.joints2d = self.codec.encode_joints(inputs, to_crop)
         self.joints2d_gt_px = self.codec.encode_joints(self.data.ann["joints2d_gt"][self.rows], to_crop)[0]
-        joints3d = self.data.ann["joints3d"][self.rows].astype(np.float32)
-        self.target = (joints3d - joints3d[:, :1]) / 1000.0
+        centres, intrinsics = self.data.ann["center"][self.rows], self.data.ann["intrinsics"][self.rows]
+        self.rotation = self.codec.rotations(centres, intrinsics)  # (T, 3, 3) camera axes -> the model's
+        self.target = self.codec.encode_pose(self.data.ann["joints3d"][self.rows], centres, intrinsics)
         self.features = features
         self.load_images = load_images
         if load_silhouettes and not self.data.meta.silhouettes:

@@ -24,9 +24,11 @@ class MartinezConfig:
     dropout: float = 0.5
     #: (w, h) of the crop whose normalised coordinates the 2D input is given in
     crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
+    #: axes of the predicted pose (see LiftingConfig)
+    frame: str = "camera"
 
     def __post_init__(self) -> None:
-        self.crop_size = InputCodec(tuple(self.crop_size)).crop_size
+        self.crop_size = InputCodec(tuple(self.crop_size), self.frame).crop_size
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -35,12 +35,12 @@ def sine_positional_embedding(height: int, width: int, dim: int, temperature: fl
 
 class PoseEmbedding(nn.Module):
     """J2d (B, N, 2) -> keypoint tokens T_J (B, N, d): a linear projection plus a learned
-    per-joint embedding, so that tokens know which joint they are even when two coincide.
-
-    With ``positional`` each token also gets the image tokens' sine embedding of its own joint's
-    position, so a keypoint can find its own place in the image by matching positions (the
-    linear projection of (x, y) alone cannot express the sinusoids the image keys carry).
-    ``aspect`` is the crop's h / w, needed to turn crop-normalised coordinates into positions.
+    per-joint embedding, so that tokens know which joint they are even when two coincide; and,
+    with ``positional``, each joint's position as the image tokens' sine embedding (B, N, d), for
+    the keypoint queries: a keypoint can then find its own place in the image by matching
+    positions (a linear projection of (x, y) cannot express the sinusoids the image keys carry).
+    Kept out of the tokens themselves, it cannot drown the joint embedding (as DETR's query
+    positions). ``aspect`` is the crop's h / w, to turn crop-normalised coordinates into positions.
     """
 
     def __init__(self, num_joints: int, dim: int, positional: bool = False, aspect: float = 256 / 192) -> None:
@@ -50,13 +50,14 @@ class PoseEmbedding(nn.Module):
         nn.init.trunc_normal_(self.joint, std=0.02)
         self.positional, self.aspect, self.dim = positional, aspect, dim
 
-    def forward(self, joints2d: torch.Tensor) -> torch.Tensor:
+    def forward(self, joints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> keypoint tokens (B, N, d) and their positions (B, N, d), or None without ``positional``."""
         tokens = self.proj(joints2d) + self.joint
-        if self.positional:  # x_n = 2 u / w - 1, y_n = 2 v / w - h / w  ->  u / w, v / h
-            x = (joints2d[..., 0] + 1) / 2
-            y = (joints2d[..., 1] + self.aspect) / (2 * self.aspect)
-            tokens = tokens + sine_embedding(y, x, self.dim).to(tokens.dtype)
-        return tokens
+        if not self.positional:
+            return tokens, None
+        x = (joints2d[..., 0] + 1) / 2  # x_n = 2 u / w - 1, y_n = 2 v / w - h / w  ->  u / w, v / h
+        y = (joints2d[..., 1] + self.aspect) / (2 * self.aspect)
+        return tokens, sine_embedding(y, x, self.dim).to(tokens.dtype)
 
 
 class ImageEmbedding(nn.Module):

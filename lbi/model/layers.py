@@ -2,7 +2,8 @@
 
 Both are pre-norm: MSA over the N keypoint tokens -> cross-attention between keypoints and the
 HW image tokens -> FFN on keypoint tokens. Image tokens never attend to each other. Positions are
-added to the image keys (and queries, for image-side attention), not to the tokens themselves.
+added to the image keys (and queries, for image-side attention), not to the tokens themselves;
+likewise the keypoints' own positions, when the model has them, go into their queries only.
 
 Shapes: keypoint tokens T_J (B, N, d); image tokens T_I (B, M, d) with M = HW or the kept count;
 positions (1 or B, M, d); attention (B, heads, N, M).
@@ -36,17 +37,19 @@ class TransformerLayer(nn.Module):
         x = self.norm_msa(joints)
         return joints + self.msa(x, x, x)[0]
 
-    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Returns updated keypoint tokens, image tokens and the attention (B, h, N, M)."""
+    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
+                     joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns updated keypoint tokens, image tokens and the attention (B, h, N, M).
+        ``joint_pos`` (B, N, d), when given, is added to the keypoint queries (as ``pos`` is to the keys)."""
         img = self.norm_image(image)
-        update, attn = self.mca(self.norm_joints(joints), img + pos, img)
+        x = self.norm_joints(joints)
+        update, attn = self.mca(x if joint_pos is None else x + joint_pos, img + pos, img)
         return joints + update, image, attn
 
-    def forward(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
+                joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         joints = self.self_attend(joints)
-        joints, image, attn = self.cross_attend(joints, image, pos)
+        joints, image, attn = self.cross_attend(joints, image, pos, joint_pos)
         joints = joints + self.ffn(self.norm_ffn(joints))
         return joints, image, attn
 
@@ -77,12 +80,12 @@ class PoseGuidedLayer(TransformerLayer):
             self.q_image = nn.Linear(dim, dim)
             self.k_joints = nn.Linear(dim, dim)
 
-    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
+                     joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.norm_joints(joints)
         img = self.norm_image(image)
         mca = self.mca
-        q = split_heads(mca.q(x), self.heads)  # (B, h, N, dh)
+        q = split_heads(mca.q(x if joint_pos is None else x + joint_pos), self.heads)  # (B, h, N, dh)
         k = split_heads(mca.k(img + pos), self.heads)  # (B, h, M, dh)
         logits = (q @ k.transpose(-2, -1)) * mca.scale  # (B, h, N, M)
         attn = logits.softmax(dim=-1)  # normalised over the image axis

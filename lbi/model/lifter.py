@@ -31,6 +31,8 @@ class LiftingConfig:
     encoder: str = "blazepose_s4"
     #: (w, h) of the person crop the model reads (its :class:`lbi.codec.InputCodec`)
     crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
+    #: axes of the 3D pose it predicts: "camera", or "ray" (a virtual camera looking through the crop centre)
+    frame: str = "camera"
     num_joints: int = 17
     dim: int = 192
     heads: int = 8
@@ -46,12 +48,12 @@ class LiftingConfig:
     pgtl_norm: str = "before"
     #: stage 2 reads detached stage-1 tokens, so its loss never reaches stage 1
     detach_stage1: bool = True
-    #: keypoint tokens also carry the sine embedding of their joint's position (as image tokens do)
+    #: keypoint queries also carry the sine embedding of their joint's position (as image keys do)
     pose_positions: bool = False
 
     def __post_init__(self) -> None:
         self.stage1 = tuple(self.stage1)
-        self.crop_size = InputCodec(tuple(self.crop_size)).crop_size  # validated, JSON lists -> tuple
+        self.crop_size = InputCodec(tuple(self.crop_size), self.frame).crop_size  # validated, JSON lists -> tuple
         kept_count(self.retention, 1)  # validates r
         if self.pgtl_norm not in PGTL_NORMS:
             raise ValueError(f"pgtl_norm must be one of {PGTL_NORMS}, got {self.pgtl_norm!r}")
@@ -103,6 +105,7 @@ class Stage1Output:
     coarse: torch.Tensor  # (B, N, 3) J3d_1
     attention: list[torch.Tensor]  # per layer (B, heads, N, HW)
     grid: tuple[int, int]  # (H, W) of the token grid
+    joint_pos: torch.Tensor | None = None  # (B, N, d) the keypoints' positions (pose_positions), for their queries
 
     def select(self, k: int) -> "Stage1Output":
         """Sample ``k`` as a batch of one."""
@@ -206,13 +209,13 @@ class LiftingByImage(nn.Module):
             if features is None:
                 features = self.encoder(images)  # (B, C, H, W)
             image, pos = self.image_embed(features)  # (B, HW, d), (1, HW, d)
-            joints = self.pose_embed(joints2d)  # (B, N, d)
+            joints, joint_pos = self.pose_embed(joints2d)  # (B, N, d) each (positions: None without pose_positions)
             attention = []
             for layer in self.stage1_layers:
-                joints, image, attn = layer(joints, image, pos)
+                joints, image, attn = layer(joints, image, pos, joint_pos)
                 attention.append(attn)
             coarse = self.coarse_head(joints)
-        return Stage1Output(joints, image, pos, coarse, attention, tuple(features.shape[-2:]))
+        return Stage1Output(joints, image, pos, coarse, attention, tuple(features.shape[-2:]), joint_pos)
 
     def stage2(self, s1: Stage1Output, retention: float | None = None) -> LiftingOutput:
         """Selection + stage 2 on cached stage-1 results; ``retention`` overrides the config's r."""
@@ -227,7 +230,7 @@ class LiftingByImage(nn.Module):
         chosen = self.selection(s1.attention[-1].detach(), image, pos, r)
         kept, kept_pos = chosen.tokens, chosen.pos
         for layer in self.stage2_layers:
-            joints, kept, attn = layer(joints, kept, kept_pos)
+            joints, kept, attn = layer(joints, kept, kept_pos, s1.joint_pos)
             out.stage2_attention.append(attn)
         out.refined = self.refine_head(joints)
         out.kept_indices = chosen.indices

@@ -1,5 +1,9 @@
-"""LBI-Synth: synthetic people rendered by ray casting, in a "lab" and a "wild" domain.
+"""LBI-Synth: synthetic people rendered by ray casting, in three domains.
 
-body.py (shapes, pose sampler, primitives) -> render.py (ray casting into the crop) ->
-scenes.py (cameras, backgrounds, lights per domain) -> generate.py (the data set writer).
+lab / wild (the first benchmark): body.py (shapes, pose sampler, primitives) -> render.py (ray
+casting into the crop) -> scenes.py (4 fixed lab scenes; random wild ones) -> generate.py.
+
+rand (domain-randomised, what the bundled weights learn from): poses.py (everyday poses, arm
+gestures by IK) -> people.py (bodies, skin, hair, clothes) -> randomised.py (any camera; each pose
+on several backgrounds from backgrounds.py) -> render.py -> generate.py.
 """

@@ -99,12 +99,18 @@ class RandJob:
     subject: str
 
 
-def render_rand_job(job: RandJob) -> list[tuple[bytes, bytes, dict]]:
-    """One pose of the domain-randomised split on its backgrounds: (JPEG, silhouette PNG, row) each."""
+def rand_person(job: RandJob) -> tuple[np.random.Generator, Person]:
+    """The sample's random stream and its person: the subject's body in this sample's clothes."""
     split_code = ("train", "test").index(job.split)
     rng = np.random.default_rng([job.seed, 10 + split_code, job.index])
     body = Person.sample(np.random.default_rng([job.seed, 30 + split_code, int(job.subject[1:])]))
-    person = body.dressed(rng)  # the subject's body, this sample's clothes
+    return rng, body.dressed(rng)
+
+
+def render_rand_job(job: RandJob) -> list[tuple[bytes, bytes, dict]]:
+    """One pose of the domain-randomised split on its backgrounds: (JPEG, silhouette PNG, row) each."""
+    split_code = ("train", "test").index(job.split)
+    rng, person = rand_person(job)
     variant_rngs = [np.random.default_rng([job.seed, 20 + split_code, job.index, k]) for k in range(RAND_VARIANTS[job.split])]
     sample = render_randomised(rng, person, variant_rngs, job.split, CODEC)
     joints_cam = sample.camera.to_camera(sample.joints_world)
@@ -170,6 +176,11 @@ def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int
             for domain, (meta, jobs) in plan.items() if jobs}
 
 
+def rand_jobs(seed: int, counts: dict[str, int]) -> list[RandJob]:
+    return [RandJob(seed, split, i, subjects[i % len(subjects)])
+            for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST)) for i in range(counts[split])]
+
+
 def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
                         resume: bool = False) -> float:
     """Writes the domain-randomised split to <out>/rand (train: RAND_TRAIN subjects, test: RAND_TEST,
@@ -179,8 +190,7 @@ def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, w
     from .backgrounds import photo_names
 
     counts = RAND_SIZES[size]
-    jobs = [RandJob(seed, split, i, subjects[i % len(subjects)])
-            for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST)) for i in range(counts[split])]
+    jobs = rand_jobs(seed, counts)
     meta = DatasetMeta("lbi-synth-rand", CODEC.crop_size, {"train": RAND_TRAIN, "test": RAND_TEST},
                        info={"size": size, "seed": seed, "domain": "rand", "variants": RAND_VARIANTS,
                              "photos": [p.name for p in photo_names()]}, silhouettes=True)

@@ -20,7 +20,7 @@ from ...codec import InputCodec
 from ...crop import Crop, joint_box
 from .backgrounds import camera_effects, photo_library, random_background, random_light
 from .people import Person, chair_primitives, dress
-from .poses import PoseSpec, sample_pose
+from .poses import PoseSpec, Skeleton, sample_pose
 from .render import Camera, cast, composite, shade
 
 FRAMES = ((1920, 1080), (1280, 720), (1080, 1920), (1000, 1000), (2048, 2048), (640, 480), (1440, 1080), (1080, 1350))
@@ -84,12 +84,22 @@ def random_camera(rng: np.random.Generator, joints: np.ndarray, tries: int = 50)
     raise RuntimeError("no camera found that sees the whole person")
 
 
+def shoot(rng: np.random.Generator, person: Person) -> tuple[PoseSpec, Skeleton, Camera]:
+    """The pose and the camera of a sample (what :func:`render_randomised` draws first)."""
+    spec = sample_pose(rng)
+    skeleton = person.skeleton(spec)
+    return spec, skeleton, random_camera(rng, skeleton.joints)
+
+
+def camera_pitch_deg(camera: Camera) -> float:
+    """How far the camera looks down (positive) or up from level, in degrees."""
+    return float(np.degrees(np.arcsin(-camera.rotation[2, 1])))
+
+
 def render_randomised(rng: np.random.Generator, person: Person, variant_rngs: list[np.random.Generator],
                       split: str, codec: InputCodec) -> RandomisedSample:
     """One pose of ``person`` from a random camera, composited onto ``len(variant_rngs)`` backgrounds."""
-    spec = sample_pose(rng)
-    skeleton = person.skeleton(spec)
-    camera = random_camera(rng, skeleton.joints)
+    spec, skeleton, camera = shoot(rng, person)
     joints_px = camera.project(camera.to_camera(skeleton.joints))
     x, y, w, h = joint_box(joints_px, grow=rng.uniform(0.06, 0.2))  # framing varies like a detector's box
     shift = rng.normal(0, 0.04, 2) * max(w, h)
