@@ -127,6 +127,12 @@ def hostile_files(folder: Path, count: int = 320, seed: int = 0) -> list[tuple[P
     cases.append(("odd format", "jpg", valid["png"]))  # a PNG named .jpg
     cases.append(("tiny", "png", _save(photo.resize((10, 10)), "PNG")))
     cases.append(("extreme aspect", "png", _save(Image.new("RGB", (7999, 64), (200, 100, 50)), "PNG")))
+    # small files of 7999 px that decode to gigabytes at full size: a photo of a person, a 16-bit gradient
+    person = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    cases.append(("large photo", "jpg", _save(person.resize((7999, 7999), Image.Resampling.BILINEAR), "JPEG", quality=80)))
+    gradient = np.add.outer(np.arange(7999, dtype=np.uint32), np.arange(6000, dtype=np.uint32)) * 4
+    cases.append(("large photo", "png", _save(Image.fromarray(gradient.astype(np.uint16)), "PNG")))
+    del gradient
     while len(cases) < count:  # byte-flipped mutants of valid files
         ext = list(valid)[int(rng.integers(len(valid)))]
         data = bytearray(valid[ext])

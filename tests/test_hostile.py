@@ -25,7 +25,8 @@ def files(tmp_path_factory):
 def test_every_category_is_generated(files):
     categories = Counter(c for _, c in files)
     assert set(categories) >= {"empty", "random bytes", "truncated", "huge header", "decompression bomb",
-                               "text-chunk bomb", "odd mode", "odd format", "tiny", "extreme aspect", "byte-flipped"}
+                               "text-chunk bomb", "odd mode", "odd format", "tiny", "extreme aspect", "large photo",
+                               "byte-flipped"}
 
 
 def test_hostile_files_give_pixels_or_a_specific_error(files):

@@ -285,7 +285,8 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                       tmp_path / "s2", tmp_path / "w.safetensors", data)
     for text in ("python -m train.default_weights", "30 epochs", "20.0 min (10.0 stage 1, 10.0 stage 2",
                  "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",
-                 f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits"):
+                 f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
+                 "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):
         assert text in card, text
 
 

@@ -20,6 +20,7 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -109,10 +110,36 @@ def _data_costs(data: Path) -> list[str]:
     return lines
 
 
+def before_after_markdown(after: dict[str, dict[str, EvalResult]], before: dict[str, dict[str, EvalResult]]) -> str:
+    """One row per test split: MediaPipe-2D MPJPE / P-MPJPE of the previous and these weights next to the
+    peer's, and the last stage-1 layer's attention (off the silhouette vs uniform; peak on the person)."""
+    def run(table: dict, kind: str) -> dict[str, EvalResult]:
+        return next((splits for name, splits in table.items() if name.endswith(f"{kind} 2D")), {})
+
+    def last_layer(result: EvalResult, key: str) -> str:
+        value = list(result.attention.values())[-1].get(key) if result.attention else None
+        return "-" if value is None else f"{value:.1%}"
+
+    old_runs, new_runs, peers = run(before, "MediaPipe"), run(after, "MediaPipe"), after.get(PEER, {})
+    rows = []
+    for split in [s for s in new_runs if s in old_runs]:
+        old, new, peer = old_runs[split], new_runs[split], peers.get(split)
+        rows.append(f"| {split} | {old.mpjpe:.1f} -> **{new.mpjpe:.1f}** | {old.p_mpjpe:.1f} -> **{new.p_mpjpe:.1f}** | "
+                    + (f"{peer.mpjpe:.1f} / {peer.p_mpjpe:.1f}" if peer else "-")
+                    + f" | {last_layer(old, 'off_silhouette')} -> **{last_layer(new, 'off_silhouette')}** "
+                    f"({last_layer(new, 'off_silhouette_uniform')}) | {last_layer(old, 'peak_on_person')} -> "
+                    f"**{last_layer(new, 'peak_on_person')}** |")
+    header = ("| split (MediaPipe 2D) | MPJPE: previous -> now | P-MPJPE: previous -> now | MediaPipe world landmarks: "
+              "MPJPE / P-MPJPE | last stage-1 layer off the silhouette: previous -> now (uniform) | peak on the person: "
+              "previous -> now |")
+    return "\n".join([header, "|---|---|---|---|---|---|", *rows]) + "\n"
+
+
 def model_card(after: dict, before: dict | None, stage1: Path, stage2: Path, weights: Path, data: Path) -> str:
     config = json.loads((stage2 / "config.json").read_text())
     model, training = config["model"], config["training"]
-    stage1_epochs = json.loads((stage1 / "config.json").read_text())["training"]["epochs"]
+    stage1_training = json.loads((stage1 / "config.json").read_text())["training"]
+    stage1_epochs = stage1_training["epochs"]
     s1, s2 = epoch_seconds(stage1), epoch_seconds(stage2)
     noise = json.loads(NOISE_MODEL.read_text())
     parts = [
@@ -135,7 +162,7 @@ def model_card(after: dict, before: dict | None, stage1: Path, stage2: Path, wei
         f"- dim {model['dim']}, {model['heads']} heads, encoder `{model['encoder']}`, keypoint tokens carry their "
         f"joint's position (`pose_positions`); file size {weights.stat().st_size / 2**20:.1f} MB.",
         f"- batch {training['batch_size']}, Adam {training['lr']:g} (x{training['lr_decay']} every "
-        f"{training['lr_decay_every']} epochs).",
+        f"{stage1_training['lr_decay_every']} epochs in stage 1, every {training['lr_decay_every']} in stage 2).",
         "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
         f"truth with MediaPipe-like errors from the measured noise model (`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
         f"whole-body left/right flips {noise['flip_rate']:.1%} of crops, single-pair swaps up to "
@@ -153,6 +180,7 @@ def model_card(after: dict, before: dict | None, stage1: Path, stage2: Path, wei
         f"- training: {(s1 + s2) / 60:.1f} min ({s1 / 60:.1f} stage 1, {s2 / 60:.1f} stage 2; sum of epoch times) on "
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU.",
         "",
+        *(["## Before and after (mm, %)", "", before_after_markdown(after, before)] if before else []),
         "## Metrics (mm, %)",
         "MPJPE after root alignment; P-MPJPE after similarity alignment; with MediaPipe 2D, the crops where MediaPipe "
         "found nobody are left out (their count is the difference in n). The peer row is MediaPipe's own 3D "
@@ -168,8 +196,14 @@ def model_card(after: dict, before: dict | None, stage1: Path, stage2: Path, wei
                   attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None)]
     parts += [
         "## Limits",
-        "- Trained on synthetic people only; real photos were not available to measure on here.",
-        "- Portraits: MediaPipe extrapolates unseen legs; the lifter lifts them anyway.",
+        "- Trained on synthetic people only; real photos with 3D ground truth were not available to measure on here.",
+        "- On the lab-test split the previous weights are better: they were trained on lab-train, whose four fixed "
+        "scenes are lab-test's (same cameras, walls and floors); these weights have never seen those scenes.",
+        "- Far from the 70 mm the project aimed at: with ground-truth 2D these weights are at 85-94 mm MPJPE, so the "
+        "lifter itself (d = 128, 34 + 6 epochs on a 2-core CPU) is the limit as much as MediaPipe's 2D.",
+        ("- Portraits: MediaPipe extrapolates the legs and hands it cannot see and the lifter lifts them anyway; the "
+         "training crops always show the whole body, so on the two example portraits the forearms come out short "
+         "(115-160 mm; a known failure, `tests/test_pipeline.py` marks it)."),
         "- Not for any use that identifies people or makes decisions about them.",
     ]
     return "\n".join(parts) + "\n"
@@ -191,8 +225,13 @@ def main(argv: list[str] | None = None) -> None:
     stage1, stage2 = train_runs(data, runs)
     weights = save_model(load_model(stage2 / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
                          extra={"trained_on": "LBI-Synth rand:train", "configs": "train/configs/rand"})
-    after = evaluate_weights(weights, data, "bundled")
-    write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights)})
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    after_path = RESULTS / "bundled.json"
+    if after_path.is_file() and json.loads(after_path.read_text())["info"].get("sha256") == digest:
+        after = _load_table(after_path)  # these very weights were evaluated already
+    else:
+        after = evaluate_weights(weights, data, "bundled")
+        write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest})
     before_path = RESULTS / "bundled_before.json"
     before = _load_table(before_path) if before_path.is_file() else None
     atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, stage1, stage2, weights, data))
