@@ -105,16 +105,19 @@ def _decode(image: Image.Image, max_side: int, name: str) -> np.ndarray:
     formats in full and then reduced at once; deep modes are brought to 8 bits before resizing."""
     scale = max_side / max(image.size)
     if image.mode in DEEP_MODES:
-        image.load()
-        step = max(1, int(1 / scale))  # decimate before converting: conversions then cost little memory
-        small = _to_rgb8(np.asarray(image)[::step, ::step])
+        step = max(1, int(1 / scale))  # decimate in Pillow before converting: no full-size array copies
+        if step > 1:
+            image = image.resize((max(1, image.width // step), max(1, image.height // step)), Image.Resampling.NEAREST)
+        small = _to_rgb8(np.asarray(image))
         if scale < 1:
             reduced = Image.fromarray(small)
             reduced.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
             small = np.asarray(reduced)
         return np.ascontiguousarray(small)
     if scale < 1:
-        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)  # JPEG: draft mode
+        # reducing_gap 1: JPEGs decode at the smallest DCT scale still >= max_side (a 7999 px photo at 1/2),
+        # other formats are reduced by an integer factor first; both keep the full-size pixels out of memory
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
     else:
         image.load()
     return pil_to_rgb(image, name)
