@@ -331,11 +331,11 @@ def main(argv: list[str] | None = None) -> None:
 
         layer = LiftingConfig.from_dict(read_header(default_weights())["config"]).layer_names[1]
         report["idle_rss_mb"] = round(monitor.rss_mb[-1], 1) if monitor.rss_mb else None
-        start = len(monitor.rss_mb)
-        report["load"] = load_phase(url, args.clients, args.requests, layer)
-        report["load"]["max_rss_mb"], start = monitor.peak_since(start), len(monitor.rss_mb)
-        report["hostile_app"] = hostile_phase(url, files, layer)
-        report["hostile_app"]["max_rss_mb"] = monitor.peak_since(start)
+        for phase, run in (("load", lambda: load_phase(url, args.clients, args.requests, layer)),
+                           ("hostile_app", lambda: hostile_phase(url, files, layer))):
+            start = len(monitor.rss_mb)
+            report[phase] = run()
+            report[phase]["max_rss_mb"] = monitor.peak_since(start)
         log.flush()
         report["server_tracebacks_load_and_hostile"] = (work / "app.log").read_text(errors="replace").count("Traceback")
         report["traversal"] = traversal_phase(url, layer)

@@ -99,6 +99,11 @@ def test_large_photos_are_read_at_working_size_and_say_so(tmp_path, photo):
     deep = (np.asarray(big.convert("L"), np.uint16) * 257)
     Image.fromarray(deep).save(tmp_path / "deep.png")
     assert max(read_image(tmp_path / "deep.png").shape) == WORK_SIDE
+    # over twice the working size, a 16-bit image is decimated in Pillow first: the picture must survive it
+    ramp = np.tile(np.linspace(0, 65535, 2 * WORK_SIDE + 500).astype(np.uint16), (64, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    row = read_image(tmp_path / "ramp16.png")[0, :, 0].astype(int)
+    assert row.shape == (WORK_SIDE,) and row[0] <= 1 and row[-1] >= 254 and (np.diff(row) >= 0).all()
 
 
 def test_decoder_failures_and_odd_pixels_become_image_errors(tmp_path, photo):
