@@ -100,6 +100,15 @@ class Estimate:
             self.notes.append(f"{count} people found: showing the largest")
         return self
 
+    def noting_unseen(self, image_shape: tuple[int, ...]) -> "Estimate":
+        """Notes the joints MediaPipe placed outside the photo (a portrait's hands and legs): inferred, not seen."""
+        h, w = image_shape[:2]
+        x, y = self.joints2d_px[:, 0], self.joints2d_px[:, 1]
+        outside = [H36M_JOINTS[j].replace("_", " ") for j in np.flatnonzero((x < 0) | (x >= w) | (y < 0) | (y >= h))]
+        if outside:
+            self.notes.append(f"outside the photo, so inferred rather than seen: {', '.join(outside)}")
+        return self
+
     def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
         """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
         w, h = self.crop.size
@@ -189,7 +198,8 @@ class Estimator:
         estimates = [self._estimate(out.select(k), pose.joints, pose.confidence, i.crop, i.joints_crop_px, dict(timings),
                                     default_intrinsics(rgb.shape[1], rgb.shape[0]))
                      for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
-        for estimate, pose in zip(estimates, poses):
+        for estimate, pose, rgb in zip(estimates, poses, images):
+            estimate.noting_unseen(rgb.shape)
             if pose.mask is not None:
                 estimate.off_person_attention, estimate.off_person_uniform = self._off_person(estimate, pose.mask)
         return estimates

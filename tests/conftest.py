@@ -6,12 +6,14 @@ from lbi.model import LiftingByImage, LiftingConfig
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory):
-    """A tiny LBI-Synth (lab + wild + rand), rendered once per test session."""
+    """A tiny LBI-Synth (lab + wild + rand + upper), rendered once per test session."""
     from lbi.data.synth.generate import generate, generate_randomised
+    from lbi.data.synth.upper import generate_upper
 
     root = tmp_path_factory.mktemp("lbi_synth")
     generate(root, "tiny", seed=0, workers=1)
     generate_randomised(root, "tiny", seed=0, workers=1)
+    generate_upper(root, "tiny", seed=0)
     return root
 
 

@@ -60,7 +60,8 @@ def test_photo_then_retention(url, estimator):
     assert all(Path(out[name]).is_file() for name in ("pose2d", "attention", "kept"))
     first = json.loads(Path(out["result_json"]).read_text())
     total = first["total_tokens"]
-    assert first["kept_tokens"] == kept_count(0.3, total) and out["status"] == "Done."
+    assert first["kept_tokens"] == kept_count(0.3, total)
+    assert out["status"].startswith("outside the photo, so inferred rather than seen:") and "left foot" in out["status"]
     assert f"Kept patches:** {kept_count(0.3, total)} of {total}" in out["summary"]
     assert np.array(first["joints3d_mm"]).shape == (17, 3) and first["retention"] == 0.3
     # the same session moves the slider: stage 2 only, the 2D pose and the coarse pose are unchanged
@@ -102,7 +103,7 @@ def test_bad_input_is_reported_and_the_app_keeps_serving(url, estimator, tmp_pat
     assert message in result["status"] and result["pose2d"] is None and result["result_json"] is None
     again = named(client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
                                  "refined", api_name="/analyse"))
-    assert again["status"] == "Done."
+    assert again["status"].startswith("outside the photo") and again["result_json"]  # a note, not an error
 
 
 def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
@@ -129,7 +130,7 @@ def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
     for name in ("deep.png", "alpha.png", "sideways.jpg"):
         result = named(client.predict(gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer,
                                       "refined", api_name="/analyse"))
-        assert result["status"] == "Done.", name
+        assert result["status"].startswith("outside the photo"), name  # the astronaut's legs: a note, no error
         assert json.loads(Path(result["result_json"]).read_text())["people_found"] == 1
     sideways = json.loads(Path(result["result_json"]).read_text())
     assert sideways["joints2d_px"][10][1] < sideways["joints2d_px"][3][1]  # upright: head above the feet

@@ -46,6 +46,34 @@ def test_a_pose_on_two_backgrounds_shares_everything_but_the_background(synth_ro
     assert np.abs(a - b)[~mask].mean() > 10  # another background
 
 
+def test_upper_crops_are_rand_crops_cut_below_the_shoulders(synth_root, tmp_path):
+    """Each upper crop is its rand crop, black (and not the person) from a row between the lower
+    shoulder and the knees down, with the same ground truth; test crops come from test subjects."""
+    from lbi.crop import affine_points
+    from lbi.data.synth.upper import generate_upper
+
+    upper, rand = PreparedData(synth_root / "upper"), PreparedData(synth_root / "rand")
+    assert len(upper.indices("train")) > 0 and len(upper.indices("test")) > 0
+    assert set(upper.ann["subject"][upper.indices("test")]) <= set(RAND_TEST)
+    for i in range(len(upper)):
+        src, row = int(upper.ann["source_index"][i]), int(upper.ann["cut_row"][i])
+        np.testing.assert_array_equal(upper.ann["joints3d"][i], rand.ann["joints3d"][src])
+        np.testing.assert_array_equal(upper.ann["joints2d_gt"][i], rand.ann["joints2d_gt"][src])
+        joints = affine_points(rand.ann["joints2d_gt"][src], rand.to_crop_matrices()[src])
+        shoulder = joints[[H36M_JOINTS.index("left_shoulder"), H36M_JOINTS.index("right_shoulder")], 1].max()
+        knees = joints[[H36M_JOINTS.index("left_knee"), H36M_JOINTS.index("right_knee")], 1].mean()
+        assert shoulder < row <= knees + 1
+        image, mask = upper.image(i).astype(int), upper.silhouette(i)
+        assert image[row + 2:].mean() < 3 and not mask[row:].any()  # black beyond the photo (JPEG ringing aside)
+        np.testing.assert_array_equal(mask[:row], rand.silhouette(src)[:row])
+        assert np.abs(image[:row - 2] - rand.image(src)[:row - 2]).mean() < 4  # the same picture above it
+    (tmp_path / "rand").symlink_to(synth_root / "rand")
+    generate_upper(tmp_path, "tiny", seed=0)
+    again = PreparedData(tmp_path / "upper")
+    np.testing.assert_array_equal(again.ann["source_index"], upper.ann["source_index"])
+    np.testing.assert_array_equal(again.ann["cut_row"], upper.ann["cut_row"])
+
+
 def test_rand_rendering_is_deterministic_by_seed():
     job = RandJob(seed=1, split="train", index=3, subject="R003")
     first, again = render_rand_job(job), render_rand_job(job)

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from train.__main__ import main as train_main
 from train.config import ConfigError, load_config
-from train.engine import fit
+from train.engine import build_optimizer, fit, load_checkpoint, lr_factor
 
 SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "model.mlp_ratio=2.0"]
 
@@ -78,6 +78,53 @@ def test_bf16_autocast_trains_on_cpu(synth_root, tmp_path):
     assert bf16["lab-test"].mpjpe == pytest.approx(fp32["lab-test"].mpjpe, rel=0.2)
 
 
+def test_training_on_two_splits_at_once(synth_root, tmp_path):
+    """data.train may list several splits: the model trains on all of them (one shuffled set)."""
+    from lbi.data.format import PreparedData
+    from train.engine import build_datasets, build_experiment_model
+
+    specs = [f"{synth_root}/lab:train", f"{synth_root}/upper:train"]
+    cfg = load_config("train/configs/synth/lbi_stage1.yaml",
+                      [*_overrides(synth_root, tmp_path / "run"), f"data.train=[{specs[0]}, {specs[1]}]"])
+    train_set, _ = build_datasets(cfg, build_experiment_model(cfg), rank=0)
+    sizes = [len(PreparedData(synth_root / name).indices("train")) for name in ("lab", "upper")]
+    assert len(train_set) == sum(sizes) and min(sizes) > 0
+    results = fit(cfg)
+    assert np.isfinite(results["lab-test"].mpjpe)
+
+
+def test_learning_rate_steps_then_anneals():
+    """x lr_decay every lr_decay_every epochs; the last anneal_epochs fall by a cosine to anneal_to of that."""
+    training = load_config(None, ["training.epochs=10", "training.lr_decay=0.5", "training.lr_decay_every=2",
+                                  "training.anneal_epochs=4", "training.anneal_to=0.1"]).training
+    factors = [lr_factor(training, epoch) for epoch in range(10)]
+    assert factors[:7] == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125]  # the anneal starts where the steps left off
+    assert factors[7] == pytest.approx(0.125 * (0.1 + 0.9 * 0.75)) and factors[9] == pytest.approx(0.0125)
+    plain = load_config(None, ["training.epochs=10", "training.lr_decay=0.5", "training.lr_decay_every=2"]).training
+    assert [lr_factor(plain, epoch) for epoch in range(10)] == [0.5 ** (epoch // 2) for epoch in range(10)]
+
+
+def test_resume_from_a_step_lr_checkpoint(tmp_path):
+    """Checkpoints written with the former StepLR resume on the same schedule (it is a function of the epoch)."""
+    training = load_config(None, ["training.epochs=12", "training.lr_decay=0.5", "training.lr_decay_every=2",
+                                  "training.anneal_epochs=4"]).training
+    model = torch.nn.Linear(2, 2)
+    old_optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
+    old_scheduler = torch.optim.lr_scheduler.StepLR(old_optimizer, 2, 0.5)
+    for _ in range(5):  # five epochs done
+        old_optimizer.step()
+        old_scheduler.step()
+    torch.save({"model": model.state_dict(), "optimizer": old_optimizer.state_dict(),
+                "scheduler": old_scheduler.state_dict(), "epoch": 4, "history": "[]"}, tmp_path / "checkpoint.pt")
+    optimizer, scheduler = build_optimizer(training, model)
+    start, _ = load_checkpoint(tmp_path / "checkpoint.pt", model, optimizer, scheduler)
+    assert start == 5 and optimizer.param_groups[0]["lr"] == pytest.approx(training.lr * 0.25)
+    for epoch in range(6, 12):
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(training.lr * lr_factor(training, epoch))
+
+
 def test_config_errors_are_specific(tmp_path):
     with pytest.raises(ValueError, match="unknown key\\(s\\) in section 'training': \\['epoch'\\]"):
         load_config(None, ["training.epoch=3"])
@@ -87,6 +134,8 @@ def test_config_errors_are_specific(tmp_path):
         load_config(None, ["training.mode=stage2"])
     with pytest.raises(ValueError, match="training.precision must be one of"):
         load_config(None, ["training.precision=fp16"])
+    with pytest.raises(ConfigError, match="anneal_epochs must be between 0 and training.epochs"):
+        load_config(None, ["training.epochs=4", "training.anneal_epochs=5"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.yaml")
     (tmp_path / "broken.yaml").write_text("training:\n  epochs: [1\n")
@@ -264,14 +313,15 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                                           info={"render_seconds": 600.0, "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2}}))
         writer.add(np.zeros((256, 192, 3), np.uint8), **row)
         writer.close()
-    for run, epochs in (("s1", 30), ("s2", 8)):
+    for run, epochs in (("s1", 30), ("s1a", 6), ("s2", 8)):
         (tmp_path / run).mkdir()
         (tmp_path / run / "config.json").write_text(json.dumps({"model": {"retention": 0.3, "dim": 64, "heads": 4,
                                                                           "encoder": "blazepose_s8", "stage2_depth": 3},
                                                                 "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3,
                                                                              "lr_decay": 0.9, "lr_decay_every": 2,
-                                                                             "noise_2d_px": 1.0}}))
-        (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,300.0\n2,300.0\n")
+                                                                             "anneal_epochs": epochs if run == "s1a" else 0,
+                                                                             "anneal_to": 0.02, "noise_2d_px": 1.0}}))
+        (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
     monkeypatch.setattr(default_weights, "NOISE_MODEL", noise)
@@ -281,9 +331,12 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                                                                       "off_silhouette_uniform": 0.85}})
     after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
-    card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}}, tmp_path / "s1",
-                                      tmp_path / "s2", tmp_path / "w.safetensors", data)
-    for text in ("python -m train.default_weights", "30 epochs", "20.0 min (10.0 stage 1, 10.0 stage 2",
+    card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
+                                      (tmp_path / "s1", tmp_path / "s1a", tmp_path / "s2"), tmp_path / "w.safetensors", data,
+                                      {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)})
+    for text in ("python -m train.default_weights", "30 epochs on rand", "then 6 on rand and upper",
+                 "over the 6 annealing epochs",
+                 "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "20.0 min (13.3 stage 1, 6.7 stage 2",
                  "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",
                  f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
                  "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):

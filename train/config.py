@@ -17,8 +17,8 @@ PRECISIONS = ("auto", "bf16", "fp32")
 
 @dataclass
 class DataConfig:
-    #: "root:split" of the training set
-    train: str = "data/lbi-synth/lab:train"
+    #: "root:split" of the training set, or a list of them (trained on together)
+    train: str | list[str] = "data/lbi-synth/lab:train"
     #: evaluation sets, name -> "root:split"
     eval: dict[str, str] = field(default_factory=lambda: {"lab-test": "data/lbi-synth/lab:test",
                                                           "wild-test": "data/lbi-synth/wild:test"})
@@ -41,6 +41,10 @@ class TrainingConfig:
     lr: float = 1.0e-3
     lr_decay: float = 0.9
     lr_decay_every: int = 4
+    #: the last this many epochs anneal the learning rate (cosine) from where the step decay left it down to
+    #: ``anneal_to`` times that; 0: step decay to the end
+    anneal_epochs: int = 0
+    anneal_to: float = 0.02
     weight_decay: float = 0.0
     freeze_encoder: bool = False
     #: Gaussian noise (crop pixels) added to the 2D input while training
@@ -70,6 +74,9 @@ class ExperimentConfig:
             raise ConfigError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
         if self.training.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
+        if not 0 <= self.training.anneal_epochs <= self.training.epochs:
+            raise ConfigError(f"training.anneal_epochs must be between 0 and training.epochs "
+                              f"({self.training.epochs}), got {self.training.anneal_epochs}")
         if self.training.mode == "stage2" and not self.training.init:
             raise ConfigError("training.mode stage2 needs training.init: the trained stage-1 weights")
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import pickle
 import time
 import zipfile
 from contextlib import nullcontext
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from lbi.codec import InputCodec
@@ -109,8 +111,8 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     return model
 
 
-def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[PoseDataset, dict[str, PoseDataset]]:
-    """The training split and the evaluation splits as ``model`` reads them. A frozen encoder reads
+def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[Dataset, dict[str, PoseDataset]]:
+    """The training split(s) and the evaluation splits as ``model`` reads them. A frozen encoder reads
     cached features (rank 0 builds the cache, the others wait for it); a trained one the crops.
     With a noise model, training keeps the samples whose detector found nobody (their 2D input is
     always the noisy ground truth); evaluation leaves them out."""
@@ -128,7 +130,10 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
             dist.barrier()
         return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache, silhouettes=evaluation, missing=missing)
 
-    return make(cfg.data.train, False), {name: make(spec, True) for name, spec in cfg.data.eval.items()}
+    specs = [cfg.data.train] if isinstance(cfg.data.train, str) else list(cfg.data.train)
+    parts = [make(spec, False) for spec in specs]
+    train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+    return train_set, {name: make(spec, True) for name, spec in cfg.data.eval.items()}
 
 
 def _autocast(precision: str, device: torch.device):
@@ -144,7 +149,18 @@ def build_optimizer(training: TrainingConfig, model: nn.Module):
     if not trainable:
         raise ConfigError("nothing to train: every parameter is frozen")
     optimizer = torch.optim.Adam(trainable, lr=training.lr, weight_decay=training.weight_decay)
-    return optimizer, torch.optim.lr_scheduler.StepLR(optimizer, training.lr_decay_every, training.lr_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, partial(lr_factor, training))
+
+
+def lr_factor(training: TrainingConfig, epoch: int) -> float:
+    """The learning rate of (0-based) ``epoch`` over ``training.lr``: x ``lr_decay`` every ``lr_decay_every``
+    epochs, then a cosine over the last ``anneal_epochs`` from there down to ``anneal_to`` times that."""
+    anneal_start = training.epochs - training.anneal_epochs
+    step = training.lr_decay ** (min(epoch, anneal_start) // training.lr_decay_every)
+    if epoch < anneal_start:
+        return step
+    progress = (epoch - anneal_start) / max(training.anneal_epochs - 1, 1)
+    return step * (training.anneal_to + (1 - training.anneal_to) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -169,7 +185,9 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        # the schedule is a function of the epoch; checkpoints written with a StepLR carry its extra fields
+        schedule = {k: v for k, v in state["scheduler"].items() if k not in ("step_size", "gamma")}
+        scheduler.load_state_dict({"lr_lambdas": [None] * len(scheduler.lr_lambdas), **schedule})
     except (RuntimeError, ValueError, KeyError) as err:
         reason = " ".join(str(err).split())[:300]
         raise CheckpointError(f"{path} belongs to another model or optimiser than this config ({reason}); {hint} "

@@ -27,7 +27,7 @@ from ..fileio import atomic_path, atomic_write_text
 FORMAT_VERSION = 1
 META, ANNOTATIONS, CROPS, SILHOUETTES = "meta.json", "annotations.npz", "crops", "silhouettes"
 STRING_FIELDS = ("subject", "action", "camera")
-INT_FIELDS = ("frame", "image_size", "variant")
+INT_FIELDS = ("frame", "image_size", "variant", "cut_row", "source_index")
 ARRAY_FIELDS = {"frame": (), "joints3d": (17, 3), "center": (2,), "scale": (2,), "image_size": (2,),
                 "intrinsics": (4,), "joints2d_gt": (17, 2)}
 

@@ -6,4 +6,6 @@ casting into the crop) -> scenes.py (4 fixed lab scenes; random wild ones) -> ge
 rand (domain-randomised, what the bundled weights learn from): poses.py (everyday poses, arm
 gestures by IK) -> people.py (bodies, skin, hair, clothes) -> randomised.py (any camera; each pose
 on several backgrounds from backgrounds.py) -> render.py -> generate.py.
+
+upper (portraits, webcams at a desk): rand's crops with the photo's edge below the shoulders (upper.py).
 """
