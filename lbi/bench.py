@@ -71,10 +71,11 @@ def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, re
     return result
 
 
-def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
+def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test: bool = True) -> dict:
     """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict`` +
-    ``views.photo_view``) or per webcam frame (``views.live_frame``: tracking detector, small 3D
-    view), and frames per second. "drawing" is everything the view adds to the estimator's stages."""
+    ``views.photo_view``, with or without the flip test) or per webcam frame (``views.live_frame``:
+    tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
+    the view adds to the estimator's stages."""
     from .views import OutputFiles, live_frame, photo_view
 
     files, state = OutputFiles(), None
@@ -86,7 +87,7 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
             _, state = live_frame(estimator, rgb, state)
             estimate = state.last
         else:
-            estimate = estimator.predict(rgb)
+            estimate = estimator.predict(rgb, flip_test=flip_test)
             photo_view(rgb, estimate, files)
         total = (time.perf_counter() - start) * 1000
         if i:
@@ -96,7 +97,7 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False) -> dict:
     if state is not None:
         state.close()
     total = statistics.median(totals)
-    return {"mode": "video" if video else "photo", "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
+    return {"mode": "video" if video else "photo", "flip_test": estimate.flip_test, "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
             **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
             "total_ms": round(total, 2), "fps": round(1000.0 / total, 1),
             "kept_tokens": estimate.kept_tokens, "total_tokens": estimate.total_tokens}
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
 
     image = read_image(args.image or EXAMPLE_PHOTO)
     estimator = Estimator(args.weights, device=device)
-    runs = [bench_pipeline(estimator, image, args.repeats, video=v) for v in (False, True)]
+    runs = [bench_pipeline(estimator, image, args.repeats, video=video, flip_test=flip)
+            for video, flip in ((False, True), (False, False), (True, False))]
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))
 
 

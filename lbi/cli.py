@@ -24,6 +24,8 @@ def predict(argv: list[str]) -> int:
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
     parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps (0-1]")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-flip-test", action="store_true",
+                        help="lift the crop alone, not also its mirror (faster, less accurate)")
     args = parser.parse_args(argv)
     if args.retention is not None and not 0 < args.retention <= 1:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
@@ -33,7 +35,7 @@ def predict(argv: list[str]) -> int:
     from .weights import WeightsError
 
     try:
-        estimator = Estimator(args.weights, device=args.device)
+        estimator = Estimator(args.weights, device=args.device, flip_test=not args.no_flip_test)
     except WeightsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,6 +3,9 @@
     estimator = Estimator()                          # the bundled weights (or Estimator("my.safetensors"))
     result = estimator.predict(rgb)                  # Estimate: 3D joints, 2D joints, attention, ...
     wider = estimator.refine(result, retention=1.0)  # stage 2 only, from the cached stage-1 results
+
+The flip test (on by default) lifts the mirrored crop too, in the same batch, and averages the two
+poses (:mod:`lbi.model.flip`); the attention and kept patches shown are the unflipped crop's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .codec import InputCodec
 from .crop import Crop
 from .metrics import attention_share, background_attention_ratio, silhouette_background
 from .model import LiftingOutput, Stage1Output
+from .model.flip import merge_mirrors, with_mirrors
+from .model.lifter import select_samples
 from .pose2d import Pose2D, PoseDetector
 from .skeleton import H36M_JOINTS
 from .weights import default_weights
@@ -52,6 +57,9 @@ class Estimate:
     #: (fx, fy, cx, cy) assumed for the photo (a photo's camera is unknown): turns the pose from the
     #: axes of a model that predicts along the crop's ray ("ray" frame) into camera axes
     intrinsics: np.ndarray | None = None
+    #: whether the pose averages the crop's and its mirror's (the flip test)
+    flip_test: bool = False
+    #: stage 1 of the crop (and, with the flip test, of its mirror): stage 2 re-runs from it
     _stage1: Stage1Output | None = field(default=None, repr=False)
 
     @property
@@ -82,6 +90,7 @@ class Estimate:
             "people_found": self.people_found,
             "notes": self.notes,
             "intrinsics_assumed": None if self.intrinsics is None else np.round(self.intrinsics, 2).tolist(),
+            "flip_test": self.flip_test,
         }
 
     def scaled(self, factor: float) -> "Estimate":
@@ -122,11 +131,12 @@ class Estimator:
 
     Thread-safe: the shared static MediaPipe graph runs under a lock, the lifter concurrently.
     Inference is four named stages, each timed: detector, crop (the input codec), encoder,
-    stage 1 and stage 2.
+    stage 1 and stage 2. ``flip_test`` is the default of :meth:`predict`'s.
     """
 
     def __init__(self, weights: str | Path | None = None, model: nn.Module | None = None,
-                 device: str | torch.device | None = None, detector: PoseDetector | None = None) -> None:
+                 device: str | torch.device | None = None, detector: PoseDetector | None = None,
+                 flip_test: bool = True) -> None:
         if model is None:
             from .weights import load_model
 
@@ -136,6 +146,7 @@ class Estimator:
         self.codec = InputCodec.for_model(self.model)
         self.detector = detector or PoseDetector(segmentation=True)
         self._detector_lock = threading.Lock()
+        self.flip_test = flip_test
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -150,11 +161,13 @@ class Estimator:
         with self._detector_lock:
             return self.detector.detect_people(rgb)
 
-    def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None) -> Estimate:
+    def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None,
+                flip_test: bool | None = None) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
         ``detector``: a video-mode PoseDetector of one webcam stream (tracks one person, faster);
         by default the estimator's own static detector, which also counts the people in the image.
+        ``flip_test``: average with the mirrored crop's pose (None: the estimator's default).
         """
         timings = {}
         t = time.perf_counter()
@@ -163,7 +176,8 @@ class Estimator:
         if not people:
             raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
                                 "shoulders and hips are visible")
-        return self._lift([rgb], [people[0]], retention, timings)[0].noting_people(len(people))
+        flip = self.flip_test if flip_test is None else flip_test
+        return self._lift([rgb], [people[0]], retention, timings, flip)[0].noting_people(len(people))
 
     def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
         """Many images: detection per image (the largest person of each), then one batched forward pass.
@@ -172,18 +186,21 @@ class Estimator:
         results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
         found = [i for i, p in enumerate(people) if p]
         if found:
-            estimates = self._lift([images[i] for i in found], [people[i][0] for i in found], retention, {})
+            estimates = self._lift([images[i] for i in found], [people[i][0] for i in found], retention, {}, self.flip_test)
             for i, estimate in zip(found, estimates):
                 results[i] = estimate.noting_people(len(people[i]))
         return results
 
     def _lift(self, images: list[np.ndarray], poses: list[Pose2D], retention: float | None,
-              timings: dict[str, float]) -> list[Estimate]:
-        """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image)."""
+              timings: dict[str, float], flip: bool) -> list[Estimate]:
+        """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
+        their mirrors ride in the same batch (the flip test)."""
         t = time.perf_counter()
         inputs = [self.codec.encode(rgb, pose.box, pose.joints) for rgb, pose in zip(images, poses)]
         batch = torch.stack([i.image for i in inputs]).to(self.device)
         joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
+        if flip:
+            batch, joints2d, _ = with_mirrors(joints2d, self.codec.crop_size[0], batch)
         timings["crop"] = (time.perf_counter() - t) * 1000
         with torch.inference_mode(), self._autocast():
             t = time.perf_counter()
@@ -195,8 +212,9 @@ class Estimator:
             t = time.perf_counter()
             out = self.model.stage2(s1, retention)
             timings["stage2"] = (time.perf_counter() - t) * 1000
-        estimates = [self._estimate(out.select(k), pose.joints, pose.confidence, i.crop, i.joints_crop_px, dict(timings),
-                                    default_intrinsics(rgb.shape[1], rgb.shape[0]))
+        n = len(inputs)
+        estimates = [self._estimate(select_samples(out, [k, n + k] if flip else [k]), pose.joints, pose.confidence,
+                                    i.crop, i.joints_crop_px, dict(timings), default_intrinsics(rgb.shape[1], rgb.shape[0]))
                      for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
@@ -227,7 +245,11 @@ class Estimator:
 
     def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
                   joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray) -> Estimate:
-        """A batch-of-one output -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
+        """One person's output (a batch of one, or of two with the flip test: the crop, then its
+        mirror) -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
+        stage1, flip = out.stage1, out.coarse.shape[0] == 2
+        if flip:
+            out = merge_mirrors(out)
         h, w = out.grid
         joints = out.coarse.shape[1]
         attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
@@ -242,4 +264,5 @@ class Estimator:
             joints3d_mm=camera_mm(out.refined), coarse3d_mm=camera_mm(out.coarse), intrinsics=np.asarray(intrinsics),
             joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
             kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
-            retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, _stage1=out.stage1)
+            retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, flip_test=flip,
+            _stage1=stage1)

@@ -195,12 +195,13 @@ class LiveState:
 
 def live_frame(estimator: Estimator, frame: np.ndarray, state: LiveState | None,
                retention: float | None = None) -> tuple[np.ndarray, LiveState]:
-    """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps."""
+    """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps.
+    Live frames skip the flip test: it doubles the lifter's time (17 -> 33 ms on a 2-core CPU)."""
     state = state or LiveState()
     rgb = as_rgb(frame, "the webcam frame")
     state.frame_times.append(time.perf_counter())
     try:
-        estimate = estimator.predict(rgb, retention=retention, detector=state.detector)
+        estimate = estimator.predict(rgb, retention=retention, detector=state.detector, flip_test=False)
     except NoPersonFound:
         out = rgb.copy()
         _label(out, "no person in view")

@@ -27,11 +27,12 @@ def test_bench_cli_prints_json(capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("video", [False, True])
 def test_pipeline_bench_times_what_the_app_runs(video):
-    """Photo mode times Estimator.predict + views.photo_view, video mode views.live_frame."""
+    """Photo mode times Estimator.predict (flip test) + views.photo_view, video mode views.live_frame."""
     from lbi.estimator import Estimator
     from lbi.image_io import read_image
 
     result = bench_pipeline(Estimator(device="cpu"), read_image(ASSETS / "lbi_synth_lab.jpg"), repeats=2, video=video)
     stages = ("detector_ms", "crop_ms", "encoder_ms", "stage1_ms", "stage2_ms", "drawing_ms")
     assert result["mode"] == ("video" if video else "photo") and all(result[k] > 0 for k in stages)
+    assert result["flip_test"] is not video  # photos: the estimator's default; live frames skip it
     assert sum(result[k] for k in stages) == pytest.approx(result["total_ms"], rel=0.3)

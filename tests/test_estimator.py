@@ -67,3 +67,27 @@ def test_no_person_and_batches(estimator, photo):
     assert isinstance(results[0], Estimate) and isinstance(results[1], NoPersonFound) and isinstance(results[2], Estimate)
     single = estimator.predict(photo)
     np.testing.assert_allclose(results[0].joints3d_mm, single.joints3d_mm, atol=1e-3)
+
+
+def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
+    """predict's flip test gives exactly flip_test() on the same crop (in camera axes); refine keeps
+    it; attention and kept patches are the unflipped crop's; live frames can turn it off."""
+    from lbi.camera import default_intrinsics
+    from lbi.model.flip import flip_test
+
+    flipped, plain = estimator.predict(photo), estimator.predict(photo, flip_test=False)
+    assert flipped.flip_test and not plain.flip_test and flipped.to_dict()["flip_test"] is True
+    inputs = estimator.codec.encode(photo, estimator.detect(photo)[0].box, flipped.joints2d_px)
+    with torch.no_grad():
+        out = flip_test(estimator.model, inputs.image[None], inputs.joints2d[None])
+    pose = (out.refined[0] - out.refined[0, :1]).numpy() * 1000
+    expected = estimator.codec.decode_pose(pose, inputs.crop.center, default_intrinsics(photo.shape[1], photo.shape[0]))
+    np.testing.assert_allclose(flipped.joints3d_mm, expected, atol=1e-2)
+    assert not np.allclose(flipped.joints3d_mm, plain.joints3d_mm, atol=1.0)
+    np.testing.assert_allclose(flipped.attention, plain.attention, atol=1e-5)
+    np.testing.assert_array_equal(flipped.kept_mask, plain.kept_mask)
+    wide = estimator.refine(flipped, retention=1.0)
+    assert wide.flip_test and wide.kept_tokens == 3072
+    np.testing.assert_allclose(wide.coarse3d_mm, flipped.coarse3d_mm, atol=1e-3)
+    assert Estimator(model=estimator.model, device="cpu", detector=estimator.detector,
+                     flip_test=False).predict(photo).flip_test is False

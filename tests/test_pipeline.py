@@ -139,6 +139,10 @@ def test_cli_predict_writes_json(tmp_path, capsys):
     assert ok["retention"] == 0.5 and ok["kept_tokens"] == int(np.ceil(0.5 * ok["total_tokens"]))
     assert 0 <= ok["background_attention"] <= 1 and {"detector", "encoder", "stage1", "stage2"} <= set(ok["timings_ms"])
     assert "not an image" in bad["error"] and "not an image" in capsys.readouterr().err
+    assert ok["flip_test"] is True  # on by default
+    assert cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(out), "--retention", "0.5", "--no-flip-test"]) == 0
+    alone = json.loads(out.read_text())["results"][0]
+    assert alone["flip_test"] is False and not np.allclose(alone["joints3d_mm"], ok["joints3d_mm"], atol=1.0)
 
 
 def test_cli_predict_with_bad_weights(tmp_path, capsys):

@@ -313,14 +313,15 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                                           info={"render_seconds": 600.0, "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2}}))
         writer.add(np.zeros((256, 192, 3), np.uint8), **row)
         writer.close()
-    for run, epochs in (("s1", 30), ("s1a", 6), ("s2", 8)):
+    for run, epochs in (("s1", 30), ("s1a", 6), ("s1f", 4), ("s2", 8)):
         (tmp_path / run).mkdir()
         (tmp_path / run / "config.json").write_text(json.dumps({"model": {"retention": 0.3, "dim": 64, "heads": 4,
                                                                           "encoder": "blazepose_s8", "stage2_depth": 3},
                                                                 "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3,
                                                                              "lr_decay": 0.9, "lr_decay_every": 2,
                                                                              "anneal_epochs": epochs if run == "s1a" else 0,
-                                                                             "anneal_to": 0.02, "noise_2d_px": 1.0}}))
+                                                                             "anneal_to": 0.02, "noise_2d_px": 1.0,
+                                                                             "flip": 0.0 if run in ("s1", "s1a") else 0.5}}))
         (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
@@ -332,11 +333,11 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
     card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
-                                      (tmp_path / "s1", tmp_path / "s1a", tmp_path / "s2"), tmp_path / "w.safetensors", data,
+                                      [tmp_path / r for r in ("s1", "s1a", "s1f", "s2")], tmp_path / "w.safetensors", data,
                                       {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)})
     for text in ("python -m train.default_weights", "30 epochs on rand", "then 6 on rand and upper",
-                 "over the 6 annealing epochs",
-                 "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "20.0 min (13.3 stage 1, 6.7 stage 2",
+                 "over the 6 annealing epochs", "then 4 more with 50% of each batch mirrored", "the flip test",
+                 "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "26.7 min (20.0 stage 1, 6.7 stage 2",
                  "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",
                  f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
                  "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):

@@ -53,6 +53,9 @@ class TrainingConfig:
     #: truth with MediaPipe-like errors (flips, swaps, gross errors, jitter) instead of its 2D input
     noise_model: str | None = None
     noise_model_share: float = 0.5
+    #: share of each batch mirrored left to right (crop, 2D input and target; lbi.model.flip); cached
+    #: features then come with the mirrored crops' (built with the plain ones)
+    flip: float = 0.0
     seed: int = 0
     out: str = "runs/experiment"
     eval_every: int = 1
@@ -77,6 +80,8 @@ class ExperimentConfig:
         if not 0 <= self.training.anneal_epochs <= self.training.epochs:
             raise ConfigError(f"training.anneal_epochs must be between 0 and training.epochs "
                               f"({self.training.epochs}), got {self.training.anneal_epochs}")
+        if not 0 <= self.training.flip <= 1:
+            raise ConfigError(f"training.flip is a share of each batch, between 0 and 1, got {self.training.flip}")
         if self.training.mode == "stage2" and not self.training.init:
             raise ConfigError("training.mode stage2 needs training.init: the trained stage-1 weights")
 

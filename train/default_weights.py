@@ -10,11 +10,13 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
 2. MediaPipe Pose on every crop, ``train.detect_2d``: the 2D input the model trains and is tested on,
    and MediaPipe's own 3D estimate (the peer row);
 3. MediaPipe's 2D errors on the training crops as a noise model, ``train.noise_2d``;
-4. LBI stage 1 (rand), stage 1 continued with an annealed learning rate (rand + upper) and stage 2
-   (rand + upper; ``train/configs/rand/``), then ``<out>/lbi_synth.safetensors`` (the BlazePose
+4. LBI stage 1 (rand), stage 1 continued with an annealed learning rate (rand + upper), once more with
+   flip augmentation (rand + upper, half of each batch mirrored) and stage 2 (rand + upper, flip
+   augmentation; ``train/configs/rand/``), then ``<out>/lbi_synth.safetensors`` (the BlazePose
    trunk is left out: it is re-read from the mediapipe wheel);
 5. the exported weights evaluated with ground-truth and MediaPipe 2D on rand-test, upper-test,
-   wild-test and lab-test (peer rows, where the attention looks) into ``train/results/bundled.{md,json}``, and
+   wild-test and lab-test, with the flip test (as the app runs them) and, for MediaPipe 2D, without
+   (peer rows, where the attention looks) into ``train/results/bundled.{md,json}``, and
    ``<out>/MODEL_CARD.md`` with these numbers next to the previous weights'
    (``train/results/bundled_before.json``: ``--before FILE`` re-evaluates a weights file for it).
 """
@@ -66,19 +68,25 @@ def prepare_data(data: Path, workers: int) -> None:
         noise_2d.main(["--data", str(data / "rand"), "--split", "train", "--out", str(NOISE_MODEL)])
 
 
-def train_runs(data: Path, runs: Path) -> tuple[Path, Path, Path]:
-    """Step 4: stage 1 (rand), stage 1 annealed (rand + upper), stage 2 (rand + upper), resuming where they stopped."""
-    stage1, anneal, stage2 = runs / "lbi_stage1", runs / "lbi_stage1_anneal", runs / "lbi_stage2"
+#: the runs behind the bundled weights, in order: config, training splits ("both": rand + upper), the run it starts from
+RUNS = (("lbi_stage1.yaml", "rand", None), ("lbi_stage1_anneal.yaml", "both", "lbi_stage1"),
+        ("lbi_stage1_flip.yaml", "both", "lbi_stage1_anneal"), ("lbi_stage2.yaml", "both", "lbi_stage1_flip"))
+
+
+def train_runs(data: Path, runs: Path) -> list[Path]:
+    """Step 4: the RUNS in order (the last one is stage 2), each resuming where it stopped."""
     splits = "{" + ", ".join(f"{name}: {data}/{spec}" for name, spec in SPLITS.items()) + "}"
     common = [f"data.eval={splits}", f"training.noise_model={NOISE_MODEL}"]
-    both = f"data.train=[{data}/rand:train, {data}/upper:train]"
-    for config, run, extra in (("lbi_stage1.yaml", stage1, [f"data.train={data}/rand:train"]),
-                               ("lbi_stage1_anneal.yaml", anneal, [both, f"training.init={stage1}/model.safetensors"]),
-                               ("lbi_stage2.yaml", stage2, [both, f"training.init={anneal}/model.safetensors"])):
+    trained = []
+    for config, train, init in RUNS:
+        run = runs / Path(config).stem
+        extra = [f"data.train=[{data}/rand:train, {data}/upper:train]" if train == "both" else f"data.train={data}/rand:train"]
+        extra += [f"training.init={runs / init}/model.safetensors"] if init else []
         cfg = load_config(CONFIGS / config, [*common, f"training.out={run}", *extra])
         if not (run / "results.json").is_file() or _trained_epochs(run) != cfg.training.epochs:
             fit(cfg, resume=True)  # a config with more epochs than the run has continues its checkpoint
-    return stage1, anneal, stage2
+        trained.append(run)
+    return trained
 
 
 def _trained_epochs(run: Path) -> int:
@@ -86,18 +94,20 @@ def _trained_epochs(run: Path) -> int:
 
 
 def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str, EvalResult]]:
-    """A weights file on every test split with ground-truth and with MediaPipe 2D, plus the peer rows
+    """A weights file on every test split with ground-truth and with MediaPipe 2D, with the flip test
+    (as the app runs it), with MediaPipe 2D also without it (``--no-flip-test``, live mode), plus the peer rows
     (MediaPipe's own 3D on the crops where it found the person)."""
     model = load_model(weights)
     table: dict[str, dict[str, EvalResult]] = {}
-    for inputs in ("gt", "mediapipe"):
+    for inputs, flip in (("gt", True), ("mediapipe", True), ("mediapipe", False)):
         results, datasets = {}, {}
         for split, spec in SPLITS.items():
             root, part = spec.split(":")
-            datasets[split] = model_dataset(model, data / root, part, inputs, cache="build", silhouettes=True)
-            results[split] = evaluate(model, datasets[split])
-        label = f"{name}, {'ground-truth' if inputs == 'gt' else 'MediaPipe'} 2D"
-        table.update(with_peer({label: results}, datasets) if inputs == "mediapipe" else {label: results})
+            datasets[split] = model_dataset(model, data / root, part, inputs, cache="build", silhouettes=True,
+                                            mirrored=flip)
+            results[split] = evaluate(model, datasets[split], flip=flip)
+        label = f"{name}, {'ground-truth' if inputs == 'gt' else 'MediaPipe'} 2D" + ("" if flip else ", no flip test")
+        table.update(with_peer({label: results}, datasets) if inputs == "mediapipe" and flip else {label: results})
     return table
 
 
@@ -193,17 +203,18 @@ def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
             f"portraits, refined pose: {measured}."]
 
 
-def model_card(after: dict, before: dict | None, runs: tuple[Path, Path, Path], weights: Path, data: Path,
+def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path, data: Path,
                portraits: dict[str, tuple[float, float]]) -> str:
-    """MODEL_CARD.md from the three runs' records (stage 1, stage 1 annealed, stage 2), the evaluations and
-    the arms on the example portraits (:func:`portrait_arms`)."""
-    stage1, anneal, stage2 = runs
+    """MODEL_CARD.md from the records of the RUNS (stage 1, annealed, with flips; stage 2), the evaluations
+    and the arms on the example portraits (:func:`portrait_arms`)."""
+    stage1, anneal, flip, stage2 = runs
     config = json.loads((stage2 / "config.json").read_text())
     model, training = config["model"], config["training"]
     stage1_training = json.loads((stage1 / "config.json").read_text())["training"]
     anneal_training = json.loads((anneal / "config.json").read_text())["training"]
-    stage1_epochs = stage1_training["epochs"] + anneal_training["epochs"]
-    s1, s2 = epoch_seconds(stage1) + epoch_seconds(anneal), epoch_seconds(stage2)
+    flip_training = json.loads((flip / "config.json").read_text())["training"]
+    stage1_epochs = stage1_training["epochs"] + anneal_training["epochs"] + flip_training["epochs"]
+    s1, s2 = sum(epoch_seconds(run) for run in (stage1, anneal, flip)), epoch_seconds(stage2)
     noise = json.loads(NOISE_MODEL.read_text())
     parts = [
         "# Model card: `lbi_synth.safetensors`",
@@ -221,14 +232,19 @@ def model_card(after: dict, before: dict | None, runs: tuple[Path, Path, Path], 
         "## Model",
         f"- stage 1: TL, PGTL, TL, coarse loss: {stage1_training['epochs']} epochs on rand "
         f"(`train/configs/rand/lbi_stage1.yaml`), then {anneal_training['epochs']} on rand and upper "
-        f"(`lbi_stage1_anneal.yaml`); stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the "
-        f"tokens (`lbi_stage2.yaml`, stage 1 frozen, {training['epochs']} epochs on rand and upper): the paper's "
-        "progressive training.",
+        f"(`lbi_stage1_anneal.yaml`), then {flip_training['epochs']} more with {flip_training['flip']:.0%} of each batch "
+        f"mirrored left to right (`lbi_stage1_flip.yaml`); stage 2: {model['stage2_depth']} TLs on the kept "
+        f"{model['retention']:.0%} of the tokens (`lbi_stage2.yaml`, stage 1 frozen, {training['epochs']} epochs on rand "
+        f"and upper, {training.get('flip', 0):.0%} mirrored): the paper's progressive training.",
+        "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
+        "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
+        "as the app's live mode does).",
         f"- dim {model['dim']}, {model['heads']} heads, encoder `{model['encoder']}`, keypoint tokens carry their "
         f"joint's position (`pose_positions`); file size {weights.stat().st_size / 2**20:.1f} MB.",
         f"- batch {training['batch_size']}, Adam {stage1_training['lr']:g} x {stage1_training['lr_decay']} every "
         f"{stage1_training['lr_decay_every']} epochs in stage 1, then a cosine from {anneal_training['lr']:g} down to "
-        f"{anneal_training['anneal_to']:g} of it over the {anneal_training['epochs']} annealing epochs; stage 2 "
+        f"{anneal_training['anneal_to']:g} of it over the {anneal_training['epochs']} annealing epochs, and another "
+        f"from {flip_training['lr']:g} over the {flip_training['epochs']} with flips; stage 2 "
         f"{training['lr']:g} x {training['lr_decay']} every {training['lr_decay_every']} epochs, its last "
         f"{training.get('anneal_epochs', 0)} epochs a cosine down to {training.get('anneal_to', 1.0):g} of that.",
         "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
@@ -288,8 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.before:
         write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
                       title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv)})
-    stage1, anneal, stage2 = train_runs(data, runs)
-    weights = save_model(load_model(stage2 / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
+    trained = train_runs(data, runs)
+    weights = save_model(load_model(trained[-1] / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
                          extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"})
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     after_path = RESULTS / "bundled.json"
@@ -300,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest})
     before_path = RESULTS / "bundled_before.json"
     before = _load_table(before_path) if before_path.is_file() else None
-    atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, (stage1, anneal, stage2), weights, data,
+    atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, trained, weights, data,
                                                                      portrait_arms(weights)))
     print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")
 

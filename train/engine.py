@@ -34,6 +34,7 @@ from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
+from lbi.model.flip import mirror_batch
 from lbi.weights import load_weights, save_model
 
 from .config import ConfigError, ExperimentConfig, TrainingConfig, split_spec
@@ -122,13 +123,15 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
 
     def make(spec: str, evaluation: bool) -> PoseDataset:
         missing = "ground_truth" if cfg.training.noise_model and not evaluation else "drop"
+        mirrored = cfg.training.flip > 0 and not evaluation
         root, split = split_spec(spec)
         data = loaded.setdefault(root, PreparedData(root))
         if cache == "build" and dist.is_initialized():
             if rank == 0:
-                model_dataset(model, data, split, cfg.data.inputs_2d, cache="build")
+                model_dataset(model, data, split, cfg.data.inputs_2d, cache="build", mirrored=mirrored)
             dist.barrier()
-        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache, silhouettes=evaluation, missing=missing)
+        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache, silhouettes=evaluation,
+                             missing=missing, mirrored=mirrored)
 
     specs = [cfg.data.train] if isinstance(cfg.data.train, str) else list(cfg.data.train)
     parts = [make(spec, False) for spec in specs]
@@ -221,15 +224,19 @@ class Augment2D:
 
 
 def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, augment: Augment2D,
-                    rng: np.random.Generator, show_progress: bool, desc: str) -> tuple[float, int]:
-    """One pass over ``loader`` with the 2D input augmented by ``augment``.
-    Returns the mean training loss and the number of samples seen."""
+                    rng: np.random.Generator, show_progress: bool, desc: str, flip: float = 0.0,
+                    crop_width: int = 192) -> tuple[float, int]:
+    """One pass over ``loader`` with the 2D input augmented by ``augment`` and a ``flip`` share of
+    each batch mirrored. Returns the mean training loss and the number of samples seen."""
     objective.train()
     device = next(objective.parameters()).device
     total, count = 0.0, 0
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress, leave=False):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         batch["joints2d"] = augment(batch, rng)
+        if flip > 0:
+            which = torch.from_numpy(rng.random(len(batch["target"])) < flip).to(device)
+            batch = mirror_batch(batch, which, crop_width)
         with autocast:
             loss = objective(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -326,7 +333,8 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
         sampler.set_epoch(epoch)
         start = time.perf_counter()
         loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, augment, rng, rank == 0,
-                                      f"epoch {epoch + 1}/{training.epochs}")
+                                      f"epoch {epoch + 1}/{training.epochs}", training.flip,
+                                      InputCodec.for_model(model).crop_size[0])
         scheduler.step()
         seconds = time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"],

@@ -35,6 +35,7 @@ from lbi.metrics import (
     to_mpi_eval_joints,
 )
 from lbi.model import LiftingOutput
+from lbi.model.flip import flip_test
 
 
 @dataclass
@@ -82,12 +83,15 @@ def attention_metrics(stage1_attention: list[torch.Tensor], grid: tuple[int, int
 def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device: str | torch.device = "cpu",
             retention: float | None = None, limit: int = 0, workers: int = 0,
             coarse_only: bool = False, alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
-            ) -> dict[str, np.ndarray]:
+            flip: bool = False) -> dict[str, np.ndarray]:
     """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), the row indices
     and, for image models, the per-sample attention metrics of every stage-1 layer
     (:func:`attention_metrics`; "background" is the last layer's share outside the 30-px circles).
     ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined.
-    ``alter_features`` changes each batch of cached encoder features first (ablations)."""
+    ``alter_features`` changes each batch of cached encoder features first (ablations). ``flip``: the
+    flip test (:func:`lbi.model.flip.flip_test`; cached features need the mirrored crops' too)."""
+    if flip and coarse_only:
+        raise ValueError("the flip test runs the whole model; it has no coarse-only mode")
     model.eval()
     subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, np.linspace(0, len(dataset) - 1, limit).astype(int))
     loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
@@ -102,6 +106,9 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
         if coarse_only:  # stage 1 alone: its coarse pose is the result, stage 2 is never run
             s1 = model.stage1(joints2d, images, features)
             result = LiftingOutput(coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention, grid=s1.grid)
+        elif flip:
+            mirrored = batch["features_mirrored"].to(device) if "features_mirrored" in batch else None
+            result = flip_test(model, images, joints2d, features, mirrored, retention=retention)
         else:
             result = model(images, joints2d, retention=retention, features=features)
         out["refined"].append(result.refined.float().cpu().numpy() * 1000)
@@ -231,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
     parser.add_argument("--inputs-2d", default="gt")
     parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps, in (0, 1]")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="average each pose with the mirrored crop's (mirrored features are cached too)")
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
     if args.retention is not None and not 0 < args.retention <= 1:
@@ -241,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.data:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
-            datasets[name] = model_dataset(model, root, split, args.inputs_2d, silhouettes=True)
-            results[name] = evaluate(model, datasets[name], retention=args.retention)
+            datasets[name] = model_dataset(model, root, split, args.inputs_2d, silhouettes=True, mirrored=args.flip_test)
+            results[name] = evaluate(model, datasets[name], retention=args.retention, flip=args.flip_test)
     except (DatasetError, WeightsError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 A frozen encoder gives the same features for a crop every epoch, so they are computed once into
 ``<root>/features/<encoder>-<weights digest>.npy`` (float16, (T, C, H, W)) and training reads
 them instead of the crops. The digest names exactly the encoder weights, so another encoder
-(or the same one fine-tuned) never picks up a stale cache.
+(or the same one fine-tuned) never picks up a stale cache. ``...-mirrored.npy`` holds the features
+of the crops flipped left to right (flip augmentation and the flip test, :mod:`lbi.model.flip`).
 
     dataset = model_dataset(model, "data/lbi-synth/lab", "train", cache="build")
 """
@@ -29,14 +30,15 @@ from lbi.fileio import atomic_write_text
 
 
 class _Crops(Dataset):
-    def __init__(self, data: PreparedData) -> None:
-        self.data = data
+    def __init__(self, data: PreparedData, mirrored: bool = False) -> None:
+        self.data, self.mirrored = data, mirrored
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return image_to_tensor(self.data.image(i))[0]
+        image = image_to_tensor(self.data.image(i))[0]
+        return image.flip(-1) if self.mirrored else image
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -48,9 +50,10 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:10]
 
 
-def cache_name(model: nn.Module) -> str:
-    """``<encoder>-<weights digest>``: the feature cache of exactly this model's encoder weights."""
-    return f"{model.config.encoder}-{weights_digest(model.encoder)}"
+def cache_name(model: nn.Module, mirrored: bool = False) -> str:
+    """``<encoder>-<weights digest>``: the feature cache of exactly this model's encoder weights
+    (``-mirrored``: of the crops flipped left to right)."""
+    return f"{model.config.encoder}-{weights_digest(model.encoder)}" + ("-mirrored" if mirrored else "")
 
 
 def cache_path(data: PreparedData, name: str) -> Path:
@@ -58,9 +61,10 @@ def cache_path(data: PreparedData, name: str) -> Path:
 
 
 def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size: int = 64,
-                  device: str | torch.device = "cpu", workers: int = 0, create: bool = True) -> np.ndarray | None:
-    """float16 features of every crop, (T, C, H, W), memory-mapped from <root>/features/<name>.npy
-    (and how long computing them took in <name>.json).
+                  device: str | torch.device = "cpu", workers: int = 0, create: bool = True,
+                  mirrored: bool = False) -> np.ndarray | None:
+    """float16 features of every crop (``mirrored``: flipped left to right), (T, C, H, W),
+    memory-mapped from <root>/features/<name>.npy (and how long computing them took in <name>.json).
 
     Computed once when missing (or stale: the dataset changed size); with ``create=False`` a
     missing or stale cache gives None instead. The file is built under a temporary name and
@@ -83,7 +87,7 @@ def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size:
         probe = encoder(torch.zeros(1, 3, h, w, device=device))
     tmp = path.with_name(f".{path.name}.tmp")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(data), *probe.shape[1:]))
-    loader = DataLoader(_Crops(data), batch_size=batch_size, num_workers=workers)
+    loader = DataLoader(_Crops(data, mirrored), batch_size=batch_size, num_workers=workers)
     start = 0
     with torch.inference_mode():
         for images in tqdm(loader, desc=f"caching {name} features", unit="batch"):
@@ -102,20 +106,57 @@ CACHE_POLICIES = ("off", "use", "build")
 
 
 def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str, inputs_2d: str = "gt",
-                  cache: str = "use", silhouettes: bool = False, missing: str = "drop") -> PoseDataset:
+                  cache: str = "use", silhouettes: bool = False, missing: str = "drop",
+                  mirrored: bool = False) -> PoseDataset:
     """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
     model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
     ``<root>/features`` holds them for exactly these weights) or "build" (computed when missing),
     the crops when it is "off" (an encoder that is being trained) or no cache exists. ``silhouettes``
     adds the person masks where the data has them (for the attention metrics of evaluation);
-    ``missing`` is what happens to samples without the 2D input (see PoseDataset)."""
+    ``missing`` is what happens to samples without the 2D input (see PoseDataset). ``mirrored`` adds
+    each crop's features flipped left to right (cached like the others; from the crops when "off")."""
     if cache not in CACHE_POLICIES:
         raise ValueError(f"cache must be one of {CACHE_POLICIES}, got {cache!r}")
     data = data if isinstance(data, PreparedData) else PreparedData(data)
     has_encoder = hasattr(model, "encoder")
-    features = None
+    features = features_mirrored = None
     if has_encoder and cache != "off":
         features = feature_cache(data, model.encoder, cache_name(model), create=cache == "build")
+        if mirrored and features is not None:
+            features_mirrored = feature_cache(data, model.encoder, cache_name(model, True), create=cache == "build",
+                                              mirrored=True)
+            features = features if features_mirrored is not None else None  # both cached, or the crops
     return PoseDataset(data, split, InputCodec.for_model(model), inputs_2d, features=features,
-                       load_images=has_encoder and features is None,
+                       features_mirrored=features_mirrored, load_images=has_encoder and features is None,
                        load_silhouettes=silhouettes and has_encoder and data.meta.silhouettes, missing=missing)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Builds the feature caches (plain and mirrored) of a model's encoder for prepared data sets."""
+    import argparse
+    import sys
+
+    from lbi.data.format import DatasetError
+    from lbi.weights import WeightsError, load_model
+
+    parser = argparse.ArgumentParser(description="python -m train.features --weights W --data ROOT [ROOT ...]")
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--data", nargs="+", required=True, help="prepared data roots")
+    parser.add_argument("--no-mirrored", action="store_true", help="only the features of the crops as they are")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(args.weights)
+        if not hasattr(model, "encoder"):
+            parser.error(f"{args.weights} has no image encoder: there are no features to cache")
+        for root in args.data:
+            data = PreparedData(root)
+            for mirrored in (False,) if args.no_mirrored else (False, True):
+                feature_cache(data, model.encoder, cache_name(model, mirrored), mirrored=mirrored)
+    except (DatasetError, WeightsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,7 +19,8 @@ class PoseDataset(Dataset):
     pixels, ``target`` (17, 3) root-relative 3D joints in
     metres in the model's axes (the codec's frame), ``index`` the sample's row, and either ``image`` (3, h, w) in [0, 1] or,
     given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
-    ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; ``detected`` (bool) says whether the 2D
+    ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; given ``features_mirrored`` (the
+    features of the crops flipped left to right), also ``features_mirrored``; ``detected`` (bool) says whether the 2D
     input is there. Samples whose 2D input is missing (a detector found nobody: NaN) are left out
     (``missing="drop"``, for evaluation) or given the ground truth instead (``missing="ground_truth"``,
     for training with a noise model, which then always replaces their 2D); ``missing_2d`` counts them.
@@ -27,7 +28,7 @@ class PoseDataset(Dataset):
 
     def __init__(self, data: PreparedData | str, split: str, codec: InputCodec | None = None, inputs_2d: str = "gt",
                  features: np.ndarray | None = None, load_images: bool = True, load_silhouettes: bool = False,
-                 missing: str = "drop") -> None:
+                 missing: str = "drop", features_mirrored: np.ndarray | None = None) -> None:
         self.data = data if isinstance(data, PreparedData) else PreparedData(data)
         self.codec = codec or InputCodec()
         try:
@@ -57,7 +58,9 @@ class PoseDataset(Dataset):
         centres, intrinsics = self.data.ann["center"][self.rows], self.data.ann["intrinsics"][self.rows]
         self.rotation = self.codec.rotations(centres, intrinsics)  # (T, 3, 3) camera axes -> the model's
         self.target = self.codec.encode_pose(self.data.ann["joints3d"][self.rows], centres, intrinsics)
-        self.features = features
+        if features_mirrored is not None and features is None:
+            raise ValueError("mirrored features come with the plain ones")
+        self.features, self.features_mirrored = features, features_mirrored
         self.load_images = load_images
         if load_silhouettes and not self.data.meta.silhouettes:
             raise DatasetError(f"{self.data.root} has no silhouettes (only synthetic data sets do)")
@@ -73,6 +76,8 @@ class PoseDataset(Dataset):
                 "index": torch.tensor(row), "detected": torch.tensor(bool(self.detected[k]))}
         if self.features is not None:
             item["features"] = torch.from_numpy(np.asarray(self.features[row], dtype=np.float32))
+            if self.features_mirrored is not None:
+                item["features_mirrored"] = torch.from_numpy(np.asarray(self.features_mirrored[row], dtype=np.float32))
         elif self.load_images:
             item["image"] = image_to_tensor(self.data.image(row))[0]
         if self.load_silhouettes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from .baselines import MartinezConfig, MartinezMLP
+from .flip import flip_test, mirror_joints
 from .layers import PGTL_NORMS, PoseGuidedLayer, TransformerLayer
 from .lifter import LiftingByImage, LiftingConfig, LiftingOutput, Stage1Output, plain_image_config
 from .selection import FeatureSelection, kept_count
@@ -22,4 +23,4 @@ def build_model(arch: str, config: dict | None = None) -> nn.Module:
 
 __all__ = ["ARCHS", "FeatureSelection", "LiftingByImage", "LiftingConfig", "LiftingOutput", "MartinezConfig",
            "MartinezMLP", "PGTL_NORMS", "PoseGuidedLayer", "Stage1Output", "TransformerLayer", "build_model",
-           "kept_count", "plain_image_config"]
+           "flip_test", "kept_count", "mirror_joints", "plain_image_config"]

@@ -14,7 +14,7 @@ reading detached stage-1 tokens (``detach_stage1``; progressive training freezes
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 
 import torch
 from torch import nn
@@ -78,21 +78,28 @@ class LiftingConfig:
         return cls(**data)
 
 
-def select_sample(output, k: int):
-    """Sample ``k`` of a batched output dataclass, as a batch of one: every tensor field (and every
-    tensor in a list field, every nested output) is sliced on its batch axis, except fields marked
-    ``shared`` (one tensor for the whole batch); other fields are kept as they are."""
+def select_samples(output, rows: slice | list[int]):
+    """Samples ``rows`` of a batched output dataclass: every tensor field (and every tensor in a list
+    field, every nested output) is indexed on its batch axis, except fields marked ``shared`` (one
+    tensor for the whole batch); other fields are kept as they are."""
+    index = rows if isinstance(rows, slice) else torch.as_tensor(rows, dtype=torch.long)
+
     def pick(value):
         if isinstance(value, torch.Tensor):
-            return value[k:k + 1]
+            return value[index.to(value.device) if isinstance(index, torch.Tensor) else index]
         if isinstance(value, list):
             return [pick(v) for v in value]
-        if hasattr(value, "select"):
-            return value.select(k)
+        if is_dataclass(value):
+            return select_samples(value, rows)
         return value
 
     return replace(output, **{f.name: pick(getattr(output, f.name)) for f in fields(output)
                               if not f.metadata.get("shared")})
+
+
+def select_sample(output, k: int):
+    """Sample ``k`` of a batched output dataclass, as a batch of one (see :func:`select_samples`)."""
+    return select_samples(output, slice(k, k + 1))
 
 
 @dataclass

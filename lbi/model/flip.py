@@ -1,0 +1,93 @@
+"""Left-right mirroring: flip augmentation while training and the flip test at inference.
+
+A crop flipped left to right shows the person mirrored. In the model's frames (the camera's, or
+a virtual camera's looking through the crop centre) that mirror negates x, and it swaps the left
+and right joints (:func:`mirror_joints`). In the crop, pixel column ``u`` becomes ``w - 1 - u``
+(OpenCV's pixel centres), so a 2D pose in crop-normalised coordinates (``x = 2u / w - 1``) goes
+to ``-x - 2 / w`` (:func:`mirror_joints2d`).
+
+The flip test runs the lifter on the crop and on its mirror. It mirrors the second pose back and
+averages the two:
+
+    out = flip_test(model, images, joints2d)                          # from crops
+    out = flip_test(model, None, joints2d, features, features_mirrored)  # from cached features
+
+Attention, pruned patches and the stage-1 cache are those of the unflipped pass: that is what the
+app shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from ..skeleton import flip_permutation
+from .lifter import LiftingOutput, select_samples
+
+_PERMUTATION = flip_permutation()
+
+
+def mirror_joints(joints: torch.Tensor) -> torch.Tensor:
+    """(..., 17, D) 2D or 3D joints -> their mirror image: x negated, left and right swapped."""
+    mirrored = joints[..., _PERMUTATION, :].clone()
+    mirrored[..., 0] = -mirrored[..., 0]
+    return mirrored
+
+
+def mirror_joints2d(joints2d: torch.Tensor, crop_width: int) -> torch.Tensor:
+    """(..., 17, 2) crop-normalised 2D joints -> those of the crop flipped left to right."""
+    mirrored = mirror_joints(joints2d)
+    mirrored[..., 0] -= 2.0 / crop_width
+    return mirrored
+
+
+def mirror_batch(batch: dict[str, torch.Tensor], which: torch.Tensor, crop_width: int) -> dict[str, torch.Tensor]:
+    """Flip augmentation: the samples of a training batch where ``which`` (B,) bool is set get
+    their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), and ``image``
+    (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
+    out = dict(batch)
+    pick = which.view(-1, 1, 1)
+    out["joints2d"] = torch.where(pick, mirror_joints2d(batch["joints2d"], crop_width), batch["joints2d"])
+    out["target"] = torch.where(pick, mirror_joints(batch["target"]), batch["target"])
+    if "features" in batch:
+        if "features_mirrored" not in batch:
+            raise ValueError("flip augmentation on cached features needs the mirrored crops' features too")
+        out["features"] = torch.where(which.view(-1, 1, 1, 1), batch["features_mirrored"], batch["features"])
+    elif "image" in batch:
+        out["image"] = torch.where(which.view(-1, 1, 1, 1), batch["image"].flip(-1), batch["image"])
+    return out
+
+
+def with_mirrors(joints2d: torch.Tensor, crop_width: int, images: torch.Tensor | None = None,
+                 features: torch.Tensor | None = None, features_mirrored: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+    """Doubles a batch for the flip test: the B inputs, then their B mirrors. Returns images
+    (2B, 3, h, w) or None, 2D joints (2B, N, 2) and features (2B, C, H, W) or None; cached
+    ``features`` need the mirrored crops' ``features_mirrored``."""
+    if features is not None and features_mirrored is None:
+        raise ValueError("the flip test on cached features needs the mirrored crops' features too")
+    images = None if images is None else torch.cat([images, images.flip(-1)])
+    features = None if features is None else torch.cat([features, features_mirrored])
+    return images, torch.cat([joints2d, mirror_joints2d(joints2d, crop_width)]), features
+
+
+def merge_mirrors(out: LiftingOutput) -> LiftingOutput:
+    """The output of a doubled batch (:func:`with_mirrors`) -> that of the first B inputs, their
+    coarse and refined poses averaged with their mirrors' (mirrored back). Attention, kept patches
+    and the stage-1 cache are the unflipped pass's."""
+    b = out.coarse.shape[0] // 2
+    plain, mirrored = select_samples(out, slice(0, b)), select_samples(out, slice(b, 2 * b))
+    return replace(plain, coarse=(plain.coarse + mirror_joints(mirrored.coarse)) / 2,
+                   refined=(plain.refined + mirror_joints(mirrored.refined)) / 2)
+
+
+def flip_test(model: nn.Module, images: torch.Tensor | None, joints2d: torch.Tensor,
+              features: torch.Tensor | None = None, features_mirrored: torch.Tensor | None = None,
+              retention: float | None = None) -> LiftingOutput:
+    """The model's output on the inputs, its coarse and refined poses averaged with those of the
+    mirrored inputs (mirrored back), in one batch of 2B. ``images`` (B, 3, h, w) are flipped here;
+    with cached ``features`` (B, C, H, W), the mirrored crops' ``features_mirrored`` are needed too."""
+    images, joints2d, features = with_mirrors(joints2d, model.config.crop_size[0], images, features, features_mirrored)
+    return merge_mirrors(model(images, joints2d, retention=retention, features=features))
