@@ -1,8 +1,9 @@
 """Left-right mirroring: flip augmentation while training and the flip test at inference.
 
-A crop flipped left to right shows the person mirrored. In the model's frames (the camera's, or
-a virtual camera's looking through the crop centre) that mirror negates x, and it swaps the left
-and right joints (:func:`mirror_joints`). In the crop, pixel column ``u`` becomes ``w - 1 - u``
+A crop flipped left to right shows the person mirrored. In the axes of a virtual camera looking
+through the crop centre (``frame="ray"``, the bundled weights) that mirror negates x, and it swaps
+the left and right joints (:func:`mirror_joints`); in camera axes (``frame="camera"``) this holds
+only approximately, for crops near the image centre. In the crop, pixel column ``u`` becomes ``w - 1 - u``
 (OpenCV's pixel centres), so a 2D pose in crop-normalised coordinates (``x = 2u / w - 1``) goes
 to ``-x - 2 / w`` (:func:`mirror_joints2d`).
 
