@@ -214,7 +214,8 @@ class Estimator:
             timings["stage2"] = (time.perf_counter() - t) * 1000
         n = len(inputs)
         estimates = [self._estimate(select_samples(out, [k, n + k] if flip else [k]), pose.joints, pose.confidence,
-                                    i.crop, i.joints_crop_px, dict(timings), default_intrinsics(rgb.shape[1], rgb.shape[0]))
+                                    i.crop, i.joints_crop_px, dict(timings), default_intrinsics(rgb.shape[1], rgb.shape[0]),
+                                    flip)
                      for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
@@ -239,15 +240,16 @@ class Estimator:
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
-                                 estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics)
+                                 estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics,
+                                 estimate.flip_test)
         return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes),
                        off_person_attention=estimate.off_person_attention, off_person_uniform=estimate.off_person_uniform)
 
     def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
-                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray) -> Estimate:
-        """One person's output (a batch of one, or of two with the flip test: the crop, then its
-        mirror) -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
-        stage1, flip = out.stage1, out.coarse.shape[0] == 2
+                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray, flip: bool) -> Estimate:
+        """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) ->
+        Estimate (mm, root-relative, camera axes; attention on the token grid)."""
+        stage1 = out.stage1
         if flip:
             out = merge_mirrors(out)
         h, w = out.grid

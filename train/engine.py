@@ -333,8 +333,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
         sampler.set_epoch(epoch)
         start = time.perf_counter()
         loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, augment, rng, rank == 0,
-                                      f"epoch {epoch + 1}/{training.epochs}", training.flip,
-                                      InputCodec.for_model(model).crop_size[0])
+                                      f"epoch {epoch + 1}/{training.epochs}", training.flip, augment.codec.crop_size[0])
         scheduler.step()
         seconds = time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"],
