@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from safetensors.torch import load_file
 
 from train.__main__ import main as train_main
 from train.config import ConfigError, load_config
-from train.engine import build_optimizer, fit, load_checkpoint, lr_factor
+from train.engine import Objective, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
 
 SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "model.mlp_ratio=2.0"]
 
@@ -102,6 +103,30 @@ def test_learning_rate_steps_then_anneals():
     assert factors[7] == pytest.approx(0.125 * (0.1 + 0.9 * 0.75)) and factors[9] == pytest.approx(0.0125)
     plain = load_config(None, ["training.epochs=10", "training.lr_decay=0.5", "training.lr_decay_every=2"]).training
     assert [lr_factor(plain, epoch) for epoch in range(10)] == [0.5 ** (epoch // 2) for epoch in range(10)]
+
+
+def test_pose_losses():
+    """mse (Eq. 3): squared distances summed over joints, mean over the batch; mpjpe: the mean distance itself."""
+    target = torch.zeros(2, 3, 3)
+    pred = torch.zeros(2, 3, 3)
+    pred[0, 0] = torch.tensor([3.0, 4.0, 0.0])  # one joint 5 away, one 1 away, the rest exact
+    pred[1, 2, 2] = 1.0
+    assert pose_loss(pred, target, "mse").item() == pytest.approx((25 + 1) / 2)
+    assert pose_loss(pred, target, "mpjpe").item() == pytest.approx((5 + 1) / 6, abs=1e-3)
+    pred.requires_grad_(True)
+    pose_loss(pred, target, "mpjpe").backward()  # finite at the joints with zero distance
+    assert torch.isfinite(pred.grad).all() and pred.grad[0, 0].norm().item() == pytest.approx(1 / 6, abs=1e-4)
+    class Lifter(torch.nn.Module):  # stands in for the model: stage 1's coarse pose is `pred`
+        def stage1(self, joints2d, images, features):
+            return SimpleNamespace(coarse=pred)
+
+    batch = {"joints2d": torch.zeros(2, 3, 2), "target": target}
+    assert Objective(Lifter(), "stage1", "mpjpe")(batch).item() == pytest.approx((5 + 1) / 6, abs=1e-3)
+    assert Objective(Lifter(), "stage1")(batch).item() == pytest.approx(13.0)  # Eq. 3 unless told otherwise
+    with pytest.raises(ValueError, match="unknown pose loss 'l1'"):
+        pose_loss(pred, target, "l1")
+    with pytest.raises(ConfigError, match="training.loss must be one of"):
+        load_config(None, ["training.loss=huber"])
 
 
 def test_resume_from_a_step_lr_checkpoint(tmp_path):
@@ -313,15 +338,15 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                                           info={"render_seconds": 600.0, "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2}}))
         writer.add(np.zeros((256, 192, 3), np.uint8), **row)
         writer.close()
-    for run, epochs in (("s1", 30), ("s1a", 6), ("s1f", 4), ("s2", 8)):
+    for run, epochs in (("s1", 30), ("s1a", 6), ("s1f", 4), ("s1m", 5), ("s2", 8)):
         (tmp_path / run).mkdir()
-        (tmp_path / run / "config.json").write_text(json.dumps({"model": {"retention": 0.3, "dim": 64, "heads": 4,
-                                                                          "encoder": "blazepose_s8", "stage2_depth": 3},
-                                                                "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3,
-                                                                             "lr_decay": 0.9, "lr_decay_every": 2,
-                                                                             "anneal_epochs": epochs if run == "s1a" else 0,
-                                                                             "anneal_to": 0.02, "noise_2d_px": 1.0,
-                                                                             "flip": 0.0 if run in ("s1", "s1a") else 0.5}}))
+        (tmp_path / run / "config.json").write_text(json.dumps({
+            "model": {"retention": 0.3, "dim": 64, "heads": 4, "encoder": "blazepose_s8", "stage2_depth": 3},
+            "data": {"train": "data/rand:train" if run == "s1" else ["data/rand:train", "data/upper:train"]},
+            "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_every": 2,
+                         "anneal_epochs": epochs if run in ("s1a", "s1f", "s1m") else 0, "anneal_to": 0.02,
+                         "noise_2d_px": 1.0, "flip": 0.0 if run in ("s1", "s1a") else 0.5,
+                         "loss": "mpjpe" if run in ("s1m", "s2") else "mse"}}))
         (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
@@ -333,11 +358,16 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
     card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
-                                      [tmp_path / r for r in ("s1", "s1a", "s1f", "s2")], tmp_path / "w.safetensors", data,
-                                      {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)})
-    for text in ("python -m train.default_weights", "30 epochs on rand", "then 6 on rand and upper",
-                 "over the 6 annealing epochs", "then 4 more with 50% of each batch mirrored", "the flip test",
-                 "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "26.7 min (20.0 stage 1, 6.7 stage 2",
+                                      [tmp_path / r for r in ("s1", "s1a", "s1f", "s1m", "s2")], tmp_path / "w.safetensors",
+                                      data, {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)}, "The release before:")
+    for text in ("python -m train.default_weights", "45 epochs in 4 runs",
+                 "1. `s1.yaml`: 30 epochs on rand, Adam 0.001 x 0.9 every 2 epochs, Eq. 3's squared distances as the loss;",
+                 "2. `s1a.yaml`: 6 epochs on rand and upper, Adam, a cosine from 0.001 down to 0.02 of it, Eq. 3's",
+                 "3. `s1f.yaml`: 4 epochs on rand and upper, Adam, a cosine from 0.001 down to 0.02 of it, 50% of each batch "
+                 "mirrored left to right, Eq. 3's", "4. `s1m.yaml`: 5 epochs", "mirrored left to right, the joint distances as "
+                 "the loss (`training.loss: mpjpe`).", "frozen: `s2.yaml`: 8 epochs on rand and upper, Adam 0.001 x 0.9 every 2 "
+                 "epochs, 50% of each batch", "The release before:", "the flip test",
+                 "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "33.3 min (26.7 stage 1, 6.7 stage 2",
                  "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",
                  f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
                  "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):

@@ -13,6 +13,8 @@ class ConfigError(ValueError):
 
 TRAINING_MODES = ("stage1", "stage2", "end_to_end", "end_to_end_both", "single")
 PRECISIONS = ("auto", "bf16", "fp32")
+#: the pose loss: "mse" is Eq. 3 (squared joint distances), "mpjpe" the distances themselves (the metric)
+LOSSES = ("mse", "mpjpe")
 
 
 @dataclass
@@ -56,6 +58,9 @@ class TrainingConfig:
     #: share of each batch mirrored left to right (crop, 2D input and target; lbi.model.flip); cached
     #: features then come with the mirrored crops' (built with the plain ones)
     flip: float = 0.0
+    #: "mse" (Eq. 3, the paper's) or "mpjpe": the joint distances, not squared, so a few gross 2D errors
+    #: pull the pose less than under Eq. 3
+    loss: str = "mse"
     seed: int = 0
     out: str = "runs/experiment"
     eval_every: int = 1
@@ -80,6 +85,8 @@ class ExperimentConfig:
         if not 0 <= self.training.anneal_epochs <= self.training.epochs:
             raise ConfigError(f"training.anneal_epochs must be between 0 and training.epochs "
                               f"({self.training.epochs}), got {self.training.anneal_epochs}")
+        if self.training.loss not in LOSSES:
+            raise ConfigError(f"training.loss must be one of {LOSSES}, got {self.training.loss!r}")
         if not 0 <= self.training.flip <= 1:
             raise ConfigError(f"training.flip is a share of each batch, between 0 and 1, got {self.training.flip}")
         if self.training.mode == "stage2" and not self.training.init:

@@ -11,8 +11,9 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
    and MediaPipe's own 3D estimate (the peer row);
 3. MediaPipe's 2D errors on the training crops as a noise model, ``train.noise_2d``;
 4. LBI stage 1 (rand), stage 1 continued with an annealed learning rate (rand + upper), once more with
-   flip augmentation (rand + upper, half of each batch mirrored) and stage 2 (rand + upper, flip
-   augmentation; ``train/configs/rand/``), then ``<out>/lbi_synth.safetensors`` (the BlazePose
+   flip augmentation (rand + upper, half of each batch mirrored), once more with the joint distances as
+   the loss (``training.loss: mpjpe``) and stage 2 (rand + upper, flips, the same loss;
+   ``train/configs/rand/``), then ``<out>/lbi_synth.safetensors`` (the BlazePose
    trunk is left out: it is re-read from the mediapipe wheel);
 5. the exported weights evaluated with ground-truth and MediaPipe 2D on rand-test, upper-test,
    wild-test and lab-test, with the flip test (as the app runs them) and, for MediaPipe 2D, without
@@ -70,7 +71,8 @@ def prepare_data(data: Path, workers: int) -> None:
 
 #: the runs behind the bundled weights, in order: config, training splits ("both": rand + upper), the run it starts from
 RUNS = (("lbi_stage1.yaml", "rand", None), ("lbi_stage1_anneal.yaml", "both", "lbi_stage1"),
-        ("lbi_stage1_flip.yaml", "both", "lbi_stage1_anneal"), ("lbi_stage2.yaml", "both", "lbi_stage1_flip"))
+        ("lbi_stage1_flip.yaml", "both", "lbi_stage1_anneal"), ("lbi_stage1_mpjpe.yaml", "both", "lbi_stage1_flip"),
+        ("lbi_stage2.yaml", "both", "lbi_stage1_mpjpe"))
 
 
 def train_runs(data: Path, runs: Path) -> list[Path]:
@@ -171,9 +173,8 @@ def _accuracy_limits(after: dict, before: dict | None, training: str) -> list[st
                      f"lifter itself ({training} on a 2-core CPU) is the limit as much as MediaPipe's 2D.")
     old = next((splits for name, splits in (before or {}).items() if name.endswith("MediaPipe 2D")), {})
     if "lab-test" in old and "lab-test" in mediapipe and old["lab-test"].mpjpe < mediapipe["lab-test"].mpjpe:
-        lines.append("- On the lab-test split the previous weights are better: they were trained on lab-train, whose "
-                     "four fixed scenes are lab-test's (same cameras, walls and floors); these weights have never seen "
-                     "those scenes.")
+        lines.append("- On the lab-test split the previous weights are better (lab-test's four fixed scenes are none "
+                     "of the scenes these weights learned from).")
     return lines
 
 
@@ -203,18 +204,32 @@ def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
             f"portraits, refined pose: {measured}."]
 
 
+def _run_line(run: Path) -> str:
+    """One training run of the chain, from its own config.json: epochs, data, schedule, flips, loss."""
+    config = json.loads((run / "config.json").read_text())
+    training, train = config["training"], config.get("data", {}).get("train", "rand:train")
+    splits = " and ".join(spec.split(":")[0].rstrip("/").rsplit("/", 1)[-1] for spec in ([train] if isinstance(train, str) else train))
+    epochs, anneal = training["epochs"], training.get("anneal_epochs", 0)
+    if anneal >= epochs:
+        schedule = f"Adam, a cosine from {training['lr']:g} down to {training.get('anneal_to', 1.0):g} of it"
+    else:
+        schedule = f"Adam {training['lr']:g} x {training['lr_decay']} every {training['lr_decay_every']} epochs"
+        schedule += f", the last {anneal} a cosine down to {training.get('anneal_to', 1.0):g} of that" if anneal else ""
+    flip = f", {training['flip']:.0%} of each batch mirrored left to right" if training.get("flip") else ""
+    loss = ("the joint distances as the loss (`training.loss: mpjpe`)" if training.get("loss") == "mpjpe"
+            else "Eq. 3's squared distances as the loss")
+    return f"`{run.name}.yaml`: {epochs} epochs on {splits}, {schedule}{flip}, {loss}"
+
+
 def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path, data: Path,
-               portraits: dict[str, tuple[float, float]]) -> str:
-    """MODEL_CARD.md from the records of the RUNS (stage 1, annealed, with flips; stage 2), the evaluations
+               portraits: dict[str, tuple[float, float]], before_description: str | None = None) -> str:
+    """MODEL_CARD.md from the records of the RUNS (stage-1 runs in order, then stage 2), the evaluations
     and the arms on the example portraits (:func:`portrait_arms`)."""
-    stage1, anneal, flip, stage2 = runs
+    *stage1_runs, stage2 = runs
     config = json.loads((stage2 / "config.json").read_text())
     model, training = config["model"], config["training"]
-    stage1_training = json.loads((stage1 / "config.json").read_text())["training"]
-    anneal_training = json.loads((anneal / "config.json").read_text())["training"]
-    flip_training = json.loads((flip / "config.json").read_text())["training"]
-    stage1_epochs = stage1_training["epochs"] + anneal_training["epochs"] + flip_training["epochs"]
-    s1, s2 = sum(epoch_seconds(run) for run in (stage1, anneal, flip)), epoch_seconds(stage2)
+    stage1_epochs = sum(_trained_epochs(run) for run in stage1_runs)
+    s1, s2 = sum(epoch_seconds(run) for run in stage1_runs), epoch_seconds(stage2)
     noise = json.loads(NOISE_MODEL.read_text())
     parts = [
         "# Model card: `lbi_synth.safetensors`",
@@ -230,23 +245,17 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
         "every step resumes.",
         "",
         "## Model",
-        f"- stage 1: TL, PGTL, TL, coarse loss: {stage1_training['epochs']} epochs on rand "
-        f"(`train/configs/rand/lbi_stage1.yaml`), then {anneal_training['epochs']} on rand and upper "
-        f"(`lbi_stage1_anneal.yaml`), then {flip_training['epochs']} more with {flip_training['flip']:.0%} of each batch "
-        f"mirrored left to right (`lbi_stage1_flip.yaml`); stage 2: {model['stage2_depth']} TLs on the kept "
-        f"{model['retention']:.0%} of the tokens (`lbi_stage2.yaml`, stage 1 frozen, {training['epochs']} epochs on rand "
-        f"and upper, {training.get('flip', 0):.0%} mirrored): the paper's progressive training.",
+        f"- stage 1 (TL, PGTL, TL; coarse loss), {stage1_epochs} epochs in {len(stage1_runs)} runs, each starting from "
+        "the one before (`train/configs/rand/`):",
+        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}" for i, run in enumerate(stage1_runs, 1)),
+        f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, stage 1 loaded and "
+        f"frozen: {_run_line(stage2)}. Together, the paper's progressive training.",
         "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
         "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
         "as the app's live mode does).",
         f"- dim {model['dim']}, {model['heads']} heads, encoder `{model['encoder']}`, keypoint tokens carry their "
-        f"joint's position (`pose_positions`); file size {weights.stat().st_size / 2**20:.1f} MB.",
-        f"- batch {training['batch_size']}, Adam {stage1_training['lr']:g} x {stage1_training['lr_decay']} every "
-        f"{stage1_training['lr_decay_every']} epochs in stage 1, then a cosine from {anneal_training['lr']:g} down to "
-        f"{anneal_training['anneal_to']:g} of it over the {anneal_training['epochs']} annealing epochs, and another "
-        f"from {flip_training['lr']:g} over the {flip_training['epochs']} with flips; stage 2 "
-        f"{training['lr']:g} x {training['lr_decay']} every {training['lr_decay_every']} epochs, its last "
-        f"{training.get('anneal_epochs', 0)} epochs a cosine down to {training.get('anneal_to', 1.0):g} of that.",
+        f"joint's position (`pose_positions`); batch {training['batch_size']}; file size "
+        f"{weights.stat().st_size / 2**20:.1f} MB.",
         "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
         f"truth with MediaPipe-like errors from the measured noise model (`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
         f"whole-body left/right flips {noise['flip_rate']:.1%} of crops, single-pair swaps up to "
@@ -260,8 +269,8 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
         "seen by cameras from knee height to ceiling mounts, level to steeply down, 35-95 degree fields of view; each "
         "training pose on two backgrounds (rooms, outdoor scenes, photographs, patterns). Test subjects, poses and "
         "background photographs are held out. Upper: rand crops whose photo ends between the shoulders and the knees "
-        "(black beyond, as the app's crop of a portrait or a webcam at a desk is), for the annealing epochs of stage 1 "
-        "and for stage 2. Sizes and costs "
+        "(black beyond, as the app's crop of a portrait or a webcam at a desk is), for every stage-1 run after the "
+        "first and for stage 2. Sizes and costs "
         "(2-core CPU):",
         *_data_costs(data),
         f"- training: {(s1 + s2) / 60:.1f} min ({s1 / 60:.1f} stage 1, {s2 / 60:.1f} stage 2; sum of epoch times) on "
@@ -278,7 +287,7 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
     ]
     if before:
         parts += ["## The previous weights, same evaluation",
-                  "Trained on the lab split (4 fixed scenes, one camera height) with ground-truth 2D:", "",
+                  *([before_description, ""] if before_description else []),
                   results_markdown(before, title=None),
                   attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None)]
     parts += [
@@ -303,7 +312,8 @@ def main(argv: list[str] | None = None) -> None:
     prepare_data(data, args.workers)
     if args.before:
         write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
-                      title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv)})
+                      title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv),
+                                                                        "description": f"`{args.before}`, re-evaluated:"})
     trained = train_runs(data, runs)
     weights = save_model(load_model(trained[-1] / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
                          extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"})
@@ -316,8 +326,9 @@ def main(argv: list[str] | None = None) -> None:
         write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest})
     before_path = RESULTS / "bundled_before.json"
     before = _load_table(before_path) if before_path.is_file() else None
+    description = json.loads(before_path.read_text())["info"].get("description") if before else None
     atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, trained, weights, data,
-                                                                     portrait_arms(weights)))
+                                                                     portrait_arms(weights), description))
     print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")
 
 

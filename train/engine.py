@@ -49,26 +49,32 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed from: unreadable, truncated, or of another model."""
 
 
-def pose_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Eq. 3: squared joint distances summed over joints, averaged over the batch."""
-    return ((pred.float() - target) ** 2).sum(dim=(-1, -2)).mean()
+def pose_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """``mse``, Eq. 3: squared joint distances summed over joints, averaged over the batch;
+    ``mpjpe``: the distances themselves, averaged over joints and batch."""
+    squared = ((pred.float() - target) ** 2).sum(dim=-1)  # (B, N)
+    if kind == "mse":
+        return squared.sum(dim=-1).mean()
+    if kind == "mpjpe":
+        return (squared + 1e-8).sqrt().mean()  # the epsilon keeps the gradient finite at zero distance
+    raise ValueError(f"unknown pose loss {kind!r}; use 'mse' or 'mpjpe'")
 
 
 class Objective(nn.Module):
     """Model + the loss of a training mode, so that DDP wraps one forward that returns a loss."""
 
-    def __init__(self, model: nn.Module, mode: str) -> None:
+    def __init__(self, model: nn.Module, mode: str, loss: str = "mse") -> None:
         super().__init__()
-        self.model, self.mode = model, mode
+        self.model, self.mode, self.loss = model, mode, loss
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images, features = batch.get("image"), batch.get("features")
         if self.mode == "stage1":
-            return pose_loss(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"])
+            return pose_loss(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"], self.loss)
         out = self.model(images, batch["joints2d"], features=features)
-        loss = pose_loss(out.refined, batch["target"])
+        loss = pose_loss(out.refined, batch["target"], self.loss)
         if self.mode == "end_to_end_both":
-            loss = loss + pose_loss(out.coarse, batch["target"])
+            loss = loss + pose_loss(out.coarse, batch["target"], self.loss)
         return loss
 
 
@@ -304,7 +310,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     model = build_experiment_model(cfg).to(device)
     train_set, eval_sets = build_datasets(cfg, model, rank)
     optimizer, scheduler = build_optimizer(training, model)
-    objective = Objective(model, training.mode)
+    objective = Objective(model, training.mode, training.loss)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
     loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,
