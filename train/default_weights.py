@@ -37,7 +37,7 @@ from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model, save_model
 
-from .config import load_config
+from .config import load_config, split_spec
 from .engine import fit
 from .evaluate import PEER, EvalResult, attention_markdown, evaluate, results_markdown, with_peer, write_results
 from .features import model_dataset
@@ -91,8 +91,12 @@ def train_runs(data: Path, runs: Path) -> list[Path]:
     return trained
 
 
+def _run_config(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text())
+
+
 def _trained_epochs(run: Path) -> int:
-    return json.loads((run / "config.json").read_text())["training"]["epochs"]
+    return _run_config(run)["training"]["epochs"]
 
 
 def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str, EvalResult]]:
@@ -204,11 +208,10 @@ def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
             f"portraits, refined pose: {measured}."]
 
 
-def _run_line(run: Path) -> str:
-    """One training run of the chain, from its own config.json: epochs, data, schedule, flips, loss."""
-    config = json.loads((run / "config.json").read_text())
+def _run_line(run: Path, config: dict) -> str:
+    """One training run of the chain, from its config (``run``/config.json): epochs, data, schedule, flips, loss."""
     training, train = config["training"], config.get("data", {}).get("train", "rand:train")
-    splits = " and ".join(spec.split(":")[0].rstrip("/").rsplit("/", 1)[-1] for spec in ([train] if isinstance(train, str) else train))
+    splits = " and ".join(Path(split_spec(spec)[0]).name for spec in ([train] if isinstance(train, str) else train))
     epochs, anneal = training["epochs"], training.get("anneal_epochs", 0)
     if anneal >= epochs:
         schedule = f"Adam, a cosine from {training['lr']:g} down to {training.get('anneal_to', 1.0):g} of it"
@@ -226,9 +229,9 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
     """MODEL_CARD.md from the records of the RUNS (stage-1 runs in order, then stage 2), the evaluations
     and the arms on the example portraits (:func:`portrait_arms`)."""
     *stage1_runs, stage2 = runs
-    config = json.loads((stage2 / "config.json").read_text())
-    model, training = config["model"], config["training"]
-    stage1_epochs = sum(_trained_epochs(run) for run in stage1_runs)
+    configs = {run: _run_config(run) for run in runs}
+    model, training = configs[stage2]["model"], configs[stage2]["training"]
+    stage1_epochs = sum(configs[run]["training"]["epochs"] for run in stage1_runs)
     s1, s2 = sum(epoch_seconds(run) for run in stage1_runs), epoch_seconds(stage2)
     noise = json.loads(NOISE_MODEL.read_text())
     parts = [
@@ -247,9 +250,10 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
         "## Model",
         f"- stage 1 (TL, PGTL, TL; coarse loss), {stage1_epochs} epochs in {len(stage1_runs)} runs, each starting from "
         "the one before (`train/configs/rand/`):",
-        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}" for i, run in enumerate(stage1_runs, 1)),
+        *(f"  {i}. {_run_line(run, configs[run])}{'.' if i == len(stage1_runs) else ';'}"
+          for i, run in enumerate(stage1_runs, 1)),
         f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, stage 1 loaded and "
-        f"frozen: {_run_line(stage2)}. Together, the paper's progressive training.",
+        f"frozen: {_run_line(stage2, configs[stage2])}. Together, the paper's progressive training.",
         "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
         "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
         "as the app's live mode does).",

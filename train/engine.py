@@ -37,7 +37,7 @@ from lbi.model import build_model
 from lbi.model.flip import mirror_batch
 from lbi.weights import load_weights, save_model
 
-from .config import ConfigError, ExperimentConfig, TrainingConfig, split_spec
+from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, split_spec
 from .evaluate import EvalResult, evaluate, with_peer, write_results
 from .features import model_dataset
 from .noise_2d import NoiseModel2D
@@ -57,7 +57,7 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> to
         return squared.sum(dim=-1).mean()
     if kind == "mpjpe":
         return (squared + 1e-8).sqrt().mean()  # the epsilon keeps the gradient finite at zero distance
-    raise ValueError(f"unknown pose loss {kind!r}; use 'mse' or 'mpjpe'")
+    raise ValueError(f"unknown pose loss {kind!r}; use one of {LOSSES}")
 
 
 class Objective(nn.Module):
