@@ -252,7 +252,7 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
     import shutil
 
     from lbi.data.format import ANNOTATIONS
-    from train.evaluate import PEER, mediapipe_peer, with_peer
+    from train.evaluate import PEER, mediapipe_peer, spread, with_peer
 
     root = tmp_path / "rand"
     shutil.copytree(synth_root / "rand", root)
@@ -266,6 +266,22 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
     assert peer.samples == len(ds) - (0 in ds.rows) and peer.mpjpe == pytest.approx(50.0, abs=1e-3)
     assert peer.p_mpjpe == pytest.approx(0.0, abs=1e-3)  # a translated copy aligns perfectly
     assert set(with_peer({"run": {"t": peer}}, {"t": ds})) == {"run", PEER}
+
+    # --limit: the peer row on the same evenly spread samples as the model's rows (row k is k mm off)
+    offsets = np.arange(len(truth))[:, None, None] * np.array([1.0, 0.0, 0.0])
+    np.savez(root / ANNOTATIONS, **{**data.ann, "joints3d_mediapipe": (truth + offsets).astype(np.float32)})
+    ds = PoseDataset(root, "test")
+    limited, picked = mediapipe_peer(ds, limit=3), ds.rows[spread(len(ds), 3)]
+    assert limited.samples == 3 and limited.mpjpe == pytest.approx(picked.mean(), abs=1e-3)
+    assert mediapipe_peer(ds).mpjpe == pytest.approx(ds.rows.mean(), abs=1e-3)
+
+
+def test_spread_picks_evenly_and_all_when_unlimited():
+    from train.evaluate import spread
+
+    assert spread(10, 4).tolist() == [0, 3, 6, 9]
+    assert spread(10, 0).tolist() == list(range(10)) and spread(3, 5).tolist() == [0, 1, 2]
+    assert len(set(spread(1000, 999))) == 999  # no sample twice
 
 
 def test_coverage_report_counts_the_rendered_poses(synth_root, tmp_path):

@@ -254,8 +254,15 @@ def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     assert "| m | lab | 16 |" in capsys.readouterr().out
     results = json.loads((tmp_path / "eval.json").read_text())["results"]["m"]
     assert set(results) == {"lab", "wild"} and results["lab"]["mpjpe"] > 0
+    args = ["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", "--limit", "5", "--out", str(tmp_path / "few")]
+    assert evaluate_main(args) == 0
+    few = json.loads((tmp_path / "few.json").read_text())
+    assert few["results"]["m"]["lab"]["samples"] == 5 and few["info"]["command"].endswith(" ".join(args))
+    assert " ".join(args) in (tmp_path / "few.md").read_text()  # the table says how to regenerate it
     assert evaluate_main(["--weights", str(tmp_path / "missing.safetensors"), "--data", f"lab={synth_root}/lab:test"]) == 2
     assert "weights file not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate_main(["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", "--limit", "-1"])
 
 
 def test_evaluation_uses_a_feature_cache_of_the_same_encoder(synth_root, tmp_path):

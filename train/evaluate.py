@@ -79,6 +79,11 @@ def attention_metrics(stage1_attention: list[torch.Tensor], grid: tuple[int, int
     return out
 
 
+def spread(n: int, limit: int) -> np.ndarray:
+    """``limit`` indices spread evenly over range(n); all n when limit is 0 or at least n."""
+    return np.arange(n) if not limit or limit >= n else np.linspace(0, n - 1, limit).astype(int)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device: str | torch.device = "cpu",
             retention: float | None = None, limit: int = 0, workers: int = 0,
@@ -93,7 +98,7 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
     if flip and coarse_only:
         raise ValueError("the flip test runs the whole model; it has no coarse-only mode")
     model.eval()
-    subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, np.linspace(0, len(dataset) - 1, limit).astype(int))
+    subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, spread(len(dataset), limit))
     loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
     stride = getattr(getattr(model, "encoder", None), "stride", None)
     out: dict[str, list] = {"refined": [], "coarse": [], "target": [], "background": [], "index": []}
@@ -146,19 +151,22 @@ def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None,
         per_action=per_action_mean(errors, list(actions)) if actions is not None else {}, attention=attention)
 
 
-def mediapipe_peer(dataset: PoseDataset) -> EvalResult | None:
+def mediapipe_peer(dataset: PoseDataset, limit: int = 0) -> EvalResult | None:
     """The peer row: MediaPipe's own 3D estimate (its world landmarks mapped to H36M-17, stored by
-    ``train.detect_2d``) on the same samples, same metrics. None when the data has none."""
+    ``train.detect_2d``) on the same samples as :func:`predict` with the same ``limit``, same metrics.
+    None when the data has none."""
     if "joints3d_mediapipe" not in dataset.data.ann:
         return None
-    pred = dataset.data.ann["joints3d_mediapipe"][dataset.rows].astype(np.float64)
-    pred = np.einsum("tij,tnj->tni", dataset.rotation, pred)  # into the axes the targets are in
+    pick = spread(len(dataset), limit)
+    rows = dataset.rows[pick]
+    pred = dataset.data.ann["joints3d_mediapipe"][rows].astype(np.float64)
+    pred = np.einsum("tij,tnj->tni", dataset.rotation[pick], pred)  # into the axes the targets are in
     found = np.isfinite(pred).all(axis=(1, 2))
     if not found.any():
         return None
-    pred, target = pred[found], dataset.target[found].astype(np.float64) * 1000
+    pred, target = pred[found], dataset.target[pick][found].astype(np.float64) * 1000
     return summarise({"refined": pred, "coarse": pred, "target": target, "background": np.full(len(pred), np.nan)},
-                     dataset.data.ann["action"][dataset.rows[found]])
+                     dataset.data.ann["action"][rows[found]])
 
 
 def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
@@ -220,9 +228,10 @@ def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Pat
 PEER = "MediaPipe world landmarks (peer)"
 
 
-def with_peer(results: dict[str, dict[str, EvalResult]], datasets: dict[str, PoseDataset]) -> dict[str, dict[str, EvalResult]]:
+def with_peer(results: dict[str, dict[str, EvalResult]], datasets: dict[str, PoseDataset],
+              limit: int = 0) -> dict[str, dict[str, EvalResult]]:
     """``results`` plus the peer row (:func:`mediapipe_peer`) on the splits whose data has it."""
-    peer = {split: r for split, ds in datasets.items() if (r := mediapipe_peer(ds)) is not None}
+    peer = {split: r for split, ds in datasets.items() if (r := mediapipe_peer(ds, limit)) is not None}
     return {**results, PEER: peer} if peer else results
 
 
@@ -240,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps, in (0, 1]")
     parser.add_argument("--flip-test", action="store_true",
                         help="average each pose with the mirrored crop's (mirrored features are cached too)")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="evaluate N samples spread evenly over each split (0: all), the peer row on the same")
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
+    if args.limit < 0:
+        parser.error(f"--limit must be 0 (all) or positive, got {args.limit}")
     if args.retention is not None and not 0 < args.retention <= 1:
         parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:
@@ -251,15 +264,16 @@ def main(argv: list[str] | None = None) -> int:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
             datasets[name] = model_dataset(model, root, split, args.inputs_2d, silhouettes=True, mirrored=args.flip_test)
-            results[name] = evaluate(model, datasets[name], retention=args.retention, flip=args.flip_test)
+            results[name] = evaluate(model, datasets[name], retention=args.retention, flip=args.flip_test, limit=args.limit)
     except (DatasetError, WeightsError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    table = with_peer({Path(args.weights).parent.name: results}, datasets)
+    table = with_peer({Path(args.weights).parent.name: results}, datasets, args.limit)
     print(results_markdown(table))
     print(attention_markdown(table))
     if args.out:
-        write_results(table, args.out)
+        command = "python -m train.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+        write_results(table, args.out, info={"weights": args.weights, "command": command}, notes=[f"`{command}`"])
     return 0
 
 
