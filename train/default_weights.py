@@ -117,8 +117,8 @@ def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str
     return table
 
 
-def _load_table(path: Path) -> dict[str, dict[str, EvalResult]]:
-    payload = json.loads(path.read_text())
+def _table(payload: dict) -> dict[str, dict[str, EvalResult]]:
+    """The results of a :func:`write_results` JSON, already read."""
     return {run: {split: EvalResult(**r) for split, r in splits.items()} for run, splits in payload["results"].items()}
 
 
@@ -323,14 +323,15 @@ def main(argv: list[str] | None = None) -> None:
                          extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"})
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     after_path = RESULTS / "bundled.json"
-    if after_path.is_file() and json.loads(after_path.read_text())["info"].get("sha256") == digest:
-        after = _load_table(after_path)  # these very weights were evaluated already
+    evaluated = json.loads(after_path.read_text()) if after_path.is_file() else None
+    if evaluated and evaluated["info"].get("sha256") == digest:
+        after = _table(evaluated)  # these very weights were evaluated already
     else:
         after = evaluate_weights(weights, data, "bundled")
         write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest})
     before_path = RESULTS / "bundled_before.json"
-    before = _load_table(before_path) if before_path.is_file() else None
-    description = json.loads(before_path.read_text())["info"].get("description") if before else None
+    previous = json.loads(before_path.read_text()) if before_path.is_file() else None
+    before, description = (_table(previous), previous["info"].get("description")) if previous else (None, None)
     atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(after, before, trained, weights, data,
                                                                      portrait_arms(weights), description))
     print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")

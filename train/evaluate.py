@@ -98,7 +98,7 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
     if flip and coarse_only:
         raise ValueError("the flip test runs the whole model; it has no coarse-only mode")
     model.eval()
-    subset = dataset if not limit or limit >= len(dataset) else Subset(dataset, spread(len(dataset), limit))
+    subset = Subset(dataset, spread(len(dataset), limit)) if limit else dataset
     loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
     stride = getattr(getattr(model, "encoder", None), "stride", None)
     out: dict[str, list] = {"refined": [], "coarse": [], "target": [], "background": [], "index": []}
