@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .skeleton import H36M_TO_MPI, MPI_EVAL_JOINTS, MPI_JOINT_GROUPS
+from .skeleton import BONES, H36M_JOINTS, H36M_TO_MPI, MPI_EVAL_JOINTS, MPI_JOINT_GROUPS, bone_lengths
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)  # 0:5:150, 31 values
@@ -43,6 +43,23 @@ def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 def p_mpjpe(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Protocol 2 per sample: MPJPE after similarity Procrustes alignment, (B, J, 3) -> (B,)."""
     return mpjpe(procrustes_align(pred, target), target)
+
+
+def bone_length_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per sample: the mean |predicted - true| length of the 16 bones, (B, J, 3) x 2 -> (B,)."""
+    pred, target = (bone_lengths(np.asarray(p, dtype=np.float64)) for p in (pred, target))
+    return np.abs(pred - target).mean(axis=-1)
+
+
+#: the forearms' indices in BONES (wrist -> elbow)
+FOREARMS = tuple(i for i, (child, _) in enumerate(BONES) if H36M_JOINTS[child].endswith("wrist"))
+
+
+def forearm_ratio(pred: np.ndarray, target: np.ndarray) -> float:
+    """The median over samples and both arms of predicted / true forearm length (1: right on average;
+    a pose loss alone tends to shorten the limbs it is unsure of)."""
+    pred, target = (bone_lengths(np.asarray(p, dtype=np.float64)) for p in (pred, target))
+    return float(np.median((pred / target)[:, FOREARMS]))
 
 
 def action_group(action: str) -> str:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from lbi.metrics import (AUC_THRESHOLDS_MM, auc, background_attention_ratio, mpi_pck_report, mpjpe, p_mpjpe,
-                         per_action_mean, pck, procrustes_align)
+from lbi.metrics import (AUC_THRESHOLDS_MM, FOREARMS, auc, background_attention_ratio, bone_length_error,
+                         forearm_ratio, mpi_pck_report, mpjpe, p_mpjpe, per_action_mean, pck, procrustes_align)
+from lbi.skeleton import BONES, H36M_JOINTS
 
 
 def _rotations(b, seed):
@@ -47,6 +48,22 @@ def test_p_mpjpe_never_exceeds_mpjpe_after_centring():
     pred, target = _poses(seed=3), _poses(seed=4)
     centred = pred - pred.mean(1, keepdims=True) + target.mean(1, keepdims=True)
     assert np.all(p_mpjpe(pred, target) <= mpjpe(centred, target) + 1e-9)
+
+
+def test_bone_lengths_hand_values():
+    """A rotated, shifted copy has exact bones; wrists pulled halfway to the elbows halve the forearms."""
+    target = _poses(3)
+    moved = np.einsum("bij,bnj->bni", _rotations(3, 1), target) + 50.0
+    assert bone_length_error(moved, target) == pytest.approx(np.zeros(3), abs=1e-9)
+    assert forearm_ratio(moved, target) == pytest.approx(1.0)
+    assert [(H36M_JOINTS[BONES[i][0]], H36M_JOINTS[BONES[i][1]]) for i in FOREARMS] == [
+        ("left_wrist", "left_elbow"), ("right_wrist", "right_elbow")]
+    short = target.copy()
+    for wrist, elbow in (BONES[i] for i in FOREARMS):
+        short[:, wrist] = (target[:, wrist] + target[:, elbow]) / 2
+    assert forearm_ratio(short, target) == pytest.approx(0.5)
+    forearms = np.linalg.norm(target[:, [13, 16]] - target[:, [12, 15]], axis=-1)  # (B, 2)
+    assert bone_length_error(short, target) == pytest.approx(forearms.sum(axis=1) / 2 / len(BONES))
 
 
 def test_per_action_mean_groups_by_first_word_and_averages_actions():

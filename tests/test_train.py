@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from train.__main__ import main as train_main
 from train.config import ConfigError, load_config
-from train.engine import Objective, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
+from train.engine import Objective, bone_loss, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
 
 SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "model.mlp_ratio=2.0"]
 
@@ -129,6 +129,29 @@ def test_pose_losses():
         load_config(None, ["training.loss=huber"])
 
 
+def test_bone_loss_adds_the_bone_length_errors():
+    """bone_loss: 0 for a rotated copy, the mean |length error| over the 16 bones otherwise; the
+    Objective adds it times training.bone_weight."""
+    target = torch.randn(2, 17, 3, generator=torch.Generator().manual_seed(0))
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1)))[0]
+    assert bone_loss(target @ rotation, target).item() == pytest.approx(0.0, abs=1e-5)
+    pred = target.clone()
+    pred[:, 13] = pred[:, 12] + 2 * (target[:, 13] - target[:, 12])  # the left forearm twice as long, hand moved
+    forearm = (target[:, 13] - target[:, 12]).norm(dim=-1).mean().item()
+    assert bone_loss(pred, target).item() == pytest.approx(forearm / 16, rel=1e-4)
+
+    class Lifter(torch.nn.Module):
+        def stage1(self, joints2d, images, features):
+            return SimpleNamespace(coarse=pred)
+
+    batch = {"joints2d": torch.zeros(2, 17, 2), "target": target}
+    plain = Objective(Lifter(), "stage1", "mpjpe")(batch).item()
+    weighted = Objective(Lifter(), "stage1", "mpjpe", bone_weight=2.0)(batch).item()
+    assert weighted == pytest.approx(plain + 2 * forearm / 16, rel=1e-4)
+    with pytest.raises(ConfigError, match="training.bone_weight must be 0 or more"):
+        load_config(None, ["training.bone_weight=-1"])
+
+
 def test_resume_from_a_step_lr_checkpoint(tmp_path):
     """Checkpoints written with the former StepLR resume on the same schedule (it is a function of the epoch)."""
     training = load_config(None, ["training.epochs=12", "training.lr_decay=0.5", "training.lr_decay_every=2",
@@ -239,6 +262,21 @@ def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
             assert list(names).index(ref) < list(names).index(row.name)
         if row.continues:
             assert names[row.continues].config == row.config
+
+
+def test_the_bundled_chain_configs_start_where_the_run_before_ended():
+    """train.default_weights.RUNS: each config loads, writes to runs/rand/<its name> and starts from the
+    run listed before it (as the files say, for someone running `python -m train --config` by hand)."""
+    from train.default_weights import CONFIGS, RUNS
+
+    names = [Path(config).stem for config, _, _ in RUNS]
+    for i, (config, _, init) in enumerate(RUNS):
+        training = load_config(CONFIGS / config).training
+        assert training.out == f"runs/rand/{names[i]}"
+        before = (f"runs/rand/{names[i - 1]}/model.safetensors", names[i - 1]) if i else (None, None)
+        assert (training.init, init) == before
+    assert load_config(CONFIGS / RUNS[-1][0]).training.mode == "stage2"
+    assert all(load_config(CONFIGS / c).training.mode == "stage1" for c, _, _ in RUNS[:-1])
 
 
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
@@ -353,7 +391,8 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
             "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_every": 2,
                          "anneal_epochs": epochs if run in ("s1a", "s1f", "s1m") else 0, "anneal_to": 0.02,
                          "noise_2d_px": 1.0, "flip": 0.0 if run in ("s1", "s1a") else 0.5,
-                         "loss": "mpjpe" if run in ("s1m", "s2") else "mse"}}))
+                         "loss": "mpjpe" if run in ("s1m", "s2") else "mse",
+                         "bone_weight": 0.5 if run == "s1m" else 0.0}}))
         (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
@@ -372,7 +411,8 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                  "2. `s1a.yaml`: 6 epochs on rand and upper, Adam, a cosine from 0.001 down to 0.02 of it, Eq. 3's",
                  "3. `s1f.yaml`: 4 epochs on rand and upper, Adam, a cosine from 0.001 down to 0.02 of it, 50% of each batch "
                  "mirrored left to right, Eq. 3's", "4. `s1m.yaml`: 5 epochs", "mirrored left to right, the joint distances as "
-                 "the loss (`training.loss: mpjpe`).", "frozen: `s2.yaml`: 8 epochs on rand and upper, Adam 0.001 x 0.9 every 2 "
+                 "the loss (`training.loss: mpjpe`) plus 0.5 x the bone-length errors (`training.bone_weight`).",
+                 "frozen: `s2.yaml`: 8 epochs on rand and upper, Adam 0.001 x 0.9 every 2 "
                  "epochs, 50% of each batch", "The release before:", "the flip test",
                  "forearms still come out short on b.jpg", "a.jpg: upper arm 290 mm, forearm 240 mm", "33.3 min (26.7 stage 1, 6.7 stage 2",
                  "rendering 10.0 min, MediaPipe 2.0 min", "flips 2.1% of crops", "| bundled, MediaPipe 2D | rand-test | 10 | 61.2 |",

@@ -61,6 +61,9 @@ class TrainingConfig:
     #: "mse" (Eq. 3, the paper's) or "mpjpe": the joint distances, not squared, so a few gross 2D errors
     #: pull the pose less than under Eq. 3
     loss: str = "mse"
+    #: weight of the bone-length term added to the pose loss (train.engine.bone_loss; metres, like the
+    #: pose loss); 0: none
+    bone_weight: float = 0.0
     seed: int = 0
     out: str = "runs/experiment"
     eval_every: int = 1
@@ -87,6 +90,8 @@ class ExperimentConfig:
                               f"({self.training.epochs}), got {self.training.anneal_epochs}")
         if self.training.loss not in LOSSES:
             raise ConfigError(f"training.loss must be one of {LOSSES}, got {self.training.loss!r}")
+        if self.training.bone_weight < 0:
+            raise ConfigError(f"training.bone_weight must be 0 or more, got {self.training.bone_weight}")
         if not 0 <= self.training.flip <= 1:
             raise ConfigError(f"training.flip is a share of each batch, between 0 and 1, got {self.training.flip}")
         if self.training.mode == "stage2" and not self.training.init:

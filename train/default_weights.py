@@ -221,6 +221,8 @@ def _run_line(run: Path, config: dict) -> str:
     flip = f", {training['flip']:.0%} of each batch mirrored left to right" if training.get("flip") else ""
     loss = ("the joint distances as the loss (`training.loss: mpjpe`)" if training.get("loss") == "mpjpe"
             else "Eq. 3's squared distances as the loss")
+    if training.get("bone_weight"):
+        loss += f" plus {training['bone_weight']:g} x the bone-length errors (`training.bone_weight`)"
     return f"`{run.name}.yaml`: {epochs} epochs on {splits}, {schedule}{flip}, {loss}"
 
 

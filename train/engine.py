@@ -35,6 +35,7 @@ from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
 from lbi.model.flip import mirror_batch
+from lbi.skeleton import BONES
 from lbi.weights import load_weights, save_model
 
 from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, split_spec
@@ -60,21 +61,34 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> to
     raise ValueError(f"unknown pose loss {kind!r}; use one of {LOSSES}")
 
 
-class Objective(nn.Module):
-    """Model + the loss of a training mode, so that DDP wraps one forward that returns a loss."""
+def bone_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The bones' length errors, |predicted - true| over ``BONES``, averaged over bones and batch:
+    a pose loss alone lets uncertain limbs shrink towards their mean position (short forearms)."""
+    child, parent = torch.tensor(BONES, device=pred.device).T
+    lengths = [(pose[..., child, :] - pose[..., parent, :]).norm(dim=-1) for pose in (pred.float(), target)]
+    return (lengths[0] - lengths[1]).abs().mean()
 
-    def __init__(self, model: nn.Module, mode: str, loss: str = "mse") -> None:
+
+class Objective(nn.Module):
+    """Model + the loss of a training mode, so that DDP wraps one forward that returns a loss:
+    the pose loss plus ``bone_weight`` times :func:`bone_loss`."""
+
+    def __init__(self, model: nn.Module, mode: str, loss: str = "mse", bone_weight: float = 0.0) -> None:
         super().__init__()
-        self.model, self.mode, self.loss = model, mode, loss
+        self.model, self.mode, self.loss, self.bone_weight = model, mode, loss, bone_weight
+
+    def criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = pose_loss(pred, target, self.loss)
+        return loss + self.bone_weight * bone_loss(pred, target) if self.bone_weight else loss
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images, features = batch.get("image"), batch.get("features")
         if self.mode == "stage1":
-            return pose_loss(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"], self.loss)
+            return self.criterion(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"])
         out = self.model(images, batch["joints2d"], features=features)
-        loss = pose_loss(out.refined, batch["target"], self.loss)
+        loss = self.criterion(out.refined, batch["target"])
         if self.mode == "end_to_end_both":
-            loss = loss + pose_loss(out.coarse, batch["target"], self.loss)
+            loss = loss + self.criterion(out.coarse, batch["target"])
         return loss
 
 
@@ -310,7 +324,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     model = build_experiment_model(cfg).to(device)
     train_set, eval_sets = build_datasets(cfg, model, rank)
     optimizer, scheduler = build_optimizer(training, model)
-    objective = Objective(model, training.mode, training.loss)
+    objective = Objective(model, training.mode, training.loss, training.bone_weight)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
     loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,

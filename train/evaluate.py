@@ -1,4 +1,4 @@
-"""Evaluation: MPJPE, P-MPJPE, PCK, AUC and background attention per split, and results tables.
+"""Evaluation: MPJPE, P-MPJPE, PCK, AUC, bone lengths and background attention per split, and results tables.
 
     python -m train.evaluate --weights runs/x/model.safetensors --data lab-test=data/lbi-synth/lab:test
 """
@@ -23,7 +23,9 @@ from lbi.fileio import atomic_write_text
 from lbi.metrics import (
     attention_share,
     auc,
+    bone_length_error,
     circle_background,
+    forearm_ratio,
     joint_errors,
     mpjpe,
     p_mpjpe,
@@ -50,6 +52,8 @@ class EvalResult:
     per_action: dict[str, float] = field(default_factory=dict)
     #: per stage-1 layer: where the attention looks, each share next to uniform attention's (see ATTENTION_METRICS)
     attention: dict[str, dict[str, float]] = field(default_factory=dict)
+    bone_error: float | None = None  # mm, mean |predicted - true| bone length (None in tables from before it)
+    forearm_ratio: float | None = None  # median predicted / true forearm length
 
 
 #: per stage-1 layer, averaged over samples (and keypoints): the share of attention outside the 30-px
@@ -148,7 +152,8 @@ def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None,
         samples=len(target), mpjpe=float(errors.mean()), p_mpjpe=float(p_mpjpe(refined, target).mean()),
         pck=pck(err14), auc=auc(err14), mpjpe_coarse=float(mpjpe(coarse, target).mean()),
         background_attention=None if np.isnan(background).all() else float(np.nanmean(background)),
-        per_action=per_action_mean(errors, list(actions)) if actions is not None else {}, attention=attention)
+        per_action=per_action_mean(errors, list(actions)) if actions is not None else {}, attention=attention,
+        bone_error=float(bone_length_error(refined, target).mean()), forearm_ratio=forearm_ratio(refined, target))
 
 
 def mediapipe_peer(dataset: PoseDataset, limit: int = 0) -> EvalResult | None:
@@ -176,7 +181,8 @@ def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
 
 
 COLUMNS = (("MPJPE", "mpjpe"), ("P-MPJPE", "p_mpjpe"), ("PCK", "pck"), ("AUC", "auc"),
-           ("coarse MPJPE", "mpjpe_coarse"), ("bg. attention", "background_attention"))
+           ("coarse MPJPE", "mpjpe_coarse"), ("bone error", "bone_error"), ("forearm length", "forearm_ratio"),
+           ("bg. attention", "background_attention"))
 
 
 def results_markdown(results: dict[str, dict[str, EvalResult]], title: str | None = "Results") -> str:
@@ -188,7 +194,8 @@ def results_markdown(results: dict[str, dict[str, EvalResult]], title: str | Non
             cells = []
             for _, key in COLUMNS:
                 value = getattr(r, key)
-                cells.append("-" if value is None else (f"{value * 100:.1f}%" if key == "background_attention" else f"{value:.1f}"))
+                cells.append("-" if value is None else f"{value * 100:.1f}%" if key == "background_attention"
+                             else f"{value:.2f}x" if key == "forearm_ratio" else f"{value:.1f}")
             lines.append(f"| {run} | {split} | {r.samples} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
