@@ -1,5 +1,6 @@
 """Training: progressive stages, baselines, resume, configs, the CLI, and DDP with gloo."""
 
+import json
 import os
 import subprocess
 import sys
@@ -404,7 +405,8 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
     card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
-                                      [tmp_path / r for r in ("s1", "s1a", "s1f", "s1m", "s2")], tmp_path / "w.safetensors",
+                                      [default_weights.RunRecord.of(tmp_path / r) for r in ("s1", "s1a", "s1f", "s1m", "s2")],
+                                      tmp_path / "w.safetensors",
                                       data, {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)}, "The release before:")
     for text in ("python -m train.default_weights", "45 epochs in 4 runs",
                  "1. `s1.yaml`: 30 epochs on rand, Adam 0.001 x 0.9 every 2 epochs, Eq. 3's squared distances as the loss;",
@@ -419,6 +421,37 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                  f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
                  "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):
         assert text in card, text
+
+
+def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
+    """default_weights --stage1-from: only stage 2 is fitted, initialised from that file; the stage-1 runs'
+    records come from the kept records file, and all five are written back; a missing record is refused."""
+    from train import default_weights
+
+    fitted = []
+
+    def fake_fit(cfg, resume):
+        fitted.append(cfg)
+        out = Path(cfg.training.out)
+        out.mkdir(parents=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict()))
+        (out / "metrics.csv").write_text("epoch,seconds\n1,60.0\n2,90.5\n")
+        (out / "results.json").write_text("{}")
+
+    records = tmp_path / "runs.json"
+    monkeypatch.setattr(default_weights, "fit", fake_fit)
+    monkeypatch.setattr(default_weights, "RUN_RECORDS", records)
+    stage1 = [default_weights.RunRecord(Path(c).stem, {"training": {"epochs": i + 1}}, 100.0 * i)
+              for i, (c, _, _) in enumerate(default_weights.RUNS[:-1])]
+    default_weights.save_run_records(stage1)
+    trained = default_weights.train_runs(tmp_path / "data", tmp_path / "runs", stage1_from=Path("weights/w.safetensors"))
+    assert [c.training.mode for c in fitted] == ["stage2"] and fitted[0].training.init == "weights/w.safetensors"
+    assert trained[:-1] == stage1 and trained[-1].name == "lbi_stage2" and trained[-1].seconds == 150.5
+    default_weights.save_run_records(trained)
+    assert list(default_weights.load_run_records().values()) == trained
+    default_weights.save_run_records(stage1[1:])
+    with pytest.raises(SystemExit, match="has no record of lbi_stage1;"):
+        default_weights.train_runs(tmp_path / "data", tmp_path / "runs2", stage1_from=Path("w.safetensors"))
 
 
 def test_cli_reports_broken_checkpoints_and_configs_in_one_line(synth_root, tmp_path, capsys):

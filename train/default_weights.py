@@ -20,6 +20,11 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
    (peer rows, where the attention looks) into ``train/results/bundled.{md,json}``, and
    ``<out>/MODEL_CARD.md`` with these numbers next to the previous weights'
    (``train/results/bundled_before.json``: ``--before FILE`` re-evaluates a weights file for it).
+
+Each run's config and training time is also kept in ``train/results/bundled_runs.json``, so the card can be
+written on a machine without the runs. ``--stage1-from WEIGHTS`` retrains stage 2 only, on the frozen stage 1
+of WEIGHTS (the bundled weights hold the last stage-1 run's stage 1), and takes the stage-1 runs' records from
+that file.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import hashlib
 import json
 import platform
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -49,6 +55,7 @@ NOISE_MODEL = RESULTS / "mediapipe_noise_2d.json"
 ASSETS = RESULTS.parents[1] / "assets"
 PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
 SPLITS = {"rand-test": "rand:test", "upper-test": "upper:test", "wild-test": "wild:test", "lab-test": "lab:test"}
+RUN_RECORDS = RESULTS / "bundled_runs.json"
 
 
 def prepare_data(data: Path, workers: int) -> None:
@@ -75,28 +82,56 @@ RUNS = (("lbi_stage1.yaml", "rand", None), ("lbi_stage1_anneal.yaml", "both", "l
         ("lbi_stage2.yaml", "both", "lbi_stage1_mpjpe"))
 
 
-def train_runs(data: Path, runs: Path) -> list[Path]:
-    """Step 4: the RUNS in order (the last one is stage 2), each resuming where it stopped."""
+@dataclass
+class RunRecord:
+    """What the model card says of one run of the chain: its name, its config and its training time."""
+
+    name: str
+    config: dict
+    seconds: float  # the sum of its epochs' times
+
+    @classmethod
+    def of(cls, run: Path) -> RunRecord:
+        return cls(run.name, _run_config(run), epoch_seconds(run))
+
+
+def load_run_records(path: Path | None = None) -> dict[str, RunRecord]:
+    path = path or RUN_RECORDS
+    if not path.is_file():
+        return {}
+    return {name: RunRecord(name, **record) for name, record in json.loads(path.read_text())["runs"].items()}
+
+
+def save_run_records(records: list[RunRecord], path: Path | None = None) -> None:
+    runs = {r.name: {k: v for k, v in asdict(r).items() if k != "name"} for r in records}
+    atomic_write_text(path or RUN_RECORDS, json.dumps({"runs": runs}, indent=1) + "\n")
+
+
+def train_runs(data: Path, runs: Path, stage1_from: Path | None = None) -> list[RunRecord]:
+    """Step 4: the RUNS in order (the last one is stage 2), each resuming where it stopped. With
+    ``stage1_from``, stage 2 alone, on that file's stage 1; the stage-1 runs' records are the kept ones."""
     splits = "{" + ", ".join(f"{name}: {data}/{spec}" for name, spec in SPLITS.items()) + "}"
     common = [f"data.eval={splits}", f"training.noise_model={NOISE_MODEL}"]
-    trained = []
+    kept, records = load_run_records(), []
     for config, train, init in RUNS:
-        run = runs / Path(config).stem
+        run, stage2 = runs / Path(config).stem, config == RUNS[-1][0]
+        if stage1_from and not stage2:
+            if run.name not in kept:
+                raise SystemExit(f"error: {RUN_RECORDS} has no record of {run.name}; train the whole chain instead")
+            records.append(kept[run.name])
+            continue
         extra = [f"data.train=[{data}/rand:train, {data}/upper:train]" if train == "both" else f"data.train={data}/rand:train"]
-        extra += [f"training.init={runs / init}/model.safetensors"] if init else []
+        if init:
+            extra.append(f"training.init={stage1_from if stage1_from else f'{runs / init}/model.safetensors'}")
         cfg = load_config(CONFIGS / config, [*common, f"training.out={run}", *extra])
-        if not (run / "results.json").is_file() or _trained_epochs(run) != cfg.training.epochs:
+        if not (run / "results.json").is_file() or _run_config(run)["training"]["epochs"] != cfg.training.epochs:
             fit(cfg, resume=True)  # a config with more epochs than the run has continues its checkpoint
-        trained.append(run)
-    return trained
+        records.append(RunRecord.of(run))
+    return records
 
 
 def _run_config(run: Path) -> dict:
     return json.loads((run / "config.json").read_text())
-
-
-def _trained_epochs(run: Path) -> int:
-    return _run_config(run)["training"]["epochs"]
 
 
 def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str, EvalResult]]:
@@ -208,9 +243,9 @@ def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
             f"portraits, refined pose: {measured}."]
 
 
-def _run_line(run: Path, config: dict) -> str:
-    """One training run of the chain, from its config (``run``/config.json): epochs, data, schedule, flips, loss."""
-    training, train = config["training"], config.get("data", {}).get("train", "rand:train")
+def _run_line(run: RunRecord) -> str:
+    """One training run of the chain, from its config: epochs, data, schedule, flips, loss."""
+    training, train = run.config["training"], run.config.get("data", {}).get("train", "rand:train")
     splits = " and ".join(Path(split_spec(spec)[0]).name for spec in ([train] if isinstance(train, str) else train))
     epochs, anneal = training["epochs"], training.get("anneal_epochs", 0)
     if anneal >= epochs:
@@ -226,15 +261,14 @@ def _run_line(run: Path, config: dict) -> str:
     return f"`{run.name}.yaml`: {epochs} epochs on {splits}, {schedule}{flip}, {loss}"
 
 
-def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path, data: Path,
+def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights: Path, data: Path,
                portraits: dict[str, tuple[float, float]], before_description: str | None = None) -> str:
     """MODEL_CARD.md from the records of the RUNS (stage-1 runs in order, then stage 2), the evaluations
     and the arms on the example portraits (:func:`portrait_arms`)."""
     *stage1_runs, stage2 = runs
-    configs = {run: _run_config(run) for run in runs}
-    model, training = configs[stage2]["model"], configs[stage2]["training"]
-    stage1_epochs = sum(configs[run]["training"]["epochs"] for run in stage1_runs)
-    s1, s2 = sum(epoch_seconds(run) for run in stage1_runs), epoch_seconds(stage2)
+    model, training = stage2.config["model"], stage2.config["training"]
+    stage1_epochs = sum(run.config["training"]["epochs"] for run in stage1_runs)
+    s1, s2 = sum(run.seconds for run in stage1_runs), stage2.seconds
     noise = json.loads(NOISE_MODEL.read_text())
     parts = [
         "# Model card: `lbi_synth.safetensors`",
@@ -252,10 +286,10 @@ def model_card(after: dict, before: dict | None, runs: list[Path], weights: Path
         "## Model",
         f"- stage 1 (TL, PGTL, TL; coarse loss), {stage1_epochs} epochs in {len(stage1_runs)} runs, each starting from "
         "the one before (`train/configs/rand/`):",
-        *(f"  {i}. {_run_line(run, configs[run])}{'.' if i == len(stage1_runs) else ';'}"
+        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}"
           for i, run in enumerate(stage1_runs, 1)),
         f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, stage 1 loaded and "
-        f"frozen: {_run_line(stage2, configs[stage2])}. Together, the paper's progressive training.",
+        f"frozen: {_run_line(stage2)}. Together, the paper's progressive training.",
         "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
         "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
         "as the app's live mode does).",
@@ -313,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="weights")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--before", default=None, help="re-evaluate this weights file as the previous weights")
+    parser.add_argument("--stage1-from", default=None, type=Path,
+                        help="retrain stage 2 only, on this weights file's frozen stage 1 (e.g. the bundled weights)")
     args = parser.parse_args(argv)
     data, runs = Path(args.data), Path(args.runs)
     prepare_data(data, args.workers)
@@ -320,8 +356,9 @@ def main(argv: list[str] | None = None) -> None:
         write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
                       title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv),
                                                                         "description": f"`{args.before}`, re-evaluated:"})
-    trained = train_runs(data, runs)
-    weights = save_model(load_model(trained[-1] / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
+    trained = train_runs(data, runs, args.stage1_from)
+    save_run_records(trained)
+    weights = save_model(load_model(runs / trained[-1].name / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
                          extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"})
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     after_path = RESULTS / "bundled.json"
