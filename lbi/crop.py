@@ -41,6 +41,18 @@ def joint_box(joints_px: np.ndarray, grow: float = 0.1) -> tuple[float, float, f
     return (lo[0] - margin, lo[1] - margin, hi[0] - lo[0] + 2 * margin, hi[1] - lo[1] + 2 * margin)
 
 
+def seen_centre(box: tuple[float, float, float, float], image_shape: tuple[int, ...]) -> np.ndarray:
+    """The centre (2,) of the part of a person box (x, y, w, h) inside the image: the box's own centre
+    when the whole person is in the photo; for a portrait, whose box reaches past the photo's edge
+    (MediaPipe extrapolates the legs), the middle of what the camera saw of the person."""
+    x, y, w, h = (float(v) for v in box)
+    height, width = image_shape[:2]
+    x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))
+    if x1 <= x0 or y1 <= y0:  # nothing of the box in the photo: keep its centre
+        return np.array([x + w / 2, y + h / 2])
+    return np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+
+
 def get_affine_transform(center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int],
                          rotation_deg: float = 0.0, inverse: bool = False) -> np.ndarray:
     """2x3 matrix mapping the (rotated) box given by centre/scale onto an output of size (w, h).

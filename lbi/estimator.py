@@ -22,7 +22,7 @@ from torch import nn
 
 from .camera import default_intrinsics
 from .codec import InputCodec
-from .crop import Crop
+from .crop import Crop, seen_centre
 from .metrics import attention_share, background_attention_ratio, silhouette_background
 from .model import LiftingOutput, Stage1Output
 from .model.flip import merge_mirrors, with_mirrors
@@ -57,6 +57,9 @@ class Estimate:
     #: (fx, fy, cx, cy) assumed for the photo (a photo's camera is unknown): turns the pose from the
     #: axes of a model that predicts along the crop's ray ("ray" frame) into camera axes
     intrinsics: np.ndarray | None = None
+    #: (2,) the pixel whose ray the model's axes are turned back from: the centre of the part of the person
+    #: box inside the photo (the crop centre unless the person reaches past the photo's edge; see ``_lift``)
+    ray_through_px: np.ndarray | None = None
     #: whether the pose averages the crop's and its mirror's (the flip test)
     flip_test: bool = False
     #: stage 1 of the crop (and, with the flip test, of its mirror): stage 2 re-runs from it
@@ -90,6 +93,7 @@ class Estimate:
             "people_found": self.people_found,
             "notes": self.notes,
             "intrinsics_assumed": None if self.intrinsics is None else np.round(self.intrinsics, 2).tolist(),
+            "ray_through_px": None if self.ray_through_px is None else np.round(self.ray_through_px, 2).tolist(),
             "flip_test": self.flip_test,
         }
 
@@ -99,8 +103,9 @@ class Estimate:
         if factor == 1.0:
             return self
         crop = Crop(self.crop.center * factor, self.crop.scale * factor, self.crop.size, self.crop.rotation)
-        intrinsics = None if self.intrinsics is None else self.intrinsics * factor
-        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes), intrinsics=intrinsics)
+        intrinsics, ray = (None if v is None else v * factor for v in (self.intrinsics, self.ray_through_px))
+        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes), intrinsics=intrinsics,
+                       ray_through_px=ray)
 
     def noting_people(self, count: int) -> "Estimate":
         """Records how many people the detector found (the estimate is of the largest)."""
@@ -212,10 +217,14 @@ class Estimator:
             t = time.perf_counter()
             out = self.model.stage2(s1, retention)
             timings["stage2"] = (time.perf_counter() - t) * 1000
+        # The model's axes look along the ray through the crop centre. A portrait's crop centre lies below the
+        # photo (MediaPipe extrapolates the legs), where that ray would be steep under the assumed wide-angle
+        # focal length and the upright body the model sees would come out leaning back; so the pose is turned
+        # back from the ray through the middle of what the photo shows of the person.
         n = len(inputs)
         estimates = [self._estimate(select_samples(out, [k, n + k] if flip else [k]), pose.joints, pose.confidence,
                                     i.crop, i.joints_crop_px, dict(timings), default_intrinsics(rgb.shape[1], rgb.shape[0]),
-                                    flip)
+                                    seen_centre(pose.box, rgb.shape), flip)
                      for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
@@ -241,12 +250,13 @@ class Estimator:
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
                                  estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics,
-                                 estimate.flip_test)
+                                 estimate.ray_through_px, estimate.flip_test)
         return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes),
                        off_person_attention=estimate.off_person_attention, off_person_uniform=estimate.off_person_uniform)
 
     def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
-                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray, flip: bool) -> Estimate:
+                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray, ray_through: np.ndarray,
+                  flip: bool) -> Estimate:
         """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) ->
         Estimate (mm, root-relative, camera axes; attention on the token grid)."""
         stage1 = out.stage1
@@ -260,10 +270,11 @@ class Estimator:
         mask = out.kept_mask()
         def camera_mm(pose: torch.Tensor) -> np.ndarray:  # the model's axes -> camera axes, mm, root-relative
             relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
-            return self.codec.decode_pose(relative, crop.center, intrinsics)
+            return self.codec.decode_pose(relative, ray_through, intrinsics)
 
         return Estimate(
             joints3d_mm=camera_mm(out.refined), coarse3d_mm=camera_mm(out.coarse), intrinsics=np.asarray(intrinsics),
+            ray_through_px=np.asarray(ray_through, dtype=np.float64),
             joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
             kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
             retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, flip_test=flip,

@@ -5,7 +5,7 @@ import torch
 
 from lbi.camera import (Intrinsics, camera_to_world, image_coordinates, normalize_screen_coordinates,
                         project_to_2d, world_to_camera)
-from lbi.crop import Crop, box_to_center_scale, image_to_tensor, normalize_image
+from lbi.crop import Crop, box_to_center_scale, image_to_tensor, normalize_image, seen_centre
 from lbi.skeleton import (BONES, H36M_JOINTS, H36M_TO_MPI, LEFT, MEDIAPIPE_TO_H36M, MPI_INF_3DHP_JOINTS,
                           MPI_TO_H36M, PARENTS, RIGHT, bone_lengths, flip_permutation, mediapipe_to_h36m)
 
@@ -103,6 +103,14 @@ def test_box_is_padded_to_the_crop_aspect():
     np.testing.assert_allclose(scale * 200, [100 * 1.25, 100 / 0.75 * 1.25])
     with pytest.raises(ValueError):
         box_to_center_scale((0, 0, 0, 10), 0.75)
+
+
+def test_seen_centre_is_the_middle_of_the_box_inside_the_photo():
+    """A box in the photo keeps its centre; one reaching past the bottom (a portrait's guessed legs) is cut."""
+    np.testing.assert_allclose(seen_centre((100, 50, 100, 300), (400, 300)), [150, 200])
+    np.testing.assert_allclose(seen_centre((100, 50, 100, 900), (400, 300, 3)), [150, 225])  # rows 50..400
+    np.testing.assert_allclose(seen_centre((-60, -20, 100, 100), (400, 300)), [20, 40])
+    np.testing.assert_allclose(seen_centre((500, 500, 10, 10), (400, 300)), [505, 505])  # none inside: its centre
 
 
 @pytest.mark.parametrize("rotation", [0.0, 30.0])

@@ -73,6 +73,21 @@ def test_portraits_have_a_human_upper_body(estimates, name):
         assert 150 < bones[J("thorax")] + bones[J("spine")] < 650, name
 
 
+@pytest.mark.parametrize("name", PHOTOS)
+def test_upright_people_come_out_upright(estimates, name):
+    """Everyone in the examples stands or sits upright before a level camera: the spine (pelvis -> thorax) is
+    within 25 degrees of the image's up direction. A portrait's crop centre lies below the photo; turning the
+    pose back from the ray through it (47 degrees down on Grace Hopper) had her spine leaning back 33 degrees."""
+    est = estimates[name]
+    spine = est.joints3d_mm[J("thorax")] - est.joints3d_mm[J("pelvis")]
+    assert np.degrees(np.arccos(-spine[1] / np.linalg.norm(spine))) < 25, name
+    h, w = read_image(ASSETS / name).shape[:2]
+    x, y = est.ray_through_px
+    assert 0 <= x <= w and 0 <= y <= h
+    if name in RENDERS:  # the whole person in the photo: the ray through the crop centre
+        np.testing.assert_allclose(est.ray_through_px, est.crop.center)
+
+
 def test_joints_outside_the_photo_are_noted(estimates):
     """Grace Hopper's portrait ends at the chest: her legs are MediaPipe's guess, and the note says so."""
     est = estimates["grace_hopper.jpg"]
