@@ -404,9 +404,9 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                                                                                       "off_silhouette_uniform": 0.85}})
     after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
+    records = [default_weights.RunRecord.of(tmp_path / r) for r in ("s1", "s1a", "s1f", "s1m", "s2")]
     card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
-                                      [default_weights.RunRecord.of(tmp_path / r) for r in ("s1", "s1a", "s1f", "s1m", "s2")],
-                                      tmp_path / "w.safetensors",
+                                      records, tmp_path / "w.safetensors",
                                       data, {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)}, "The release before:")
     for text in ("python -m train.default_weights", "45 epochs in 4 runs",
                  "1. `s1.yaml`: 30 epochs on rand, Adam 0.001 x 0.9 every 2 epochs, Eq. 3's squared distances as the loss;",
@@ -421,6 +421,10 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
                  f"| {PEER} | rand-test | 10 | 99.0 |", "| 70.0% / 85.0% |", "## The previous weights", "## Limits",
                  "| rand-test | 61.2 -> **61.2** | 40.1 -> **40.1** | 99.0 / 40.1 | 70.0% -> **70.0%** (85.0%) | - -> **-** |"):
         assert text in card, text
+    assert "higher than the previous weights'" not in card
+    better = {"previous, MediaPipe 2D": {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 60.0})}}
+    card = default_weights.model_card(after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)})
+    assert "- MPJPE with MediaPipe 2D is higher than the previous weights' on rand-test (+1.2 mm)." in card
 
 
 def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
