@@ -355,8 +355,9 @@ def main(argv: list[str] | None = None) -> None:
     data, runs = Path(args.data), Path(args.runs)
     prepare_data(data, args.workers)
     if args.before:
+        command = " ".join(["python -m train.default_weights", *sys.argv[1:]])
         write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
-                      title="Previous bundled weights", info={"weights": args.before, "command": " ".join(sys.argv),
+                      title="Previous bundled weights", info={"weights": args.before, "command": command,
                                                                         "description": f"`{args.before}`, re-evaluated:"})
     trained = train_runs(data, runs, args.stage1_from)
     save_run_records(trained)
