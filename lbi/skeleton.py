@@ -36,10 +36,11 @@ def flip_permutation() -> list[int]:
     return perm
 
 
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """joints (..., 17, D) -> (..., 16) lengths of BONES."""
+def bone_lengths(joints):
+    """joints (..., 17, D) -> (..., 16) lengths of BONES; a NumPy array or a torch tensor (differentiable:
+    the training loss uses it), answered in kind."""
     child, parent = np.array(BONES).T
-    return np.linalg.norm(joints[..., child, :] - joints[..., parent, :], axis=-1)
+    return (((joints[..., child, :] - joints[..., parent, :]) ** 2).sum(-1)) ** 0.5
 
 
 # ------------------------------------------------------------------------------- MediaPipe -> H36M

@@ -35,7 +35,7 @@ from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
 from lbi.model.flip import mirror_batch
-from lbi.skeleton import BONES
+from lbi.skeleton import bone_lengths
 from lbi.weights import load_weights, save_model
 
 from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, split_spec
@@ -64,9 +64,7 @@ def pose_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "mse") -> to
 def bone_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The bones' length errors, |predicted - true| over ``BONES``, averaged over bones and batch:
     a pose loss alone lets uncertain limbs shrink towards their mean position (short forearms)."""
-    child, parent = torch.tensor(BONES, device=pred.device).T
-    lengths = [(pose[..., child, :] - pose[..., parent, :]).norm(dim=-1) for pose in (pred.float(), target)]
-    return (lengths[0] - lengths[1]).abs().mean()
+    return (bone_lengths(pred.float()) - bone_lengths(target)).abs().mean()
 
 
 class Objective(nn.Module):
