@@ -167,12 +167,14 @@ class Estimator:
             return self.detector.detect_people(rgb)
 
     def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None,
-                flip_test: bool | None = None) -> Estimate:
+                flip_test: bool | None = None, intrinsics: np.ndarray | None = None) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
         ``detector``: a video-mode PoseDetector of one webcam stream (tracks one person, faster);
         by default the estimator's own static detector, which also counts the people in the image.
         ``flip_test``: average with the mirrored crop's pose (None: the estimator's default).
+        ``intrinsics``: the photo's camera (fx, fy, cx, cy) when known; else one is assumed
+        (:func:`lbi.camera.default_intrinsics`).
         """
         timings = {}
         t = time.perf_counter()
@@ -182,7 +184,15 @@ class Estimator:
             raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
                                 "shoulders and hips are visible")
         flip = self.flip_test if flip_test is None else flip_test
-        return self._lift([rgb], [people[0]], retention, timings, flip)[0].noting_people(len(people))
+        return self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics])[0].noting_people(len(people))
+
+    def lift(self, rgb: np.ndarray, joints_px: np.ndarray, retention: float | None = None,
+             flip_test: bool | None = None, intrinsics: np.ndarray | None = None) -> Estimate:
+        """The lifter on a 2D pose given by the caller (another detector's, or ground truth): ``joints_px``
+        (17, H36M order) in image pixels; the person box is the joints' (as for MediaPipe's)."""
+        pose = Pose2D.from_joints(np.asarray(joints_px, dtype=np.float64))
+        flip = self.flip_test if flip_test is None else flip_test
+        return self._lift([rgb], [pose], retention, {}, flip, [intrinsics])[0]
 
     def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
         """Many images: detection per image (the largest person of each), then one batched forward pass.
@@ -197,9 +207,9 @@ class Estimator:
         return results
 
     def _lift(self, images: list[np.ndarray], poses: list[Pose2D], retention: float | None,
-              timings: dict[str, float], flip: bool) -> list[Estimate]:
+              timings: dict[str, float], flip: bool, intrinsics: list[np.ndarray | None] | None = None) -> list[Estimate]:
         """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
-        their mirrors ride in the same batch (the flip test)."""
+        their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown."""
         t = time.perf_counter()
         inputs = [self.codec.encode(rgb, pose.box, pose.joints) for rgb, pose in zip(images, poses)]
         batch = torch.stack([i.image for i in inputs]).to(self.device)
@@ -222,10 +232,11 @@ class Estimator:
         # focal length and the upright body the model sees would come out leaning back; so the pose is turned
         # back from the ray through the middle of what the photo shows of the person.
         n = len(inputs)
+        cameras = [default_intrinsics(rgb.shape[1], rgb.shape[0]) if k is None else np.asarray(k, dtype=np.float64)
+                   for rgb, k in zip(images, intrinsics or [None] * n)]
         estimates = [self._estimate(select_samples(out, [k, n + k] if flip else [k]), pose.joints, pose.confidence,
-                                    i.crop, i.joints_crop_px, dict(timings), default_intrinsics(rgb.shape[1], rgb.shape[0]),
-                                    seen_centre(pose.box, rgb.shape), flip)
-                     for k, (rgb, pose, i) in enumerate(zip(images, poses, inputs))]
+                                    i.crop, i.joints_crop_px, dict(timings), camera, seen_centre(pose.box, rgb.shape), flip)
+                     for k, (rgb, pose, i, camera) in enumerate(zip(images, poses, inputs, cameras))]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
             if pose.mask is not None:

@@ -29,6 +29,13 @@ class Pose2D:
     world: np.ndarray | None = None  # (33, 3) MediaPipe's own 3D estimate: metres, hip-centred, camera-like axes
     mask: np.ndarray | None = None  # (H, W) float in [0, 1]: MediaPipe's person segmentation, when asked for
 
+    @classmethod
+    def from_joints(cls, joints: np.ndarray, confidence: np.ndarray | None = None) -> "Pose2D":
+        """A 2D pose from another source (17 H36M joints in image pixels): no landmarks, no 3D, no mask."""
+        joints = np.asarray(joints, dtype=np.float64)
+        confidence = np.ones(len(joints)) if confidence is None else np.asarray(confidence, dtype=np.float64)
+        return cls(joints, confidence, np.empty((0, 2)), np.empty(0), joint_box(joints))
+
     @property
     def joints3d_mm(self) -> np.ndarray | None:
         """MediaPipe's world landmarks as H36M-17 joints in mm, root-relative (x right, y down,

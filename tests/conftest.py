@@ -6,14 +6,15 @@ from lbi.model import LiftingByImage, LiftingConfig
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory):
-    """A tiny LBI-Synth (lab + wild + rand + upper), rendered once per test session."""
-    from lbi.data.synth.generate import generate, generate_randomised
+    """A tiny LBI-Synth (lab + wild + rand + upper + pose-only pairs), rendered once per test session."""
+    from lbi.data.synth.generate import generate, generate_pairs, generate_randomised
     from lbi.data.synth.upper import generate_upper
 
     root = tmp_path_factory.mktemp("lbi_synth")
     generate(root, "tiny", seed=0, workers=1)
     generate_randomised(root, "tiny", seed=0, workers=1)
     generate_upper(root, "tiny", seed=0)
+    generate_pairs(root, "tiny", seed=0, workers=1)
     return root
 
 

@@ -91,3 +91,22 @@ def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     np.testing.assert_allclose(wide.coarse3d_mm, flipped.coarse3d_mm, atol=1e-3)
     assert Estimator(model=estimator.model, device="cpu", detector=estimator.detector,
                      flip_test=False).predict(photo).flip_test is False
+
+
+def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
+    """lift() runs the same path as predict() on a 2D pose from elsewhere; a known camera replaces the assumed
+    one when the pose is turned back from the model's axes (a ray-frame model) into the camera's."""
+    torch.manual_seed(0)
+    estimator = Estimator(model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")),
+                          device="cpu")
+    found = estimator.predict(photo, flip_test=False)
+    given = estimator.lift(photo, found.joints2d_px, flip_test=False)
+    assert given.crop.box == pytest.approx(found.crop.box)
+    assert np.allclose(given.joints3d_mm, found.joints3d_mm, atol=1e-3)
+    h, w = photo.shape[:2]
+    off_centre = np.array([0.8 * w, 0.8 * w, 0.0, 0.0])  # principal point in a corner: the person sits off-axis
+    known = estimator.lift(photo, found.joints2d_px, flip_test=False, intrinsics=off_centre)
+    assert np.allclose(known.intrinsics, off_centre)
+    # the same pose in the model's axes, turned back along another ray: same shape, another orientation
+    assert np.allclose(np.linalg.norm(known.joints3d_mm, axis=1), np.linalg.norm(found.joints3d_mm, axis=1), atol=1e-3)
+    assert not np.allclose(known.joints3d_mm, found.joints3d_mm, atol=1.0)

@@ -230,3 +230,15 @@ def test_keypoint_positions_reach_stage2_reruns_and_batches():
         torch.testing.assert_close(again.refined, out.refined[1:2])
         moved = model(images, joints2d + 0.3)  # the queries follow the joints: the attention moves
         assert not torch.allclose(moved.stage1_attention[0], out.stage1_attention[0])
+
+
+def test_the_image_absent_is_one_token_of_zero_features(small_model):
+    """Neither images nor features: the pose path alone answers (pose-only training and the image-absent
+    evaluation), the same as an explicit 1x1 map of zero features."""
+    joints2d = torch.randn(3, 17, 2) * 0.3
+    absent = small_model(None, joints2d)
+    explicit = small_model(None, joints2d, features=torch.zeros(3, small_model.encoder.out_channels, 1, 1))
+    assert absent.refined.shape == (3, 17, 3) and absent.grid == (1, 1)
+    assert torch.allclose(absent.refined, explicit.refined) and torch.allclose(absent.coarse, explicit.coarse)
+    images = torch.rand(3, 3, 256, 192)
+    assert not torch.allclose(absent.coarse, small_model(images, joints2d).coarse)  # an image does change it

@@ -301,3 +301,63 @@ def test_coverage_report_counts_the_rendered_poses(synth_root, tmp_path):
         assert report[split]["families"] == dict(rendered)  # recomputed from the seeds: exactly what was rendered
         assert sum(report[split]["camera_height_m"].values()) == RAND_SIZES["tiny"][split]
     assert "| pose family |" in (tmp_path / "cov.md").read_text()
+
+
+# ------------------------------------------------------------------- pose-only pairs, cameras
+def test_photo_cameras_stay_inside_their_distribution():
+    from lbi.data.synth.poses import body_lengths, build_skeleton, sample_pose
+    from lbi.data.synth.randomised import PHOTO_CAMERAS, RAND_CAMERAS, camera_pitch_deg, random_camera
+
+    rng = np.random.default_rng(0)
+    fovs, heights, pitches = {}, {}, {}
+    for name, cameras in (("photo", PHOTO_CAMERAS), ("rand", RAND_CAMERAS)):
+        fovs[name], heights[name], pitches[name] = [], [], []
+        for _ in range(200):
+            joints = build_skeleton(sample_pose(rng), *body_lengths(rng)).joints
+            camera = random_camera(rng, joints, cameras=cameras)
+            fovs[name].append(np.degrees(2 * np.arctan(camera.size[0] / 2 / camera.K[0, 0])))
+            heights[name].append(camera.position[1])
+            pitches[name].append(camera_pitch_deg(camera))
+    assert 40 <= min(fovs["photo"]) and max(fovs["photo"]) <= 75
+    assert PHOTO_CAMERAS.bands[0][0] <= min(heights["photo"]) and max(heights["photo"]) <= PHOTO_CAMERAS.bands[-1][1]
+    assert min(fovs["rand"]) < 40 or max(fovs["rand"]) > 75  # rand's lenses reach past the photo range
+    # everyday photos look down steeply less often than rand's cameras
+    assert np.mean(np.abs(pitches["photo"]) > 30) < np.mean(np.abs(pitches["rand"]) > 30)
+
+
+def test_pose_only_pairs_are_consistent_rows_without_images(synth_root):
+    from lbi.data.synth.generate import PAIR_SIZES, PAIR_SPLITS
+
+    data = PreparedData(synth_root / "pairs")
+    assert not data.meta.images and not (synth_root / "pairs" / "crops").exists()
+    assert len(data.indices("train")) == PAIR_SIZES["tiny"]["train"] and len(data.indices("test")) == PAIR_SIZES["tiny"]["test"]
+    assert set(data.indices("mix")) < set(data.indices("train"))
+    assert set(data.meta.splits) == set(PAIR_SPLITS)
+    ann = data.ann
+    fx, fy, cx, cy = ann["intrinsics"].T
+    projected = ann["joints3d"][..., :2] / ann["joints3d"][..., 2:] * np.stack([fx, fy], -1)[:, None] + np.stack([cx, cy], -1)[:, None]
+    assert np.abs(projected - ann["joints2d_gt"]).max() < 0.05  # the 2D joints are the 3D joints' projections
+    w, h = ann["image_size"].T
+    assert (ann["joints2d_gt"] >= 0).all() and (ann["joints2d_gt"][..., 0] < w[:, None]).all()
+    assert (ann["joints2d_gt"][..., 1] < h[:, None]).all()
+    ds = PoseDataset(data, "train", InputCodec(frame="ray"), load_images=False)
+    item = ds[0]
+    assert "image" not in item and "features" not in item and bool(item["detected"])
+    assert np.abs(item["joints2d"].numpy()).max() < 1.6  # inside the crop (with its margin)
+    with pytest.raises(Exception, match="pose-only"):
+        data.image(0)
+
+
+def test_a_writer_of_pose_only_data_refuses_crops_and_the_other_way_round(tmp_path):
+    from lbi.data.format import DatasetError, DatasetMeta, DatasetWriter
+
+    row = dict(subject="P000", action="stand", camera="photo", frame=0, joints3d=np.ones((17, 3)),
+               joints2d_gt=np.ones((17, 2)), center=(1, 1), scale=(1, 1), image_size=(10, 10), intrinsics=(1, 1, 1, 1))
+    pose_only = DatasetWriter(tmp_path / "pairs", DatasetMeta("p", (192, 256), {"train": ["P000"]}, images=False))
+    pose_only.add(None, **row)
+    with pytest.raises(DatasetError, match="takes no crop"):
+        pose_only.add(np.zeros((256, 192, 3), np.uint8), **row)
+    with_images = DatasetWriter(tmp_path / "crops", DatasetMeta("c", (192, 256), {"train": ["P000"]}))
+    with pytest.raises(DatasetError, match="needs a crop"):
+        with_images.add(None, **row)
+    assert PreparedData(pose_only.close()).meta.images is False

@@ -509,3 +509,80 @@ def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path)
     payload = json.loads((tmp_path / "run" / "results.json").read_text())
     assert "MediaPipe world landmarks (peer)" in payload["results"]
     assert "off silhouette: model / uniform" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_part_batches_come_from_one_part_and_cover_each_epoch():
+    from train.engine import PartBatches
+
+    sizes = [10, 7, 3]
+    sampler = PartBatches(sizes, batch_size=4, seed=1)
+    batches = list(sampler)
+    bounds = np.cumsum([0, *sizes])
+    part = [int(np.searchsorted(bounds, b[0], side="right") - 1) for b in batches]
+    assert all(bounds[p] <= i < bounds[p + 1] for b, p in zip(batches, part) for i in b)  # one part per batch
+    # full batches only, except a part smaller than a batch (its one batch)
+    assert sorted(len(b) for b in batches) == [3, 4, 4, 4]
+    assert len(sampler) == 4 and len({i for b in batches for i in b}) == 15
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+    ranks = [list(PartBatches(sizes, 4, seed=1, rank=r, world=2)) for r in (0, 1)]
+    assert sorted(map(tuple, ranks[0] + ranks[1])) == sorted(map(tuple, batches))
+
+
+def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth_root, tmp_path):
+    """data.train mixes renders (with images) and pose-only pairs (image absent) in batches of one kind each;
+    pairs are evaluated without attention metrics; data.photos adds the real-photo report."""
+    from tests.test_evaluate_photos import _folder, _pose
+
+    photos = _folder(tmp_path / "photos", [_pose(0), _pose(1)])
+    specs = f"[{synth_root}/lab:train, {synth_root}/pairs:train]"
+    cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
+        *_overrides(synth_root, tmp_path / "run"), f"data.train={specs}", "training.flip=0.5",
+        f"data.eval={{lab-test: {synth_root}/lab:test, pairs-test: {synth_root}/pairs:test}}",
+        f"data.photos=[{photos}, {tmp_path / 'not-there'}]"])
+    seen = []
+    original = Objective.forward
+
+    def spy(self, batch):
+        seen.append(("image" in batch) or ("features" in batch))
+        return original(self, batch)
+
+    Objective.forward = spy
+    try:
+        results = fit(cfg)
+    finally:
+        Objective.forward = original
+    assert True in seen and False in seen  # both kinds of batch, never mixed (collating would have failed)
+    assert results["pairs-test"].samples == 16 and results["pairs-test"].background_attention is None
+    assert results["lab-test"].background_attention is not None
+    assert not (tmp_path / "run" / "realval.md").exists()  # one folder missing: reported, nothing written
+
+    cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
+        *_overrides(synth_root, tmp_path / "run2"), f"data.train={specs}", f"data.photos=[{photos}]"])
+    fit(cfg)
+    report = json.loads((tmp_path / "run2" / "realval.json").read_text())
+    assert {"run2, ground-truth 2D", "run2, image absent, ground-truth 2D"} <= set(report["means"])
+
+
+def test_lifting_only_twin_trains_on_pose_only_pairs(synth_root, tmp_path):
+    overrides = [o for o in _overrides(synth_root, tmp_path / "twin") if not o.startswith("model.")]
+    cfg = load_config("train/configs/rand/lifting_only_twin.yaml", [
+        *overrides, "model.hidden=64", "training.anneal_epochs=1", "data.inputs_2d=gt", "training.noise_model=", f"data.train=[{synth_root}/rand:train, {synth_root}/pairs:train]",
+        f"data.eval={{pairs-test: {synth_root}/pairs:test}}", "data.photos=[]"])
+    results = fit(cfg)
+    assert results["pairs-test"].samples == 16 and np.isfinite(results["pairs-test"].mpjpe)
+
+
+def test_configs_inherit_their_base(tmp_path):
+    (tmp_path / "base.yaml").write_text("data:\n  inputs_2d: mediapipe\nmodel:\n  dim: 64\ntraining:\n  epochs: 3\n  lr: 2.0e-4\n")
+    (tmp_path / "mid.yaml").write_text("base: base.yaml\ntraining:\n  epochs: 5\n")
+    (tmp_path / "run.yaml").write_text("base: mid.yaml\nmodel:\n  heads: 4\n")
+    cfg = load_config(tmp_path / "run.yaml", ["training.seed=3"])
+    assert cfg.data.inputs_2d == "mediapipe" and cfg.model == {"arch": "lbi", "dim": 64, "heads": 4}
+    assert (cfg.training.epochs, cfg.training.lr, cfg.training.seed) == (5, 2e-4, 3)
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loop"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "orphan.yaml")

@@ -28,6 +28,9 @@ class DataConfig:
     #: encode every crop once with the (frozen) encoder and train from the cached features
     cache_features: bool = True
     workers: int = 0
+    #: folders of real annotated photos (python -m train.evaluate_photos) the trained model is measured on;
+    #: a folder that is not there is reported and skipped
+    photos: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -126,23 +129,39 @@ def parse_value(text: str):
         raise ConfigError(f"--set value {text!r} is not valid YAML ({err})") from None
 
 
-def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
-    """Reads a YAML config (or the defaults) and applies ``section.key=value`` overrides."""
-    raw: dict = {}
-    source = str(path) if path else "defaults"
-    if path:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected sections data/model/training at the top level")
-    unknown = sorted(set(raw) - {"data", "model", "training"})
+SECTIONS = ("data", "model", "training")
+
+
+def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A config file's sections, on top of those of the file its ``base:`` names (a path relative to it,
+    itself read the same way): each section's keys replace the base's, the rest are inherited."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: its base configs form a loop")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}".replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected sections data/model/training at the top level")
+    base = raw.pop("base", None)
+    unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; use data, model, training")
+        raise ConfigError(f"{path}: unknown section(s) {unknown}; use base, data, model, training")
+    for name, section in raw.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: section '{name}' must be a mapping of keys to values, got {section!r}")
+    if base is None:
+        return raw
+    inherited = read_yaml(path.parent / str(base), (*seen, path.resolve()))
+    return {name: {**inherited.get(name, {}), **raw.get(name, {})} for name in SECTIONS if name in inherited or name in raw}
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Reads a YAML config (and the base configs it names; or the defaults) and applies ``section.key=value`` overrides."""
+    source = str(path) if path else "defaults"
+    raw: dict = read_yaml(Path(path)) if path else {}
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")

@@ -59,13 +59,15 @@ RUN_RECORDS = RESULTS / "bundled_runs.json"
 
 
 def prepare_data(data: Path, workers: int) -> None:
-    """Steps 1-3: renders, detections and the noise model, each only when missing."""
+    """Steps 1-3: renders (and the pose-only pairs), detections and the noise model, each only when missing."""
     from . import detect_2d, make_synth, noise_2d
 
     if not (data / "rand" / "meta.json").is_file():
         make_synth.main(["--out", str(data), "--domains", "rand", "--workers", str(workers), "--resume"])
     if not (data / "upper" / "meta.json").is_file():
         make_synth.main(["--out", str(data), "--domains", "upper"])
+    if not (data / "pairs" / "meta.json").is_file():
+        make_synth.main(["--out", str(data), "--domains", "pairs", "--workers", str(workers), "--resume"])
     missing = [p for p, d in (("lab_test", "lab"), ("wild_test", "wild")) if not (data / d / "meta.json").is_file()]
     if missing:
         make_synth.main(["--out", str(data), "--domains", "lab", "wild", "--parts", *missing, "--workers", str(workers)])

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from lbi.codec import InputCodec
@@ -132,7 +132,8 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
 
 def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[Dataset, dict[str, PoseDataset]]:
     """The training split(s) and the evaluation splits as ``model`` reads them. A frozen encoder reads
-    cached features (rank 0 builds the cache, the others wait for it); a trained one the crops.
+    cached features (rank 0 builds the cache, the others wait for it); a trained one the crops; pose-only
+    data (``meta.images`` false) the ground-truth 2D alone, with the image absent.
     With a noise model, training keeps the samples whose detector found nobody (their 2D input is
     always the noisy ground truth); evaluation leaves them out."""
     frozen = hasattr(model, "encoder") and not any(p.requires_grad for p in model.encoder.parameters())
@@ -144,11 +145,12 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
         mirrored = cfg.training.flip > 0 and not evaluation
         root, split = split_spec(spec)
         data = loaded.setdefault(root, PreparedData(root))
+        inputs_2d = cfg.data.inputs_2d if data.meta.images else "gt"  # pose-only pairs: no detector ran on them
         if cache == "build" and dist.is_initialized():
             if rank == 0:
-                model_dataset(model, data, split, cfg.data.inputs_2d, cache="build", mirrored=mirrored)
+                model_dataset(model, data, split, inputs_2d, cache="build", mirrored=mirrored)
             dist.barrier()
-        return model_dataset(model, data, split, cfg.data.inputs_2d, cache=cache, silhouettes=evaluation,
+        return model_dataset(model, data, split, inputs_2d, cache=cache, silhouettes=evaluation,
                              missing=missing, mirrored=mirrored)
 
     specs = [cfg.data.train] if isinstance(cfg.data.train, str) else list(cfg.data.train)
@@ -182,6 +184,39 @@ def lr_factor(training: TrainingConfig, epoch: int) -> float:
         return step
     progress = (epoch - anneal_start) / max(training.anneal_epochs - 1, 1)
     return step * (training.anneal_to + (1 - training.anneal_to) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _has_image(dataset: PoseDataset) -> bool:
+    return dataset.features is not None or dataset.load_images
+
+
+class PartBatches(Sampler[list[int]]):
+    """Batches of a ConcatDataset that each come from one of its parts (a pose-only part has no image
+    to stack with the others'), reshuffled every epoch (``set_epoch``); with ``world`` processes, each
+    rank takes every world-th batch. A part's last, incomplete batch is dropped (unless it is its only one)."""
+
+    def __init__(self, sizes: list[int], batch_size: int, seed: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.sizes, self.batch_size, self.seed, self.rank, self.world = list(sizes), batch_size, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        batches, offset = [], 0
+        for n in self.sizes:
+            order = offset + rng.permutation(n)
+            end = n if n < self.batch_size else n - n % self.batch_size
+            batches += [order[i:i + self.batch_size].tolist() for i in range(0, end, self.batch_size)]
+            offset += n
+        return [batches[i] for i in rng.permutation(len(batches))][self.rank::self.world]
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -308,6 +343,29 @@ def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResul
     save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
     write_results(with_peer({out.name: results}, eval_sets), out / "results", title=out.name,
                   info={"config": cfg.to_dict(), **info})
+    if cfg.data.photos:
+        measure_photos(model, cfg.data.photos, out / "realval", out.name)
+
+
+def measure_photos(model: nn.Module, dirs: list[str], out: Path, name: str) -> None:
+    """A trained model on real annotated photos (``train.evaluate_photos``; an image model also with the
+    image absent) into ``out``.md / .json, next to its synthetic results."""
+    from lbi.estimator import Estimator
+
+    from .evaluate_photos import ImageLifter, PhotoSetError, PoseLifter, photo_report
+
+    model = model.float().cpu().eval()
+    lifters = {name: PoseLifter(model)}
+    if hasattr(model, "encoder"):
+        lifters = {name: ImageLifter(Estimator(model=model, device="cpu")), f"{name}, image absent": PoseLifter(model)}
+    try:
+        report = photo_report(dirs, lifters)
+    except PhotoSetError as err:
+        print(f"real photos skipped: {err}")
+        return
+    atomic_write_text(out.with_suffix(".md"), report.markdown())
+    atomic_write_text(out.with_suffix(".json"), report.to_json())
+    tqdm.write(report.markdown())
 
 
 # -------------------------------------------------------------------------------------- fit
@@ -324,9 +382,14 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     optimizer, scheduler = build_optimizer(training, model)
     objective = Objective(model, training.mode, training.loss, training.bone_weight)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
-    loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,
-                        num_workers=cfg.data.workers, drop_last=len(train_set) >= training.batch_size)
+    if isinstance(train_set, ConcatDataset) and len({_has_image(part) for part in train_set.datasets}) > 1:
+        sampler = PartBatches([len(part) for part in train_set.datasets], training.batch_size // world,
+                              training.seed, rank, world)
+        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.data.workers)
+    else:
+        sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
+        loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,
+                            num_workers=cfg.data.workers, drop_last=len(train_set) >= training.batch_size)
 
     start_epoch, history = 0, []
     if resume and (out / CHECKPOINT).is_file():

@@ -124,7 +124,7 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
         out["coarse"].append(result.coarse.float().cpu().numpy() * 1000)
         out["target"].append(batch["target"].numpy() * 1000)
         out["index"].append(batch["index"].numpy())
-        if result.stage1_attention and stride:
+        if result.stage1_attention and stride and (images is not None or features is not None):  # not pose-only
             silhouettes = batch["silhouette"].numpy() if "silhouette" in batch else None
             metrics = attention_metrics(result.stage1_attention, result.grid, stride, batch["joints2d_gt_px"].numpy(),
                                         silhouettes)

@@ -111,14 +111,15 @@ def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str,
     """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
     model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
     ``<root>/features`` holds them for exactly these weights) or "build" (computed when missing),
-    the crops when it is "off" (an encoder that is being trained) or no cache exists. ``silhouettes``
+    the crops when it is "off" (an encoder that is being trained) or no cache exists; pose-only data
+    (``meta.images`` false) gives the 2D pose alone, and an image model then runs with the image absent. ``silhouettes``
     adds the person masks where the data has them (for the attention metrics of evaluation);
     ``missing`` is what happens to samples without the 2D input (see PoseDataset). ``mirrored`` adds
     each crop's features flipped left to right (cached like the others; from the crops when "off")."""
     if cache not in CACHE_POLICIES:
         raise ValueError(f"cache must be one of {CACHE_POLICIES}, got {cache!r}")
     data = data if isinstance(data, PreparedData) else PreparedData(data)
-    has_encoder = hasattr(model, "encoder")
+    has_encoder = hasattr(model, "encoder") and data.meta.images  # pose-only data: the image is absent
     features = features_mirrored = None
     if has_encoder and cache != "off":
         features = feature_cache(data, model.encoder, cache_name(model), create=cache == "build")

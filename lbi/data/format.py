@@ -7,7 +7,8 @@
         joints2d_<kind> (T, 17, 2) float32  image pixels (kind: gt, cpn, sh, ...)
         center, scale (T, 2) float32  the crop (HRNet convention: scale in units of 200 px)
         image_size (T, 2) int (w, h)    intrinsics (T, 4) float32 fx, fy, cx, cy (NaN if unknown)
-    <root>/crops/0000000.jpg  the RGB crop of sample i, crop-sized, cut out through the affine
+    <root>/crops/0000000.jpg  the RGB crop of sample i, crop-sized, cut out through the affine (unless meta
+                              ``images`` is false: pose-only data, 2D/3D pairs with no picture)
     <root>/silhouettes/0000000.png  optional (meta ``silhouettes``): the person's mask in the crop, 0/255
     <root>/features/<name>.npy  optional cache of frozen-encoder features, float16 (T, C, H, W)
 """
@@ -47,6 +48,8 @@ class DatasetMeta:
     info: dict = field(default_factory=dict)
     #: every sample has a silhouette (synthetic data): <root>/silhouettes/<index>.png
     silhouettes: bool = False
+    #: every sample has its crop; False for pose-only data (2D/3D pairs, no picture)
+    images: bool = True
 
 
 def crop_path(root: Path, index: int) -> Path:
@@ -72,7 +75,10 @@ class DatasetWriter:
         self.root = Path(root)
         self.meta = meta
         self.quality = jpeg_quality
-        (self.root / CROPS).mkdir(parents=True, exist_ok=True)
+        if meta.images:
+            (self.root / CROPS).mkdir(parents=True, exist_ok=True)
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, list] = {}
         self.progress = 0
         saved = self.root / PROGRESS
@@ -97,16 +103,20 @@ class DatasetWriter:
     def __len__(self) -> int:
         return len(self.rows.get("frame", []))
 
-    def add(self, crop_rgb: np.ndarray | bytes, silhouette: np.ndarray | bytes | None = None, **fields) -> int:
-        """Adds one sample: its crop (uint8 RGB array, or already-encoded JPEG bytes), its silhouette
-        (bool / uint8 mask or PNG bytes; required when ``meta.silhouettes``) and its fields."""
+    def add(self, crop_rgb: np.ndarray | bytes | None, silhouette: np.ndarray | bytes | None = None, **fields) -> int:
+        """Adds one sample: its crop (uint8 RGB array, or already-encoded JPEG bytes; None for pose-only
+        data), its silhouette (bool / uint8 mask or PNG bytes; required when ``meta.silhouettes``) and its fields."""
         index = len(self)
-        data = crop_rgb if isinstance(crop_rgb, bytes) else encode_jpeg(crop_rgb, self.quality)
+        if self.meta.images != (crop_rgb is not None):
+            raise DatasetError(f"{self.root}: meta.images is {self.meta.images}, so every sample "
+                               f"{'needs a' if self.meta.images else 'takes no'} crop")
         if self.meta.silhouettes != (silhouette is not None):
             raise DatasetError(f"{self.root}: meta.silhouettes is {self.meta.silhouettes}, so every sample "
                                f"{'needs' if self.meta.silhouettes else 'takes no'} silhouette")
         # plain writes: a dataset is valid only once close() has written annotations.npz last
-        crop_path(self.root, index).write_bytes(data)
+        if crop_rgb is not None:
+            data = crop_rgb if isinstance(crop_rgb, bytes) else encode_jpeg(crop_rgb, self.quality)
+            crop_path(self.root, index).write_bytes(data)
         if silhouette is not None:
             silhouette_path(self.root, index).parent.mkdir(exist_ok=True)
             silhouette_path(self.root, index).write_bytes(
@@ -213,6 +223,8 @@ class PreparedData:
 
     def image(self, index: int) -> np.ndarray:
         """The crop of sample ``index`` as uint8 RGB (h, w, 3)."""
+        if not self.meta.images:
+            raise DatasetError(f"{self.root} is pose-only data: it has no crops")
         path = crop_path(self.root, index)
         data = np.fromfile(path, np.uint8) if path.is_file() else np.empty(0, np.uint8)
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None

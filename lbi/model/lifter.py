@@ -209,11 +209,12 @@ class LiftingByImage(nn.Module):
     # --------------------------------------------------------------- forward
     def stage1(self, joints2d: torch.Tensor, images: torch.Tensor | None = None,
                features: torch.Tensor | None = None) -> Stage1Output:
-        """joints2d (B, N, 2); images (B, 3, h, w) in [0, 1], or precomputed encoder features."""
-        if features is None and images is None:
-            raise ValueError("stage 1 needs images or precomputed encoder features")
+        """joints2d (B, N, 2); images (B, 3, h, w) in [0, 1], or precomputed encoder features; neither:
+        the image is absent (one image token of zero features), and the pose path alone answers."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.stage1_frozen):
-            if features is None:
+            if features is None and images is None:
+                features = joints2d.new_zeros(len(joints2d), self.encoder.out_channels, 1, 1)
+            elif features is None:
                 features = self.encoder(images)  # (B, C, H, W)
             image, pos = self.image_embed(features)  # (B, HW, d), (1, HW, d)
             joints, joint_pos = self.pose_embed(joints2d)  # (B, N, d) each (positions: None without pose_positions)

@@ -195,3 +195,46 @@ def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, w
                        info={"size": size, "seed": seed, "domain": "rand", "variants": RAND_VARIANTS,
                              "photos": [p.name for p in photo_names()]}, silhouettes=True)
     return _write(Path(out) / "rand", meta, jobs, render_rand_job, workers, resume)
+
+
+# ------------------------------------------------------------------ pose-only pairs (no images)
+PAIR_TRAIN = [f"P{i:03d}" for i in range(100)]
+PAIR_TEST = [f"Q{i:03d}" for i in range(10)]
+#: splits of pairs: train (all training subjects), mix (a tenth of them: pose-only batches beside renders), test
+PAIR_SPLITS = {"train": PAIR_TRAIN, "mix": PAIR_TRAIN[:10], "test": PAIR_TEST}
+#: pairs per split
+PAIR_SIZES = {"tiny": {"train": 80, "test": 16}, "small": {"train": 20000, "test": 2000},
+              "default": {"train": 200000, "test": 5000}}
+PAIRS_PER_JOB = 100
+
+
+@dataclass(frozen=True)
+class PairJob:
+    seed: int
+    split: str  # train | test
+    index: int  # pairs index * PAIRS_PER_JOB ... (index + 1) * PAIRS_PER_JOB - 1
+    count: int
+
+
+def pair_job(job: PairJob) -> list[tuple[None, None, dict]]:
+    """``job.count`` pose-only pairs (:mod:`.pairs`), each one subject's row."""
+    from .pairs import sample_pair
+
+    split_code = ("train", "test").index(job.split)
+    rng = np.random.default_rng([job.seed, 40 + split_code, job.index])
+    subjects = PAIR_TRAIN if job.split == "train" else PAIR_TEST
+    first = job.index * PAIRS_PER_JOB
+    return [(None, None, {**sample_pair(rng, CODEC), "subject": subjects[(first + k) % len(subjects)],
+                          "camera": "photo", "frame": first + k}) for k in range(job.count)]
+
+
+def generate_pairs(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
+                   resume: bool = False) -> float:
+    """Writes pose-only pairs under photo-like cameras to <out>/pairs (splits: PAIR_SPLITS); returns wall seconds."""
+    if size not in PAIR_SIZES:
+        raise ValueError(f"unknown size {size!r}; choose one of {sorted(PAIR_SIZES)}")
+    jobs = [PairJob(seed, split, i, min(PAIRS_PER_JOB, n - i * PAIRS_PER_JOB))
+            for split, n in PAIR_SIZES[size].items() for i in range(-(-n // PAIRS_PER_JOB))]
+    meta = DatasetMeta("lbi-synth-pairs", CODEC.crop_size, PAIR_SPLITS,
+                       info={"size": size, "seed": seed, "domain": "pairs", "cameras": "photo"}, images=False)
+    return _write(Path(out) / "pairs", meta, jobs, pair_job, workers, resume, every=50)

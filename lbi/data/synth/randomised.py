@@ -59,17 +59,35 @@ def _turn(camera: Camera, point_cam: np.ndarray, pixel: np.ndarray) -> Camera:
     return Camera(turn @ camera.rotation, camera.position, camera.K, camera.size)
 
 
-def random_camera(rng: np.random.Generator, joints: np.ndarray, tries: int = 50) -> Camera:
-    """A camera that sees all of ``joints`` (world, metres) inside its frame."""
+@dataclass(frozen=True)
+class CameraDistribution:
+    """Where random cameras stand and which lenses they have: a height band drawn by its weight, then a
+    height in it (metres), a log-uniform distance (metres) and a uniform horizontal field of view (degrees)."""
+
+    bands: tuple[tuple[float, float], ...]
+    band_weights: tuple[float, ...]
+    distance: tuple[float, float]
+    fov_deg: tuple[float, float]
+
+
+#: rand's cameras: knee height to ceiling mounts, 1.8-8 m, long studio lenses to phone wide-angles
+RAND_CAMERAS = CameraDistribution(((0.3, 0.9), (0.9, 1.9), (1.9, 3.3)), (0.2, 0.5, 0.3), (1.8, 8.0), (35.0, 95.0))
+#: the photos people take: mostly eye-level to moderately high, 40-75 degree lenses, low and ceiling shots rarer
+PHOTO_CAMERAS = CameraDistribution(((0.5, 1.0), (1.0, 1.9), (1.9, 2.8)), (0.1, 0.65, 0.25), (2.0, 7.0), (40.0, 75.0))
+
+
+def random_camera(rng: np.random.Generator, joints: np.ndarray, tries: int = 50,
+                  cameras: CameraDistribution = RAND_CAMERAS) -> Camera:
+    """A camera drawn from ``cameras`` that sees all of ``joints`` (world, metres) inside its frame."""
     centre = joints.mean(axis=0)
     for _ in range(tries):
-        band = rng.choice(3, p=[0.2, 0.5, 0.3])
-        height = rng.uniform(*((0.3, 0.9), (0.9, 1.9), (1.9, 3.3))[band])
-        dist = float(np.exp(rng.uniform(np.log(1.8), np.log(8.0))))
+        band = rng.choice(len(cameras.bands), p=list(cameras.band_weights))
+        height = rng.uniform(*cameras.bands[band])
+        dist = float(np.exp(rng.uniform(np.log(cameras.distance[0]), np.log(cameras.distance[1]))))
         angle = rng.uniform(-np.pi, np.pi)
         position = np.array([centre[0] + dist * np.sin(angle), height, centre[2] + dist * np.cos(angle)])
         size = FRAMES[rng.integers(len(FRAMES))]
-        fov = np.deg2rad(rng.uniform(35, 95))
+        fov = np.deg2rad(rng.uniform(*cameras.fov_deg))
         focal = size[0] / 2 / np.tan(fov / 2)
         target = np.array([centre[0] + rng.normal(0, 0.2), rng.uniform(0.2, 1.5), centre[2] + rng.normal(0, 0.2)])
         camera = _roll(Camera.look_at(position, target, focal, size), np.deg2rad(rng.normal(0, 3)))

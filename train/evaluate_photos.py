@@ -1,0 +1,265 @@
+"""Real annotated photos as a yardstick: lbi against its lifting-only twin and MediaPipe's own 3D.
+
+    python -m train.evaluate_photos ../shared/realval/h36m_s9 [MORE_DIRS...] [--weights W] [--twin T]
+                                    [--no-flip-test] [--out train/results/realval]
+
+A folder of photos is read in this format (a user's own annotated photos work as they are):
+
+    DIR/
+      <image files>          any format lbi reads (JPEG, PNG, ...), one person each
+      gt.npz                 imgname     (T,)        file names in DIR
+                             joints3d_mm (T, 17, 3)  the 17 Human3.6M joints in that image's camera
+                                                     coordinates (x right, y down, z forward), mm,
+                                                     in lbi.skeleton.H36M_JOINTS order
+                             K           (T, 3, 3)   each image's intrinsics: K @ X projects a joint
+
+Rows, per frame and as means (MPJPE after aligning the pelvis, and PA-MPJPE after a similarity
+Procrustes, mm; on the 14 joints that Human3.6M and MPI-INF-3DHP both annotate well, and on all 17):
+
+- ``lbi, MediaPipe 2D``: the app's path (MediaPipe finds the person, the largest one is lifted);
+- ``lbi, ground-truth 2D``: the joints projected with K, box and crop as for a detection;
+- ``twin, ...``: the lifting-only twin (no image; ``weights/lifting_only.safetensors``), same 2D inputs;
+- ``MediaPipe world landmarks``: MediaPipe's own 3D estimate, the peer users already have.
+
+Every pose is compared in camera axes: the models predict along the ray through the person box's
+centre and are turned back with the photo's known K. Frames where MediaPipe finds nobody are counted
+and named; the MediaPipe-2D rows and the peer average the frames it found, the ground-truth rows all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lbi.codec import InputCodec
+from lbi.crop import joint_box, seen_centre
+from lbi.fileio import atomic_write_text
+from lbi.image_io import ImageError, read_image
+from lbi.metrics import mpjpe, p_mpjpe, to_mpi_eval_joints
+from lbi.model.flip import flip_test
+from lbi.skeleton import NUM_JOINTS
+from lbi.weights import BUNDLED_WEIGHTS, WeightsError, load_model
+
+#: the lifting-only twin of the bundled weights (train/configs/rand/lifting_only.yaml)
+BUNDLED_TWIN = BUNDLED_WEIGHTS.with_name("lifting_only.safetensors")
+KEYS = ("imgname", "joints3d_mm", "K")
+
+
+class PhotoSetError(ValueError):
+    """A folder that is not in the format above; the message says what is wrong."""
+
+
+@dataclass
+class PhotoSet:
+    root: Path
+    names: list[str]
+    joints3d_mm: np.ndarray  # (T, 17, 3) camera coordinates, mm
+    K: np.ndarray  # (T, 3, 3)
+
+    @classmethod
+    def load(cls, root: str | Path) -> "PhotoSet":
+        root = Path(root)
+        if not (root / "gt.npz").is_file():
+            raise PhotoSetError(f"{root}: no gt.npz (see python -m train.evaluate_photos --help for the format)")
+        try:
+            with np.load(root / "gt.npz", allow_pickle=False) as npz:
+                data = {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, EOFError) as err:  # not a zip, truncated, or object arrays (never unpickled)
+            raise PhotoSetError(f"{root / 'gt.npz'} is not a readable .npz of plain arrays ({err})") from None
+        missing = [k for k in KEYS if k not in data]
+        if missing:
+            raise PhotoSetError(f"{root / 'gt.npz'} lacks {missing}; it needs {list(KEYS)}")
+        names = [str(n) for n in data["imgname"]]
+        joints, k = np.asarray(data["joints3d_mm"], np.float64), np.asarray(data["K"], np.float64)
+        t = len(names)
+        if joints.shape != (t, NUM_JOINTS, 3) or k.shape != (t, 3, 3):
+            raise PhotoSetError(f"{root / 'gt.npz'}: joints3d_mm {joints.shape} and K {k.shape} should be "
+                                f"({t}, {NUM_JOINTS}, 3) and ({t}, 3, 3) for its {t} images")
+        if not (np.isfinite(joints).all() and np.isfinite(k).all()):
+            raise PhotoSetError(f"{root / 'gt.npz'}: joints3d_mm and K must be finite")
+        if (joints[..., 2] <= 0).any():
+            raise PhotoSetError(f"{root / 'gt.npz'}: joints must lie in front of the camera (z > 0, mm)")
+        absent = [n for n in names if not (root / n).is_file()]
+        if absent:
+            raise PhotoSetError(f"{root}: {len(absent)} image(s) named in gt.npz are missing, e.g. {absent[:3]}")
+        return cls(root, names, joints, k)
+
+    def intrinsics(self, k: int) -> np.ndarray:
+        """(fx, fy, cx, cy) of frame ``k``."""
+        K = self.K[k]
+        return np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]])
+
+    def joints2d_px(self, k: int) -> np.ndarray:
+        """The ground truth projected with K, (17, 2) image pixels."""
+        projected = self.joints3d_mm[k] @ self.K[k].T
+        return projected[:, :2] / projected[:, 2:]
+
+
+def errors(pred_mm: np.ndarray, true_mm: np.ndarray) -> dict[str, float]:
+    """Root-relative MPJPE and PA-MPJPE, mm, of one pose (17, 3) on the 14 and on all 17 joints."""
+    pred, true = pred_mm - pred_mm[:1], true_mm - true_mm[:1]
+    pred14, true14 = to_mpi_eval_joints(pred)[None], to_mpi_eval_joints(true)[None]
+    return {"mpjpe14": float(mpjpe(pred14, true14)[0]), "pa14": float(p_mpjpe(pred14, true14)[0]),
+            "mpjpe17": float(mpjpe(pred[None], true[None])[0]), "pa17": float(p_mpjpe(pred[None], true[None])[0])}
+
+
+class ImageLifter:
+    """lbi as the app runs it (:meth:`lbi.estimator.Estimator.lift`) on a photo and a 2D pose."""
+
+    def __init__(self, estimator) -> None:
+        self.estimator = estimator
+
+    def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
+        """(17, 2) image pixels -> (17, 3) root-relative mm in camera axes."""
+        return self.estimator.lift(rgb, joints_px, flip_test=flip, intrinsics=intrinsics).joints3d_mm
+
+
+class PoseLifter:
+    """A model on a photo's 2D pose alone, the image absent: the lifting-only twin, or an image model's
+    pose path. Encoded by the model's codec and turned back into camera axes as lbi's poses are."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model.eval()
+        self.codec = InputCodec.for_model(model)
+
+    def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
+        box = joint_box(joints_px)
+        crop = self.codec.crop(box)
+        joints2d = torch.from_numpy(self.codec.normalize(crop.to_crop(joints_px)))[None]
+        with torch.inference_mode():
+            out = flip_test(self.model, None, joints2d) if flip else self.model(None, joints2d)
+        pose = out.refined[0].float().numpy() * 1000.0
+        return self.codec.decode_pose(pose - pose[:1], seen_centre(box, rgb.shape), intrinsics)
+
+
+@dataclass
+class Report:
+    """Per-frame errors of every row, and the frames MediaPipe missed."""
+
+    sets: list[str]
+    frames: list[dict] = field(default_factory=list)  # {"set", "image", "rows": {row: {metric: mm}}}
+    missed: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def rows(self) -> list[str]:
+        names: list[str] = []
+        for frame in self.frames:
+            names += [k for k in frame["rows"] if k not in names]
+        return names
+
+    def means(self) -> dict[str, dict[str, float]]:
+        """Row -> the mean of each metric over the frames that row has, and their count ``n``."""
+        out = {}
+        for row in self.rows():
+            values = [f["rows"][row] for f in self.frames if row in f["rows"]]
+            out[row] = {m: round(float(np.mean([v[m] for v in values])), 2) for m in values[0]} | {"n": len(values)}
+        return out
+
+    def markdown(self) -> str:
+        lines = [f"# Real photos: {', '.join(self.sets)}", "",
+                 "MPJPE after aligning the pelvis and PA-MPJPE (similarity Procrustes), mm; 14 joints (those "
+                 "Human3.6M and MPI-INF-3DHP both annotate well) and all 17; n frames averaged.", "",
+                 "| | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |", "|---|---|---|---|---|---|"]
+        for row, m in self.means().items():
+            lines.append(f"| {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | {m['pa17']:.1f} |")
+        total = len(self.frames)
+        lines += ["", f"MediaPipe found the person in {total - len(self.missed)} of {total} frames"
+                  + (f"; missed: {', '.join(self.missed)}." if self.missed else "."), ""]
+        lines += [f"{key.replace('_', ' ').capitalize()}: `{value}`" + "  " for key, value in self.info.items()]
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps({"sets": self.sets, "means": self.means(), "missed": self.missed, "frames": self.frames,
+                           "info": self.info}, indent=1)
+
+
+def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = True, progress=None) -> Report:
+    """Every lifter (name -> an object with ``pose_mm(rgb, joints_px, intrinsics, flip)``) with MediaPipe's 2D
+    (``detector``: a :class:`lbi.pose2d.PoseDetector`; the largest person) and with the ground truth's, and
+    MediaPipe's world landmarks, on every frame of ``sets``."""
+    report = Report([s.root.name for s in sets])
+    for photos in sets:
+        for k, name in enumerate(photos.names):
+            rgb = read_image(photos.root / name, max_side=10**6)  # no downscaling: K is in the file's pixels
+            true, camera = photos.joints3d_mm[k], photos.intrinsics(k)
+            people = detector.detect_people(rgb)
+            inputs = {"ground-truth 2D": photos.joints2d_px(k)}
+            if people:
+                inputs = {"MediaPipe 2D": people[0].joints, **inputs}
+            else:
+                report.missed.append(f"{photos.root.name}/{name}")
+            rows = {f"{lifter}, {source}": errors(model.pose_mm(rgb, joints, camera, flip), true)
+                    for lifter, model in lifters.items() for source, joints in inputs.items()}
+            if people and people[0].joints3d_mm is not None:
+                rows["MediaPipe world landmarks"] = errors(people[0].joints3d_mm, true)
+            report.frames.append({"set": photos.root.name, "image": name,
+                                  "rows": {r: {m: round(v, 2) for m, v in e.items()} for r, e in rows.items()}})
+            if progress is not None:
+                progress()
+    return report
+
+
+def photo_report(dirs: list[str | Path], lifters: dict, flip: bool = True, show_progress: bool = False) -> Report:
+    """:func:`evaluate_photos` on folders, with MediaPipe's static detector and the time it took."""
+    from tqdm import tqdm
+
+    from lbi.pose2d import PoseDetector
+
+    sets = [PhotoSet.load(d) for d in dirs]
+    started, cpu = time.perf_counter(), time.process_time()
+    with PoseDetector() as detector, tqdm(total=sum(len(s.names) for s in sets), unit="photo",
+                                          disable=not show_progress) as bar:
+        report = evaluate_photos(sets, lifters, detector, flip, progress=bar.update)
+    report.info.update(flip_test=flip, seconds=round(time.perf_counter() - started, 1),
+                       cpu_seconds=round(time.process_time() - cpu, 1))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.evaluate_photos", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+", help="folders of annotated photos (format above)")
+    parser.add_argument("--weights", default=None, help="lbi model file (default: the bundled weights)")
+    parser.add_argument("--twin", default=str(BUNDLED_TWIN),
+                        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin)")
+    parser.add_argument("--image-absent", action="store_true",
+                        help="also lbi's pose path alone (the image absent): what the image adds or costs")
+    parser.add_argument("--no-flip-test", action="store_true", help="lift each crop alone, not also its mirror")
+    parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
+    args = parser.parse_args(argv)
+
+    from lbi.estimator import Estimator
+    from lbi.weights import default_weights
+
+    weights = args.weights or str(default_weights())
+    try:
+        for folder in args.dirs:  # the folders first: a wrong path is told before the models load
+            PhotoSet.load(folder)
+        estimator = Estimator(weights, device="cpu")
+        lifters = {"lbi": ImageLifter(estimator)}
+        if args.image_absent:
+            lifters["lbi, image absent"] = PoseLifter(estimator.model)
+        if args.twin.lower() != "none":
+            lifters["twin"] = PoseLifter(load_model(args.twin))
+        report = photo_report(args.dirs, lifters, flip=not args.no_flip_test, show_progress=True)
+    except (PhotoSetError, WeightsError, ImageError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    report.info = {"weights": weights, "twin": None if "twin" not in lifters else args.twin, **report.info,
+                   "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)])}
+    print(report.markdown())
+    if args.out:
+        atomic_write_text(f"{args.out}.md", report.markdown())
+        atomic_write_text(f"{args.out}.json", report.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
