@@ -28,7 +28,7 @@ from .codec import DEFAULT_CROP_SIZE
 from .encoders import ENCODERS
 from .model import LiftingByImage, LiftingConfig
 
-EXAMPLE_PHOTO = Path(__file__).resolve().parents[1] / "assets" / "grace_hopper.jpg"
+EXAMPLE_PHOTO = Path(__file__).resolve().parent / "example_assets" / "grace_hopper.jpg"  # the checkout's assets/
 
 
 def _median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> float:

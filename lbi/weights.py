@@ -25,8 +25,10 @@ from .model import build_model
 
 FORMAT_VERSION = 1
 ENCODER_PREFIX = "encoder."
+#: the weights that ship with the package (the checkout's weights/, linked as lbi/bundled_weights)
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_weights"
 #: the bundled default weights (LBI-Synth, BlazePose trunk); see weights/MODEL_CARD.md
-BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "lbi_synth.safetensors"
+BUNDLED_WEIGHTS = BUNDLED_DIR / "lbi_synth.safetensors"
 
 
 def default_weights() -> Path:

@@ -183,7 +183,7 @@ def test_bad_settings_from_a_script_are_reported(url, estimator, retention, join
 def test_crafted_requests_for_other_files_are_refused(url, estimator):
     """Raw HTTP (not gradio_client, which would upload the local file): file routes and /analyse
     calls naming files outside the upload folder are all refused."""
-    from lbi.stress import traversal_phase
+    from tests.harness.stress import traversal_phase
 
     result = traversal_phase(url, layer_names(estimator)[1])
     assert result["attempts"] >= 12 and result["refused"] == result["attempts"]

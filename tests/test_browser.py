@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lbi.model import kept_count
-from lbi.bench_live import CHROMIUM_ARGS, chromium_path, count_frames, image_src, running_app, start_live, still_clip
+from tests.harness.bench_live import CHROMIUM_ARGS, chromium_path, count_frames, image_src, running_app, start_live, still_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CI sets LBI_REQUIRE_BROWSER=1: a missing browser then fails these tests instead of skipping them

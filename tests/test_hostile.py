@@ -1,5 +1,5 @@
 """Hostile and odd files: every one gives pixels or a specific ImageError, in the library and the
-CLI, which still writes every good result (``python -m lbi.stress`` runs the same files and more
+CLI, which still writes every good result (``python -m tests.harness.stress`` runs the same files and more
 through the app under load)."""
 
 import json
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lbi.image_io import MAX_SIDE, WORK_SIDE, ImageError, read_photo
-from lbi.stress import hostile_files
+from tests.harness.stress import hostile_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +62,9 @@ def test_cli_reports_each_bad_file_and_keeps_the_good_results(files, tmp_path):
 
 @pytest.mark.slow
 def test_stress_script_reports_a_clean_run(capsys):
-    """python -m lbi.stress end to end, at a small size: the app under concurrent load and hostile
+    """python -m tests.harness.stress end to end, at a small size: the app under concurrent load and hostile
     uploads, the CLI on the same files, crafted path requests; the JSON says nothing went wrong."""
-    from lbi.stress import main as stress
+    from tests.harness.stress import main as stress
 
     stress(["--clients", "3", "--requests", "4", "--hostile", "40", "--seed", "2"])
     report = json.loads(capsys.readouterr().out)

@@ -1,7 +1,7 @@
 """Load and hostile-input test of the app and the CLI, loopback only, bounded in count and time;
 prints JSON.
 
-    python -m lbi.stress [--clients 8] [--requests 50] [--hostile 320] [--seed 0]
+    python -m tests.harness.stress [--clients 8] [--requests 50] [--hostile 320] [--seed 0]
 
 1. ``python app.py`` is started on 127.0.0.1 with its own temporary folder (so its disk use can be
    measured); its memory (RSS) is sampled throughout.
@@ -309,7 +309,7 @@ def traversal_phase(url: str, layer: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lbi.stress", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.stress", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=50)

@@ -2,7 +2,7 @@
 Chromium plays a clip through its fake webcam into the Live tab, and the processed frames that
 come back are counted.
 
-    python -m lbi.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg]
+    python -m tests.harness.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg]
 
 Needs playwright (a dev dependency) and Debian's chromium (``apt-get install chromium``).
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: these harnesses start its app.py
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
