@@ -19,6 +19,7 @@ import torch  # noqa: E402
 from lbi import draw  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
+from lbi.model import LiftingConfig  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
 from lbi.views import (ALL_JOINTS, DEFAULT_LAYER, VIEWS_3D, Controls, OutputFiles, attention_view,  # noqa: E402
                        layer_names, live_frame, load_photo, photo_view, summary_markdown)
@@ -49,6 +50,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
     """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
     serves and says why on every request."""
     layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
+    r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
     files = OutputFiles()
     shown: dict[str, gr.components.Component] = {}  # PHOTO_OUTPUTS -> component, filled below
 
@@ -143,7 +145,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                 with gr.Column(scale=2):
                     photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
                                      height=360, elem_id="photo")
-                    retention = gr.Slider(0.01, 1.0, value=0.3, step=0.01, label="Retention rate r (share of patches stage 2 keeps)",
+                    retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r (share of patches stage 2 keeps)",
                                           elem_id="retention")
                     with gr.Row():
                         joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
@@ -184,7 +186,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                                   webcam_options=gr.WebcamOptions(mirror=False, constraints={
                                       "video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}))
                 live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
-            live_retention = gr.Slider(0.01, 1.0, value=0.3, step=0.01, label="Retention rate r")
+            live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
             with gr.Row():
                 pause = gr.Button("Pause: full 3D view", elem_id="pause")
                 live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")

@@ -45,7 +45,7 @@ def _median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> 
     return round(statistics.median(times), 2)
 
 
-def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, retention: float = 0.3,
+def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, retention: float = LiftingConfig.retention,
                 crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict:
     model = LiftingByImage(LiftingConfig(encoder=encoder, retention=retention, crop_size=crop_size)).to(device).eval()
     w, h = model.config.crop_size

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .fileio import atomic_write_text
+from .model.selection import retention_rate
 
 USAGE = """python -m lbi COMMAND ...
 
@@ -22,13 +23,12 @@ def predict(argv: list[str]) -> int:
     parser.add_argument("images", nargs="+", help="photos (JPEG, PNG, WebP, TIFF, ...)")
     parser.add_argument("--json", required=True, help="output file (written atomically); '-' for stdout")
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
-    parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps (0-1]")
+    parser.add_argument("--retention", type=retention_rate, default=None,
+                        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-flip-test", action="store_true",
                         help="lift the crop alone, not also its mirror (faster, less accurate)")
     args = parser.parse_args(argv)
-    if args.retention is not None and not 0 < args.retention <= 1:
-        parser.error(f"--retention must be in (0, 1], got {args.retention}")
 
     from .estimator import Estimator, NoPersonFound
     from .image_io import ImageError, read_photo

@@ -215,7 +215,7 @@ class Estimator:
         batch = torch.stack([i.image for i in inputs]).to(self.device)
         joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
         if flip:
-            batch, joints2d, _ = with_mirrors(joints2d, self.codec.crop_size[0], batch)
+            batch, joints2d, _ = with_mirrors(joints2d, self.codec, batch)
         timings["crop"] = (time.perf_counter() - t) * 1000
         with torch.inference_mode(), self._autocast():
             t = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 from . import draw
 from .estimator import Estimate, Estimator, NoPersonFound
 from .fileio import atomic_path
+from .model.selection import retention_rate
 from .image_io import ImageError, Photo, as_rgb, read_photo
 from .pose2d import PoseDetector
 from .skeleton import H36M_JOINTS
@@ -44,12 +45,7 @@ class Controls:
     @classmethod
     def parse(cls, retention, joint, layer, show, layers: list[str]) -> "Controls":
         """Raises ValueError with a message for the user when any setting is not one the app offers."""
-        try:
-            r = float(retention)
-        except (TypeError, ValueError):
-            raise ValueError(f"the retention rate must be a number in (0, 1], got {retention!r}") from None
-        if not 0.0 < r <= 1.0:  # NaN fails too
-            raise ValueError(f"the retention rate must lie in (0, 1], got {retention!r}")
+        r = retention_rate(retention)
         if joint not in (ALL_JOINTS, *H36M_JOINTS):
             raise ValueError(f"unknown keypoint {str(joint)[:40]!r}: choose one of the list")
         if layer not in layers:

@@ -31,7 +31,7 @@ def test_mirrored_2d_joints_are_where_the_flipped_crop_shows_them(synth_root):
     w, h = codec.crop_size
     to_crop = data.to_crop_matrices()[:3]
     px, normalised = codec.encode_joints(data.ann["joints2d_gt"][:3], to_crop)
-    mirrored = mirror_joints2d(torch.from_numpy(normalised), w).numpy()
+    mirrored = mirror_joints2d(torch.from_numpy(normalised), codec).numpy()
     perm = flip_permutation()
     for sample in range(3):
         inside = [j for j in range(17) if 0 <= round(px[sample, j, 0]) < w and 0 <= round(px[sample, j, 1]) < h]
@@ -50,27 +50,27 @@ def test_flip_augmentation_mirrors_the_chosen_samples_only():
     batch = {"joints2d": torch.randn(4, 17, 2), "target": torch.randn(4, 17, 3),
              "features": torch.randn(4, 8, 4, 3), "features_mirrored": torch.randn(4, 8, 4, 3)}
     which = torch.tensor([True, False, True, False])
-    out = mirror_batch(batch, which, crop_width=192)
+    out = mirror_batch(batch, which, InputCodec())
     for k in range(4):
         if which[k]:
             assert torch.allclose(out["target"][k], mirror_joints(batch["target"][k]))
-            assert torch.allclose(out["joints2d"][k], mirror_joints2d(batch["joints2d"][k], 192))
+            assert torch.allclose(out["joints2d"][k], mirror_joints2d(batch["joints2d"][k], InputCodec()))
             assert torch.equal(out["features"][k], batch["features_mirrored"][k])
         else:
             for key in ("joints2d", "target", "features"):
                 assert torch.equal(out[key][k], batch[key][k])
     images = {"joints2d": batch["joints2d"], "target": batch["target"], "image": torch.rand(4, 3, 8, 6)}
-    flipped = mirror_batch(images, which, crop_width=6)["image"]
+    flipped = mirror_batch(images, which, InputCodec((6, 8)))["image"]
     assert torch.equal(flipped[0], images["image"][0].flip(-1)) and torch.equal(flipped[1], images["image"][1])
     with pytest.raises(ValueError, match="mirrored"):
-        mirror_batch({k: v for k, v in batch.items() if k != "features_mirrored"}, which, 192)
+        mirror_batch({k: v for k, v in batch.items() if k != "features_mirrored"}, which, InputCodec())
 
 
 def test_flip_test_averages_the_pose_with_the_mirrored_pass(small_model):
     images, joints2d = torch.rand(2, 3, 256, 192), torch.rand(2, 17, 2) - 0.5
     with torch.no_grad():
         plain = small_model(images, joints2d)
-        mirrored = small_model(images.flip(-1), mirror_joints2d(joints2d, 192))
+        mirrored = small_model(images.flip(-1), mirror_joints2d(joints2d, InputCodec()))
         out = flip_test(small_model, images, joints2d)
         features = small_model.encoder(images)
         cached = flip_test(small_model, None, joints2d, features, small_model.encoder(images.flip(-1)))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from lbi.model.dict_config import unknown_keys
+
 class ConfigError(ValueError):
     """An experiment config that cannot be used: missing, not YAML, unknown keys or bad values."""
 
@@ -108,7 +110,7 @@ def _section(cls, values: dict, name: str, source: str):
     if not isinstance(values, dict):
         raise ConfigError(f"{source}: section '{name}' must be a mapping of keys to values, got {values!r}")
     types = {f.name: f.type for f in fields(cls)}
-    unknown = sorted(set(values) - set(types))
+    unknown = unknown_keys(cls, values)
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) in section '{name}': {unknown}; known: {sorted(types)}")
     values = dict(values)

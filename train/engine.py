@@ -277,10 +277,9 @@ class Augment2D:
 
 
 def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, augment: Augment2D,
-                    rng: np.random.Generator, show_progress: bool, desc: str, flip: float = 0.0,
-                    crop_width: int = 192) -> tuple[float, int]:
+                    rng: np.random.Generator, show_progress: bool, desc: str, flip: float = 0.0) -> tuple[float, int]:
     """One pass over ``loader`` with the 2D input augmented by ``augment`` and a ``flip`` share of
-    each batch mirrored. Returns the mean training loss and the number of samples seen."""
+    each batch mirrored (both encoded by ``augment.codec``). Returns the mean training loss and the number of samples seen."""
     objective.train()
     device = next(objective.parameters()).device
     total, count = 0.0, 0
@@ -289,7 +288,7 @@ def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocas
         batch["joints2d"] = augment(batch, rng)
         if flip > 0:
             which = torch.from_numpy(rng.random(len(batch["target"])) < flip).to(device)
-            batch = mirror_batch(batch, which, crop_width)
+            batch = mirror_batch(batch, which, augment.codec)
         with autocast:
             loss = objective(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -414,7 +413,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
         sampler.set_epoch(epoch)
         start = time.perf_counter()
         loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, augment, rng, rank == 0,
-                                      f"epoch {epoch + 1}/{training.epochs}", training.flip, augment.codec.crop_size[0])
+                                      f"epoch {epoch + 1}/{training.epochs}", training.flip)
         scheduler.step()
         seconds = time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"],

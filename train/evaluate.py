@@ -38,6 +38,7 @@ from lbi.metrics import (
 )
 from lbi.model import LiftingOutput
 from lbi.model.flip import flip_test
+from lbi.model.selection import retention_rate
 
 
 @dataclass
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", required=True)
     parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
     parser.add_argument("--inputs-2d", default="gt")
-    parser.add_argument("--retention", type=float, default=None, help="share of image tokens stage 2 keeps, in (0, 1]")
+    parser.add_argument("--retention", type=retention_rate, default=None,
+                        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)")
     parser.add_argument("--flip-test", action="store_true",
                         help="average each pose with the mirrored crop's (mirrored features are cached too)")
     parser.add_argument("--limit", type=int, default=0,
@@ -262,8 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.limit < 0:
         parser.error(f"--limit must be 0 (all) or positive, got {args.limit}")
-    if args.retention is not None and not 0 < args.retention <= 1:
-        parser.error(f"--retention must be in (0, 1], got {args.retention}")
     try:
         model = load_model(args.weights)
         results, datasets = {}, {}

@@ -7,17 +7,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..codec import DEFAULT_CROP_SIZE, InputCodec
+from .dict_config import DictConfig
 from .lifter import LiftingOutput
 
 
 @dataclass
-class MartinezConfig:
+class MartinezConfig(DictConfig):
     num_joints: int = 17
     hidden: int = 1024
     blocks: int = 2
@@ -30,15 +31,6 @@ class MartinezConfig:
     def __post_init__(self) -> None:
         self.crop_size = InputCodec(tuple(self.crop_size), self.frame).crop_size
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "MartinezConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown MartinezConfig keys: {unknown}")
-        return cls(**data)
 
 
 class _ResidualBlock(nn.Module):

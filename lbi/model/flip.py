@@ -24,6 +24,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from ..codec import InputCodec
 from ..skeleton import flip_permutation
 from .lifter import LiftingOutput, select_samples
 
@@ -37,20 +38,20 @@ def mirror_joints(joints: torch.Tensor) -> torch.Tensor:
     return mirrored
 
 
-def mirror_joints2d(joints2d: torch.Tensor, crop_width: int) -> torch.Tensor:
-    """(..., 17, 2) crop-normalised 2D joints -> those of the crop flipped left to right."""
+def mirror_joints2d(joints2d: torch.Tensor, codec: InputCodec) -> torch.Tensor:
+    """(..., 17, 2) 2D joints normalised by ``codec`` -> those of its crop flipped left to right."""
     mirrored = mirror_joints(joints2d)
-    mirrored[..., 0] -= 2.0 / crop_width
+    mirrored[..., 0] -= codec.pixels(1.0)  # u -> w - 1 - u
     return mirrored
 
 
-def mirror_batch(batch: dict[str, torch.Tensor], which: torch.Tensor, crop_width: int) -> dict[str, torch.Tensor]:
+def mirror_batch(batch: dict[str, torch.Tensor], which: torch.Tensor, codec: InputCodec) -> dict[str, torch.Tensor]:
     """Flip augmentation: the samples of a training batch where ``which`` (B,) bool is set get
     their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), and ``image``
     (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
     out = dict(batch)
     pick = which.view(-1, 1, 1)
-    out["joints2d"] = torch.where(pick, mirror_joints2d(batch["joints2d"], crop_width), batch["joints2d"])
+    out["joints2d"] = torch.where(pick, mirror_joints2d(batch["joints2d"], codec), batch["joints2d"])
     out["target"] = torch.where(pick, mirror_joints(batch["target"]), batch["target"])
     if "features" in batch:
         if "features_mirrored" not in batch:
@@ -61,7 +62,7 @@ def mirror_batch(batch: dict[str, torch.Tensor], which: torch.Tensor, crop_width
     return out
 
 
-def with_mirrors(joints2d: torch.Tensor, crop_width: int, images: torch.Tensor | None = None,
+def with_mirrors(joints2d: torch.Tensor, codec: InputCodec, images: torch.Tensor | None = None,
                  features: torch.Tensor | None = None, features_mirrored: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
     """Doubles a batch for the flip test: the B inputs, then their B mirrors. Returns images
@@ -71,7 +72,7 @@ def with_mirrors(joints2d: torch.Tensor, crop_width: int, images: torch.Tensor |
         raise ValueError("the flip test on cached features needs the mirrored crops' features too")
     images = None if images is None else torch.cat([images, images.flip(-1)])
     features = None if features is None else torch.cat([features, features_mirrored])
-    return images, torch.cat([joints2d, mirror_joints2d(joints2d, crop_width)]), features
+    return images, torch.cat([joints2d, mirror_joints2d(joints2d, codec)]), features
 
 
 def merge_mirrors(out: LiftingOutput) -> LiftingOutput:
@@ -90,5 +91,5 @@ def flip_test(model: nn.Module, images: torch.Tensor | None, joints2d: torch.Ten
     """The model's output on the inputs, its coarse and refined poses averaged with those of the
     mirrored inputs (mirrored back), in one batch of 2B. ``images`` (B, 3, h, w) are flipped here;
     with cached ``features`` (B, C, H, W), the mirrored crops' ``features_mirrored`` are needed too."""
-    images, joints2d, features = with_mirrors(joints2d, model.config.crop_size[0], images, features, features_mirrored)
+    images, joints2d, features = with_mirrors(joints2d, InputCodec.for_model(model), images, features, features_mirrored)
     return merge_mirrors(model(images, joints2d, retention=retention, features=features))

@@ -14,7 +14,7 @@ reading detached stage-1 tokens (``detach_stage1``; progressive training freezes
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 
 import torch
 from torch import nn
@@ -22,12 +22,13 @@ from torch import nn
 from ..codec import DEFAULT_CROP_SIZE, InputCodec
 from ..encoders import ImageEncoder, build_encoder
 from .embedding import ImageEmbedding, PoseEmbedding
+from .dict_config import DictConfig
 from .layers import PGTL_NORMS, build_layer
 from .selection import FeatureSelection, kept_count
 
 
 @dataclass
-class LiftingConfig:
+class LiftingConfig(DictConfig):
     encoder: str = "blazepose_s4"
     #: (w, h) of the person crop the model reads (its :class:`lbi.codec.InputCodec`)
     crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
@@ -60,22 +61,11 @@ class LiftingConfig:
         if not self.stage1:
             raise ValueError("stage 1 needs at least one layer")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @property
     def layer_names(self) -> list[str]:
         """Names of the attention layers, in the order of ``LiftingOutput.attention()``."""
         return ([f"stage 1 · layer {i + 1} ({kind.upper()})" for i, kind in enumerate(self.stage1)]
                 + [f"stage 2 · layer {i + 1} (TL, kept patches)" for i in range(self.stage2_depth)])
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LiftingConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown LiftingConfig keys: {unknown}")
-        return cls(**data)
 
 
 def select_samples(output, rows: slice | list[int]):

@@ -9,11 +9,21 @@ import torch
 from torch import nn
 
 
+def retention_rate(retention) -> float:
+    """The retention rate r as a float; raises ValueError unless it is a number in (0, 1] (the one check of r,
+    for the model, the command lines and the app alike; usable as an argparse ``type``)."""
+    try:
+        r = float(retention)
+    except (TypeError, ValueError):
+        raise ValueError(f"the retention rate must be a number in (0, 1], got {retention!r}") from None
+    if not 0.0 < r <= 1.0:  # NaN fails too
+        raise ValueError(f"the retention rate must lie in (0, 1], got {retention!r}")
+    return r
+
+
 def kept_count(retention: float, num_tokens: int) -> int:
     """ceil(r * HW), at least 1; r must lie in (0, 1]."""
-    if not 0.0 < retention <= 1.0:
-        raise ValueError(f"retention rate must lie in (0, 1], got {retention}")
-    return max(1, min(num_tokens, math.ceil(retention * num_tokens - 1e-9)))
+    return max(1, min(num_tokens, math.ceil(retention_rate(retention) * num_tokens - 1e-9)))
 
 
 @dataclass

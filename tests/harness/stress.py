@@ -36,9 +36,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from lbi.model import LiftingConfig
+
 from .bench_live import ROOT, running_app
 
 ASSETS = ROOT / "assets"
+RETENTION = LiftingConfig.retention  # what the app's slider starts at
 PHOTOS = (ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg", ASSETS / "lbi_synth_lab.jpg")
 ERROR_MARK = "⚠️"
 
@@ -218,7 +221,7 @@ def load_phase(url: str, clients: int, requests: int, layer: str) -> dict:
             start = time.perf_counter()
             try:
                 if i % 2 == 0:
-                    out = client.predict(gradio_client.handle_file(str(photo)), 0.3, "all keypoints", layer, "refined",
+                    out = client.predict(gradio_client.handle_file(str(photo)), RETENTION, "all keypoints", layer, "refined",
                                          api_name="/analyse")
                     for picture in (out[0], out[2], out[3]):
                         read_image(picture)  # a whole picture, not a truncated download
@@ -253,7 +256,7 @@ def hostile_phase(url: str, files: list[tuple[Path, str]], layer: str) -> dict:
         counts["files"] += 1
         start = time.perf_counter()
         try:
-            out = client.predict(gradio_client.handle_file(str(path)), 0.3, "all keypoints", layer, "refined",
+            out = client.predict(gradio_client.handle_file(str(path)), RETENTION, "all keypoints", layer, "refined",
                                  api_name="/analyse")
         except Exception as err:  # noqa: BLE001 - a request that fails outright is what this phase looks for
             crashes.append(f"{path.name} ({category}): {type(err).__name__}: {str(err)[:160]}")
@@ -270,7 +273,7 @@ def hostile_phase(url: str, files: list[tuple[Path, str]], layer: str) -> dict:
         else:
             counts["analysed"] += 1
         if n % 40 == 39:  # the app keeps serving real photos in between
-            good = client.predict(gradio_client.handle_file(str(PHOTOS[0])), 0.3, "all keypoints", layer, "refined",
+            good = client.predict(gradio_client.handle_file(str(PHOTOS[0])), RETENTION, "all keypoints", layer, "refined",
                                   api_name="/analyse")
             if (good[6] or "").startswith(ERROR_MARK) or not good[5]:
                 crashes.append(f"a good photo after {path.name} got {good[6]!r}")
@@ -300,7 +303,7 @@ def traversal_phase(url: str, layer: str) -> dict:
             attempts += 1
             refused += httpx.get(url + route, timeout=10).status_code != 200
         attempts += 1
-        data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, 0.3, "all keypoints", layer, "refined"]
+        data = [{"path": path, "meta": {"_type": "gradio.FileData"}}, RETENTION, "all keypoints", layer, "refined"]
         event = httpx.post(url + "gradio_api/call/analyse", json={"data": data}, timeout=10).json().get("event_id")
         with httpx.stream("GET", f"{url}gradio_api/call/analyse/{event}", timeout=60) as stream:
             body = "".join(stream.iter_lines())
