@@ -76,11 +76,13 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
     ``views.photo_view``, with or without the flip test) or per webcam frame (``views.live_frame``:
     tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
     the view adds to the estimator's stages."""
+    from .estimator import Estimate
     from .views import OutputFiles, live_frame, photo_view
 
     files, state = OutputFiles(), None
     stages: dict[str, list[float]] = {}
     totals = []
+    estimate: Estimate | None = None
     for i in range(repeats + 1):  # the first run warms up
         start = time.perf_counter()
         if video:
@@ -90,12 +92,14 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
             estimate = estimator.predict(rgb, flip_test=flip_test)
             photo_view(rgb, estimate, files)
         total = (time.perf_counter() - start) * 1000
+        assert estimate is not None  # live_frame found the person in the example photo
         if i:
             for name, ms in {**estimate.timings_ms, "drawing": total - sum(estimate.timings_ms.values())}.items():
                 stages.setdefault(name, []).append(ms)
             totals.append(total)
     if state is not None:
         state.close()
+    assert estimate is not None
     total = statistics.median(totals)
     return {"mode": "video" if video else "photo", "flip_test": estimate.flip_test, "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
             **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},

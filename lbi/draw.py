@@ -122,13 +122,15 @@ def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
         points = _to_display(joints)
         for side, joint_ids, colour in (("left", LEFT, LEFT_RGB), ("right", RIGHT, RIGHT_RGB),
                                         ("centre", None, CENTRE_RGB)):
-            xs, ys, zs = [], [], []
+            xs: list[float | None] = []
+            ys: list[float | None] = []
+            zs: list[float | None] = []
             for child, parent in BONES:
                 if (joint_ids is None and child in LEFT + RIGHT) or (joint_ids is not None and child not in joint_ids):
                     continue
-                for j in (parent, child):
-                    xs.append(points[j, 0]), ys.append(points[j, 1]), zs.append(points[j, 2])
-                xs.append(None), ys.append(None), zs.append(None)
+                for j in (parent, child, None):  # None: a gap before the next bone
+                    for coords, k in ((xs, 0), (ys, 1), (zs, 2)):
+                        coords.append(None if j is None else float(points[j, k]))
             figure.add_trace(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines+markers", name=f"{name} {side}",
                                           line=dict(color=f"rgb{colour}", width=7, dash=dash),
                                           marker=dict(size=3, color=f"rgb{colour}"), hoverinfo="skip",
@@ -139,7 +141,8 @@ def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
     reach = 1000.0
     if poses:
         reach = max(800.0, float(np.abs(np.concatenate([_to_display(j) for _, j, _ in poses])).max()) * 1.1)
-    axis = dict(range=[-reach, reach], showbackground=True, backgroundcolor="rgb(245,245,245)", zeroline=False)
+    axis: dict[str, object] = dict(range=[-reach, reach], showbackground=True, backgroundcolor="rgb(245,245,245)",
+                                   zeroline=False)
     figure.update_layout(
         scene=dict(xaxis=dict(title="x (mm)", **axis), yaxis=dict(title="depth (mm)", **axis),
                    zaxis=dict(title="up (mm)", **axis), aspectmode="cube",

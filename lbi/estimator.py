@@ -24,12 +24,12 @@ from .camera import default_intrinsics
 from .codec import InputCodec
 from .crop import Crop, seen_centre
 from .metrics import attention_share, background_attention_ratio, silhouette_background
-from .model import LiftingOutput, Stage1Output
+from .model import LiftingByImage, LiftingOutput, Stage1Output
 from .model.flip import merge_mirrors, with_mirrors
 from .model.lifter import select_samples
 from .pose2d import Pose2D, PoseDetector
 from .skeleton import H36M_JOINTS
-from .weights import default_weights
+from .weights import WeightsError, default_weights
 
 
 class NoPersonFound(ValueError):
@@ -123,12 +123,12 @@ class Estimate:
             self.notes.append(f"outside the photo, so inferred rather than seen: {', '.join(outside)}")
         return self
 
-    def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
         """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
         w, h = self.crop.size
         on_crop = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
-        return cv2.warpAffine(on_crop, self.crop.to_image_matrix, (image_shape[1], image_shape[0]),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return np.asarray(cv2.warpAffine(on_crop, self.crop.to_image_matrix, (image_shape[1], image_shape[0]),
+                                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0,)))
 
 
 class Estimator:
@@ -139,13 +139,17 @@ class Estimator:
     stage 1 and stage 2. ``flip_test`` is the default of :meth:`predict`'s.
     """
 
-    def __init__(self, weights: str | Path | None = None, model: nn.Module | None = None,
+    def __init__(self, weights: str | Path | None = None, model: LiftingByImage | None = None,
                  device: str | torch.device | None = None, detector: PoseDetector | None = None,
                  flip_test: bool = True) -> None:
         if model is None:
             from .weights import load_model
 
-            model = load_model(weights or default_weights())
+            path = weights or default_weights()
+            loaded = load_model(path)
+            if not isinstance(loaded, LiftingByImage):
+                raise WeightsError(f"{path} holds a lifting-only model ({loaded.arch}): the estimator needs an image model")
+            model = loaded
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.codec = InputCodec.for_model(self.model)
@@ -215,7 +219,9 @@ class Estimator:
         batch = torch.stack([i.image for i in inputs]).to(self.device)
         joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
         if flip:
-            batch, joints2d, _ = with_mirrors(joints2d, self.codec, batch)
+            mirrored, joints2d, _ = with_mirrors(joints2d, self.codec, batch)
+            assert mirrored is not None
+            batch = mirrored
         timings["crop"] = (time.perf_counter() - t) * 1000
         with torch.inference_mode(), self._autocast():
             t = time.perf_counter()
@@ -259,6 +265,7 @@ class Estimator:
         with torch.inference_mode(), self._autocast():
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
+        assert estimate.intrinsics is not None and estimate.ray_through_px is not None  # set by _estimate
         refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
                                  estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics,
                                  estimate.ray_through_px, estimate.flip_test)
@@ -273,6 +280,7 @@ class Estimator:
         stage1 = out.stage1
         if flip:
             out = merge_mirrors(out)
+        assert out.grid is not None and out.retention is not None  # set by LiftingByImage.stage2
         h, w = out.grid
         joints = out.coarse.shape[1]
         attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()

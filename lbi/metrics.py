@@ -144,7 +144,8 @@ def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, str
     """The paper's background-attention ratio: the share of keypoint-to-image attention outside
     every joint's 30-px circle (256x192 crop), averaged over keypoints; (B, N, H, W) -> (B,)."""
     attention = np.asarray(attention)
-    return attention_share(attention, circle_background(joints_px, attention.shape[-2:], stride, radius_px))
+    grid = (attention.shape[-2], attention.shape[-1])
+    return attention_share(attention, circle_background(joints_px, grid, stride, radius_px))
 
 
 def peak_tokens(attention: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

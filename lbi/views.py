@@ -86,7 +86,7 @@ def summary_markdown(estimate: Estimate) -> str:
     lines = []
     for note in estimate.notes:
         lines.append(f"**Note:** {note}")
-    if estimate.off_person_attention is not None:
+    if estimate.off_person_attention is not None and estimate.off_person_uniform is not None:
         lines.append(f"**Attention off the person** (last stage-1 layer; MediaPipe's segmentation): "
                      f"{100 * estimate.off_person_attention:.1f} % (uniform attention: {100 * estimate.off_person_uniform:.1f} %)")
     bg = "n/a" if estimate.background_attention is None else f"{100 * estimate.background_attention:.1f} %"

@@ -21,7 +21,7 @@ from torch import nn
 
 from .fileio import atomic_path
 from .encoders import build_encoder
-from .model import build_model
+from .model import Lifter, LiftingByImage, build_model
 
 FORMAT_VERSION = 1
 ENCODER_PREFIX = "encoder."
@@ -40,16 +40,16 @@ class WeightsError(ValueError):
     """A weights file that is missing, unreadable or does not fit the model it describes."""
 
 
-def encoder_is_shipped(model: nn.Module) -> bool:
+def encoder_is_shipped(model: Lifter) -> bool:
     """True when the model's encoder still has exactly the weights its package ships (BlazePose)."""
-    name = getattr(getattr(model, "config", None), "encoder", "")
-    if not name.startswith("blazepose"):
+    if not isinstance(model, LiftingByImage) or not model.config.encoder.startswith("blazepose"):
         return False
+    name = model.config.encoder
     shipped = build_encoder(name).state_dict()
     return all(torch.equal(v.cpu(), shipped[k]) for k, v in model.encoder.state_dict().items())
 
 
-def save_model(model: nn.Module, path: str | Path, include_encoder: bool | None = None, extra: dict | None = None) -> Path:
+def save_model(model: Lifter, path: str | Path, include_encoder: bool | None = None, extra: dict | None = None) -> Path:
     """Writes ``model`` (LiftingByImage or a baseline) to ``path``; returns the path.
 
     ``include_encoder``: None (default) leaves the encoder out exactly when its weights are the
@@ -94,7 +94,7 @@ def read_header(path: str | Path) -> dict:
     return header
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lifter:
     """Rebuilds the model described by ``path`` and loads its weights strictly."""
     header = read_header(path)
     try:

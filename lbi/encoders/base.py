@@ -35,6 +35,6 @@ class ImageEncoder(nn.Module):
         h, w = images.shape[-2:]
         if h % self.size_multiple or w % self.size_multiple:
             raise ValueError(f"image size {h}x{w}: both sides must be multiples of {self.size_multiple}")
-        if self.input_mean is not None:
+        if self.input_mean is not None and self.input_std is not None:
             images = normalize_image(images, self.input_mean, self.input_std)
         return self.features(images)

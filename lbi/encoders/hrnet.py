@@ -69,7 +69,7 @@ class Bottleneck(nn.Module):
         return self.relu(self.bn3(self.conv3(out)) + residual)
 
 
-def _make_blocks(block: type, cin: int, planes: int, count: int) -> nn.Sequential:
+def _make_blocks(block: type[BasicBlock] | type[Bottleneck], cin: int, planes: int, count: int) -> nn.Sequential:
     downsample = None
     if cin != planes * block.expansion:
         downsample = _conv_bn(cin, planes * block.expansion, 1, 1, relu=False)
@@ -85,10 +85,10 @@ class HighResolutionModule(nn.Module):
         super().__init__()
         n = len(channels)
         self.branches = nn.ModuleList(_make_blocks(BasicBlock, c, c, blocks) for c in channels)
-        self.fuse_layers = None
-        if n > 1:
+        self.fuse_layers: nn.ModuleList | None = None
+        if n > 1:  # fuse_layers[i][j] brings branch j to branch i's resolution (None for j == i)
             self.fuse_layers = nn.ModuleList(
-                nn.ModuleList(self._fuse(channels, i, j) for j in range(n))
+                nn.ModuleList(self._fuse(channels, i, j) for j in range(n))  # type: ignore[misc]
                 for i in range(n if multi_scale_output else 1)
             )
         self.relu = nn.ReLU(inplace=True)
@@ -116,6 +116,7 @@ class HighResolutionModule(nn.Module):
             return xs
         fused = []
         for i, layers in enumerate(self.fuse_layers):
+            assert isinstance(layers, nn.ModuleList)
             y = xs[0] if i == 0 else layers[0](xs[0])
             for j in range(1, len(xs)):
                 y = y + (xs[j] if i == j else layers[j](xs[j]))
@@ -132,7 +133,7 @@ def _make_transition(prev: list[int], cur: list[int]) -> nn.ModuleList:
             steps = [_conv_bn(prev[-1], c if k == i - len(prev) else prev[-1], 3, 2, relu=True)
                      for k in range(i + 1 - len(prev))]
             layers.append(nn.Sequential(*steps))
-    return nn.ModuleList(layers)
+    return nn.ModuleList(layers)  # type: ignore[arg-type]  # None: a branch that passes through unchanged
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,13 @@ from .layers import PGTL_NORMS, PoseGuidedLayer, TransformerLayer
 from .lifter import LiftingByImage, LiftingConfig, LiftingOutput, Stage1Output, plain_image_config
 from .selection import FeatureSelection, kept_count
 
-ARCHS = {LiftingByImage.arch: (LiftingByImage, LiftingConfig), MartinezMLP.arch: (MartinezMLP, MartinezConfig)}
+#: a model that lifts 2D poses: the paper's network, or the image-free baseline
+Lifter = LiftingByImage | MartinezMLP
+ARCHS: dict[str, tuple[type[Lifter], type[LiftingConfig] | type[MartinezConfig]]] = {
+    LiftingByImage.arch: (LiftingByImage, LiftingConfig), MartinezMLP.arch: (MartinezMLP, MartinezConfig)}
 
 
-def build_model(arch: str, config: dict | None = None) -> nn.Module:
+def build_model(arch: str, config: dict | None = None) -> Lifter:
     """Builds ``lbi`` (LiftingByImage, also the plain image model) or ``martinez`` from a config dict."""
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHS)}")

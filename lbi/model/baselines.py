@@ -29,7 +29,8 @@ class MartinezConfig(DictConfig):
     frame: str = "camera"
 
     def __post_init__(self) -> None:
-        self.crop_size = InputCodec(tuple(self.crop_size), self.frame).crop_size
+        w, h = self.crop_size
+        self.crop_size = InputCodec((w, h), self.frame).crop_size
 
 
 

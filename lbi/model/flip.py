@@ -71,7 +71,7 @@ def with_mirrors(joints2d: torch.Tensor, codec: InputCodec, images: torch.Tensor
     if features is not None and features_mirrored is None:
         raise ValueError("the flip test on cached features needs the mirrored crops' features too")
     images = None if images is None else torch.cat([images, images.flip(-1)])
-    features = None if features is None else torch.cat([features, features_mirrored])
+    features = None if features is None or features_mirrored is None else torch.cat([features, features_mirrored])
     return images, torch.cat([joints2d, mirror_joints2d(joints2d, codec)]), features
 
 

@@ -54,7 +54,8 @@ class LiftingConfig(DictConfig):
 
     def __post_init__(self) -> None:
         self.stage1 = tuple(self.stage1)
-        self.crop_size = InputCodec(tuple(self.crop_size), self.frame).crop_size  # validated, JSON lists -> tuple
+        w, h = self.crop_size
+        self.crop_size = InputCodec((w, h), self.frame).crop_size  # validated, JSON lists -> tuple
         kept_count(self.retention, 1)  # validates r
         if self.pgtl_norm not in PGTL_NORMS:
             raise ValueError(f"pgtl_norm must be one of {PGTL_NORMS}, got {self.pgtl_norm!r}")
@@ -124,7 +125,7 @@ class LiftingOutput:
         """Every layer's keypoint-to-image attention on the full grid, (B, h, N, HW) each;
         stage-2 maps are zero on pruned tokens."""
         maps = list(self.stage1_attention)
-        if self.stage2_attention:
+        if self.stage2_attention and self.grid is not None and self.kept_indices is not None:
             b, h, n, _ = self.stage2_attention[0].shape
             hw = self.grid[0] * self.grid[1]
             index = self.kept_indices[:, None, None, :].expand(b, h, n, -1)
@@ -138,7 +139,7 @@ class LiftingOutput:
 
     def kept_mask(self) -> torch.Tensor | None:
         """(B, H, W) bool: the image tokens stage 2 kept."""
-        if self.kept_indices is None:
+        if self.kept_indices is None or self.grid is None:
             return None
         b = self.kept_indices.shape[0]
         mask = torch.zeros(b, self.grid[0] * self.grid[1], dtype=torch.bool, device=self.kept_indices.device)
@@ -230,7 +231,7 @@ class LiftingByImage(nn.Module):
         for layer in self.stage2_layers:
             joints, kept, attn = layer(joints, kept, kept_pos, s1.joint_pos)
             out.stage2_attention.append(attn)
-        out.refined = self.refine_head(joints)
+        out.refined = self.refine_head(joints) if self.refine_head is not None else joints
         out.kept_indices = chosen.indices
         return out
 
