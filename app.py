@@ -35,7 +35,7 @@ Layer** keeps attention near the body, **adaptive feature selection** keeps only
 patches, and **stage 2** refines the pose on them. Upload a photo, pick an example, or go live."""
 
 
-def _is_served_file(path: str) -> bool:
+def is_served_file(path: str) -> bool:
     """True for files in Gradio's upload folder or in assets/ (examples); never anything else."""
     resolved = os.path.realpath(path)
     roots = (os.path.realpath(gradio_upload_folder()), os.path.realpath(ASSETS))
@@ -85,7 +85,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
         name = name if isinstance(name, str) and name else "the uploaded file"
         if not isinstance(path, str) or not path:
             return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
-        if "\x00" in path or not _is_served_file(path):  # without preprocessing, Gradio no longer vets the path
+        if "\x00" in path or not is_served_file(path):  # without preprocessing, Gradio no longer vets the path
             return _fail("that file is not an upload of this app")
         try:
             photo = load_photo(path, name)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
                         help="CPU threads for PyTorch (default: half the cores, leaving the rest to MediaPipe and "
-                             "the browser; on 2 cores this raised live mode from ~9.5 to ~12 frames/s)")
+                             "the browser: faster live mode; docs/results.md)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     estimator, error = load_estimator(args.weights, args.device)

@@ -246,10 +246,10 @@ class Estimator:
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
             if pose.mask is not None:
-                estimate.off_person_attention, estimate.off_person_uniform = self._off_person(estimate, pose.mask)
+                estimate.off_person_attention, estimate.off_person_uniform = self.off_person(estimate, pose.mask)
         return estimates
 
-    def _off_person(self, estimate: Estimate, mask: np.ndarray) -> tuple[float, float]:
+    def off_person(self, estimate: Estimate, mask: np.ndarray) -> tuple[float, float]:
         """The last stage-1 layer's attention off the person (MediaPipe's segmentation warped into the
         crop) and uniform attention's share on the same crop."""
         on_crop = estimate.crop.warp(mask) > 0.5

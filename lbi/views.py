@@ -192,7 +192,7 @@ class LiveState:
 def live_frame(estimator: Estimator, frame: np.ndarray, state: LiveState | None,
                retention: float | None = None) -> tuple[np.ndarray, LiveState]:
     """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps.
-    Live frames skip the flip test: it doubles the lifter's time (17 -> 33 ms on a 2-core CPU)."""
+    Live frames skip the flip test: it doubles the lifter's batch (docs/results.md has the timings)."""
     state = state or LiveState()
     rgb = as_rgb(frame, "the webcam frame")
     state.frame_times.append(time.perf_counter())

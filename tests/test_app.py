@@ -224,7 +224,7 @@ def test_only_uploads_and_examples_are_read(tmp_path):
     """The photo endpoint reads files itself (no Gradio preprocessing), so it vets every path."""
     from gradio.utils import get_upload_folder
 
-    from app import _is_served_file
+    from app import is_served_file
 
     uploads = Path(get_upload_folder())
     uploads.mkdir(parents=True, exist_ok=True)
@@ -234,10 +234,10 @@ def test_only_uploads_and_examples_are_read(tmp_path):
     link.unlink(missing_ok=True)
     link.symlink_to(ASSETS.parent / "README.md")
     try:
-        assert _is_served_file(str(inside)) and _is_served_file(str(ASSETS / "grace_hopper.jpg"))
-        assert not _is_served_file(str(ASSETS.parent / "README.md"))
-        assert not _is_served_file("/etc/passwd") and not _is_served_file(str(uploads / ".." / "x.jpg"))
-        assert not _is_served_file(str(link))  # a link out of the upload folder
+        assert is_served_file(str(inside)) and is_served_file(str(ASSETS / "grace_hopper.jpg"))
+        assert not is_served_file(str(ASSETS.parent / "README.md"))
+        assert not is_served_file("/etc/passwd") and not is_served_file(str(uploads / ".." / "x.jpg"))
+        assert not is_served_file(str(link))  # a link out of the upload folder
     finally:
         inside.unlink()
         link.unlink()

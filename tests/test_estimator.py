@@ -38,8 +38,8 @@ def test_predict_on_a_photo(estimator, photo):
     assert est.kept_tokens == math.ceil(0.3 * 3072) and est.total_tokens == 3072
     assert 0.0 <= est.background_attention <= 1.0
     assert 0.0 <= est.off_person_attention <= 1.0 and 0.0 < est.off_person_uniform < 1.0  # MediaPipe's segmentation
-    nobody = estimator._off_person(est, np.zeros(photo.shape[:2], np.float32))
-    everyone = estimator._off_person(est, np.ones(photo.shape[:2], np.float32))
+    nobody = estimator.off_person(est, np.zeros(photo.shape[:2], np.float32))
+    everyone = estimator.off_person(est, np.ones(photo.shape[:2], np.float32))
     assert nobody == (1.0, 1.0) and everyone[1] < est.off_person_uniform and everyone[0] <= est.off_person_attention + 1e-9
     assert {"detector", "crop", "encoder", "stage1", "stage2"} <= set(est.timings_ms)
     heat = est.map_to_image(est.attention[2].sum(0), photo.shape[:2])

@@ -14,13 +14,13 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 K = np.array([[1000.0, 0, 320], [0, 1000.0, 240], [0, 0, 1]])
 
 
-def _pose(seed: int) -> np.ndarray:
+def random_pose(seed: int) -> np.ndarray:
     """A person-sized 17-joint pose 4 m in front of the camera, mm."""
     rng = np.random.default_rng(seed)
     return rng.normal(0, 250, (17, 3)) + [0, 0, 4000]
 
 
-def _folder(root: Path, poses: list[np.ndarray], images: list[np.ndarray] | None = None) -> Path:
+def photo_folder(root: Path, poses: list[np.ndarray], images: list[np.ndarray] | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     names = [f"frame_{k}.png" for k in range(len(poses))]
     for k, name in enumerate(names):
@@ -42,7 +42,7 @@ class _Detector:
 
 
 def test_known_answers_per_row_and_frame(tmp_path):
-    photos = PhotoSet.load(_folder(tmp_path / "set", [_pose(0), _pose(1), _pose(2)]))
+    photos = PhotoSet.load(photo_folder(tmp_path / "set", [random_pose(0), random_pose(1), random_pose(2)]))
     assert photos.joints2d_px(0) == pytest.approx((photos.joints3d_mm[0] @ K.T)[:, :2] / photos.joints3d_mm[0][:, 2:])
 
     class Oracle:
@@ -85,7 +85,7 @@ def test_known_answers_per_row_and_frame(tmp_path):
 
 
 def test_metrics_use_the_14_joints_both_data_sets_annotate():
-    true = _pose(3)
+    true = random_pose(3)
     pred = true.copy()
     pred[7] += [100.0, 0, 0]  # the spine: not one of the 14
     e = errors(pred, true)
@@ -96,7 +96,7 @@ def test_metrics_use_the_14_joints_both_data_sets_annotate():
     ("no_gt", "no gt.npz"), ("no_key", "lacks ['K']"), ("shape", "should be"), ("image", "missing"),
     ("behind", "in front of the camera"), ("not_npz", "not a readable .npz")])
 def test_a_folder_in_another_format_is_refused_with_a_reason(tmp_path, breakage, message):
-    root = _folder(tmp_path / "set", [_pose(0), _pose(1)])
+    root = photo_folder(tmp_path / "set", [random_pose(0), random_pose(1)])
     data = dict(np.load(root / "gt.npz"))
     if breakage == "no_gt":
         (root / "gt.npz").unlink()

@@ -84,7 +84,7 @@ def test_pgtl_normalisation_variants(norm):
         x = variant.self_attend(joints)
         q = split_heads(variant.mca.q(variant.norm_joints(x)), 4)
         k = split_heads(variant.mca.k(variant.norm_image(image) + pos), 4)
-        weights = variant._image_weights(None, (q @ k.transpose(-1, -2)) * variant.mca.scale, None, None, None)
+        weights = variant.image_weights(None, (q @ k.transpose(-1, -2)) * variant.mca.scale, None, None, None)
         torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 40))
 
 

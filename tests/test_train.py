@@ -532,9 +532,9 @@ def test_part_batches_come_from_one_part_and_cover_each_epoch():
 def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth_root, tmp_path):
     """data.train mixes renders (with images) and pose-only pairs (image absent) in batches of one kind each;
     pairs are evaluated without attention metrics; data.photos adds the real-photo report."""
-    from tests.test_evaluate_photos import _folder, _pose
+    from tests.test_evaluate_photos import photo_folder, random_pose
 
-    photos = _folder(tmp_path / "photos", [_pose(0), _pose(1)])
+    photos = photo_folder(tmp_path / "photos", [random_pose(0), random_pose(1)])
     specs = f"[{synth_root}/lab:train, {synth_root}/pairs:train]"
     cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
         *_overrides(synth_root, tmp_path / "run"), f"data.train={specs}", "training.flip=0.5",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 
 import yaml
@@ -13,7 +14,33 @@ class ConfigError(ValueError):
     """An experiment config that cannot be used: missing, not YAML, unknown keys or bad values."""
 
 
-TRAINING_MODES = ("stage1", "stage2", "end_to_end", "end_to_end_both", "single")
+class TrainingMode(str, Enum):
+    """What a run trains and which of the model's outputs its loss reads (a ``str``, so YAML and JSON keep the name)."""
+
+    STAGE1 = "stage1"  # encoder (unless frozen) + stage 1, on the coarse pose
+    STAGE2 = "stage2"  # stage 2 on the refined pose; stage 1 loaded from training.init and frozen
+    END_TO_END = "end_to_end"  # everything on the refined pose, stage 2's gradient reaching stage 1
+    END_TO_END_BOTH = "end_to_end_both"  # the same on coarse + refined
+    SINGLE = "single"  # one-output models (lifting-only MLP, plain image model)
+
+    @property
+    def coarse_only(self) -> bool:
+        """Only stage 1 trains: stage 2 stays out of the optimiser and out of evaluation."""
+        return self is TrainingMode.STAGE1
+
+    @property
+    def end_to_end(self) -> bool:
+        """Stage 2 reads stage 1's tokens without detaching them."""
+        return self in (TrainingMode.END_TO_END, TrainingMode.END_TO_END_BOTH)
+
+    @property
+    def losses(self) -> tuple[str, ...]:
+        """The outputs the loss sums: "coarse" and / or "refined"."""
+        return {TrainingMode.STAGE1: ("coarse",), TrainingMode.END_TO_END_BOTH: ("coarse", "refined")}.get(
+            self, ("refined",))
+
+
+TRAINING_MODES = tuple(mode.value for mode in TrainingMode)
 PRECISIONS = ("auto", "bf16", "fp32")
 #: the pose loss: "mse" is Eq. 3 (squared joint distances), "mpjpe" the distances themselves (the metric)
 LOSSES = ("mse", "mpjpe")
@@ -40,7 +67,7 @@ class TrainingConfig:
     #: stage1: coarse loss (encoder + stage 1); stage2: refined loss with stage 1 loaded and frozen;
     #: end_to_end: refined loss only, no freezing; end_to_end_both: coarse + refined losses;
     #: single: one-output models (lifting-only MLP, plain image model)
-    mode: str = "stage1"
+    mode: TrainingMode = TrainingMode.STAGE1
     #: weights to start from (the stage-1 model, for mode stage2)
     init: str | None = None
     epochs: int = 20
@@ -88,6 +115,7 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if self.training.mode not in TRAINING_MODES:
             raise ConfigError(f"training.mode must be one of {TRAINING_MODES}, got {self.training.mode!r}")
+        self.training.mode = TrainingMode(self.training.mode)
         if self.training.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
         if not 0 <= self.training.anneal_epochs <= self.training.epochs:
@@ -99,7 +127,7 @@ class ExperimentConfig:
             raise ConfigError(f"training.bone_weight must be 0 or more, got {self.training.bone_weight}")
         if not 0 <= self.training.flip <= 1:
             raise ConfigError(f"training.flip is a share of each batch, between 0 and 1, got {self.training.flip}")
-        if self.training.mode == "stage2" and not self.training.init:
+        if self.training.mode is TrainingMode.STAGE2 and not self.training.init:
             raise ConfigError("training.mode stage2 needs training.init: the trained stage-1 weights")
 
     def to_dict(self) -> dict:

@@ -38,7 +38,7 @@ from lbi.model.flip import mirror_batch
 from lbi.skeleton import bone_lengths
 from lbi.weights import load_weights, save_model
 
-from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, split_spec
+from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, TrainingMode, split_spec
 from .evaluate import EvalResult, evaluate, with_peer, write_results
 from .features import model_dataset
 from .noise_2d import NoiseModel2D
@@ -71,9 +71,9 @@ class Objective(nn.Module):
     """Model + the loss of a training mode, so that DDP wraps one forward that returns a loss:
     the pose loss plus ``bone_weight`` times :func:`bone_loss`."""
 
-    def __init__(self, model: nn.Module, mode: str, loss: str = "mse", bone_weight: float = 0.0) -> None:
+    def __init__(self, model: nn.Module, mode: TrainingMode, loss: str = "mse", bone_weight: float = 0.0) -> None:
         super().__init__()
-        self.model, self.mode, self.loss, self.bone_weight = model, mode, loss, bone_weight
+        self.model, self.mode, self.loss, self.bone_weight = model, TrainingMode(mode), loss, bone_weight
 
     def criterion(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         loss = pose_loss(pred, target, self.loss)
@@ -81,13 +81,10 @@ class Objective(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         images, features = batch.get("image"), batch.get("features")
-        if self.mode == "stage1":
+        if self.mode.coarse_only:  # stage 2 is not run at all
             return self.criterion(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"])
         out = self.model(images, batch["joints2d"], features=features)
-        loss = self.criterion(out.refined, batch["target"])
-        if self.mode == "end_to_end_both":
-            loss = loss + self.criterion(out.coarse, batch["target"])
-        return loss
+        return sum(self.criterion(getattr(out, output), batch["target"]) for output in self.mode.losses)
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -111,20 +108,21 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     """The model of a config, prepared for its training mode (init weights, freezing, detaching)."""
     model_cfg = dict(cfg.model)
     arch = model_cfg.pop("arch", "lbi")
-    if arch == "lbi" and cfg.training.mode in ("end_to_end", "end_to_end_both"):
+    mode = cfg.training.mode
+    if arch == "lbi" and mode.end_to_end:
         model_cfg["detach_stage1"] = False
     try:
         model = build_model(arch, model_cfg)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"model section: {err}") from None
     if cfg.training.init:  # stage 2 takes only stage 1 from the file: its stage 2 is untrained
-        prefixes = model.STAGE1_PARTS if cfg.training.mode == "stage2" else ()
+        prefixes = model.STAGE1_PARTS if mode is TrainingMode.STAGE2 else ()
         load_weights(model, cfg.training.init, prefixes=prefixes)
-    if cfg.training.mode == "stage2":
+    if mode is TrainingMode.STAGE2:
         model.freeze_stage1()
     elif cfg.training.freeze_encoder and hasattr(model, "encoder"):
         model.encoder.requires_grad_(False)
-    if cfg.training.mode == "stage1" and hasattr(model, "stage2_modules"):
+    if mode.coarse_only and hasattr(model, "stage2_modules"):
         for module in model.stage2_modules():  # unused in stage 1: keep them out of the optimiser
             module.requires_grad_(False)
     return model
@@ -161,7 +159,7 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
 
 def _autocast(precision: str, device: torch.device):
     """bf16 autocast for the training step: "auto" uses it on CUDA only; "bf16" also on CPU
-    (2.4-3.5x faster for the d = 128-192 lifters on an AVX512-BF16 CPU); evaluation stays fp32."""
+    (several times faster on a CPU with AVX512-BF16; docs/training.md); evaluation stays fp32."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
@@ -401,7 +399,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
 
     def evaluate_all() -> dict[str, EvalResult]:
         return {name: evaluate(model, ds, device=device, limit=training.eval_limit,
-                               coarse_only=training.mode == "stage1")  # stage 2 is untrained then
+                               coarse_only=training.mode.coarse_only)  # stage 2 is untrained then
                 for name, ds in eval_sets.items()}
 
     autocast = _autocast(training.precision, device)

@@ -93,11 +93,11 @@ class PoseGuidedLayer(TransformerLayer):
         joints = joints + mca.proj(merge_heads(mca.drop(attn) @ v_image))
 
         v_joints = split_heads(self.v_joints(x), self.heads)  # (B, h, N, dh)
-        image_to_joints = self._image_weights(attn, logits, x, img, pos)  # (B, h, M, N)
+        image_to_joints = self.image_weights(attn, logits, x, img, pos)  # (B, h, M, N)
         image = image + merge_heads(image_to_joints @ v_joints)  # (B, M, d)
         return joints, image, attn
 
-    def _image_weights(self, attn: torch.Tensor, logits: torch.Tensor, x: torch.Tensor,
+    def image_weights(self, attn: torch.Tensor, logits: torch.Tensor, x: torch.Tensor,
                        img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """How much each image token takes from each keypoint: (B, h, M, N)."""
         if self.norm == "before":
