@@ -110,8 +110,8 @@ class Crop:
 
     def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """Cuts the crop out of an (H, W, C) image; outside pixels are black."""
-        return cv2.warpAffine(image, self.to_crop_matrix, self.size, flags=interpolation,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return np.asarray(cv2.warpAffine(image, self.to_crop_matrix, self.size, flags=interpolation,
+                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0,)))
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Image pixels (..., 2) -> crop pixels."""

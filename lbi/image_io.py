@@ -92,7 +92,7 @@ def read_photo(source: str | Path | bytes, name: str | None = None, max_side: in
         rgb = np.ascontiguousarray(np.asarray(Image.fromarray(rgb).transpose(ORIENTATION[orientation])))
         if orientation >= 5:  # turned by 90 degrees
             original = original[::-1]
-    return Photo(rgb, tuple(original))
+    return Photo(rgb, (int(original[0]), int(original[1])))
 
 
 def read_image(source: str | Path | bytes, name: str | None = None, max_side: int = WORK_SIDE) -> np.ndarray:

@@ -81,6 +81,7 @@ class PoseDetector:
         landmarks = np.array([[p.x * w, p.y * h] for p in lm])
         visibility = np.array([p.visibility for p in lm])
         joints, confidence = mediapipe_to_h36m(landmarks, visibility)
+        assert confidence is not None  # given visibilities, the map gives confidences
         world = None
         if result.pose_world_landmarks is not None:
             world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])

@@ -215,7 +215,7 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator, upsampling: floa
     """What a real camera and its JPEG do to the crop: blur where the person was small in the
     frame (``upsampling``: crop pixels per image pixel), sensor noise, white balance, gamma; and
     a JPEG quality to encode with. uint8 in, uint8 out."""
-    out = image.astype(np.float32) / 255
+    out: np.ndarray = image.astype(np.float32) / 255
     sigma = max(0.0, 0.45 * (upsampling - 1.0)) + (rng.uniform(0, 0.8) if rng.random() < 0.3 else 0.0)
     if sigma > 0.2:
         out = cv2.GaussianBlur(out, (0, 0), sigma)

@@ -11,6 +11,8 @@ unconstrained random angles.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +89,7 @@ class PoseAngles:
               "shoulder_flex": (-0.9, 3.0), "shoulder_abd": (0.0, 2.8), "elbow": (0.0, 2.5), "pitch": (-0.3, 0.3)}
 
     def clipped(self) -> "PoseAngles":
-        values = {}
+        values: dict[str, Any] = {}
         for name, (lo, hi) in self.LIMITS.items():
             v = getattr(self, name)
             values[name] = tuple(float(np.clip(x, lo, hi)) for x in v) if isinstance(v, tuple) else float(np.clip(v, lo, hi))

@@ -38,6 +38,7 @@ class Print:
         """(P, 3) world points on the garment -> (P, 3) RGB."""
         if self.kind == "solid":
             return np.broadcast_to(self.base, points.shape).copy()
+        assert self.origin is not None and self.frame is not None and self.second is not None  # set by dress()
         local = (points - self.origin) @ self.frame
         x, y = local[:, 0] / self.period, local[:, 1] / self.period
         if self.kind == "hstripes":

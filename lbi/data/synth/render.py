@@ -202,7 +202,7 @@ def cast(primitives: list[Primitive], camera: Camera, crop: Crop) -> Surfaces:
     for prim in primitives:
         if prim.kind == "capsule":
             ac, bc, r = camera.to_camera(prim.centre), camera.to_camera(prim.size), prim.radius
-            draw((ac + bc) / 2, np.linalg.norm(bc - ac) / 2 + r, prim,
+            draw((ac + bc) / 2, float(np.linalg.norm(bc - ac)) / 2 + r, prim,
                  lambda d, ac=ac, bc=bc, r=r: _hit_capsule(d, ac, bc, r))
         elif prim.kind == "ellipsoid":
             cc, rc = camera.to_camera(prim.centre), camera.rotation @ prim.rotation
