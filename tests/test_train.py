@@ -265,19 +265,22 @@ def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
             assert names[row.continues].config == row.config
 
 
-def test_the_bundled_chain_configs_start_where_the_run_before_ended():
+def test_the_bundled_chain_configs_start_where_the_run_before_ended(tmp_path):
     """train.default_weights.RUNS: each config loads, writes to runs/rand/<its name> and starts from the
-    run listed before it (as the files say, for someone running `python -m train --config` by hand)."""
-    from train.default_weights import CONFIGS, RUNS
+    run listed before it (as the files say, for someone running `python -m train --config` by hand);
+    --data and --runs move the data and runs folders."""
+    from train.default_weights import CONFIGS, RUNS, relocated
 
-    names = [Path(config).stem for config, _, _ in RUNS]
-    for i, (config, _, init) in enumerate(RUNS):
+    names = [Path(config).stem for config in RUNS]
+    for i, config in enumerate(RUNS):
         training = load_config(CONFIGS / config).training
         assert training.out == f"runs/rand/{names[i]}"
-        before = (f"runs/rand/{names[i - 1]}/model.safetensors", names[i - 1]) if i else (None, None)
-        assert (training.init, init) == before
-    assert load_config(CONFIGS / RUNS[-1][0]).training.mode == "stage2"
-    assert all(load_config(CONFIGS / c).training.mode == "stage1" for c, _, _ in RUNS[:-1])
+        assert training.init == (f"runs/rand/{names[i - 1]}/model.safetensors" if i else None)
+    assert load_config(CONFIGS / RUNS[-1]).training.mode == "stage2"
+    assert all(load_config(CONFIGS / c).training.mode == "stage1" for c in RUNS[:-1])
+    assert relocated("data/lbi-synth/rand:train", tmp_path / "d", tmp_path / "r") == f"{tmp_path}/d/rand:train"
+    assert relocated("runs/rand/x/model.safetensors", tmp_path / "d", tmp_path / "r") == f"{tmp_path}/r/x/model.safetensors"
+    assert relocated("weights/w.safetensors", tmp_path / "d", tmp_path / "r") == "weights/w.safetensors"
 
 
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
@@ -446,7 +449,7 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
     monkeypatch.setattr(default_weights, "fit", fake_fit)
     monkeypatch.setattr(default_weights, "RUN_RECORDS", records)
     stage1 = [default_weights.RunRecord(Path(c).stem, {"training": {"epochs": i + 1}}, 100.0 * i)
-              for i, (c, _, _) in enumerate(default_weights.RUNS[:-1])]
+              for i, c in enumerate(default_weights.RUNS[:-1])]
     default_weights.save_run_records(stage1)
     trained = default_weights.train_runs(tmp_path / "data", tmp_path / "runs", stage1_from=Path("weights/w.safetensors"))
     assert [c.training.mode for c in fitted] == ["stage2"] and fitted[0].training.init == "weights/w.safetensors"

@@ -78,10 +78,18 @@ def prepare_data(data: Path, workers: int) -> None:
         noise_2d.main(["--data", str(data / "rand"), "--split", "train", "--out", str(NOISE_MODEL)])
 
 
-#: the runs behind the bundled weights, in order: config, training splits ("both": rand + upper), the run it starts from
-RUNS = (("lbi_stage1.yaml", "rand", None), ("lbi_stage1_anneal.yaml", "both", "lbi_stage1"),
-        ("lbi_stage1_flip.yaml", "both", "lbi_stage1_anneal"), ("lbi_stage1_mpjpe.yaml", "both", "lbi_stage1_flip"),
-        ("lbi_stage2.yaml", "both", "lbi_stage1_mpjpe"))
+#: the runs behind the bundled weights, in order (the last one is stage 2); each config names its training data,
+#: the run it starts from and its output under DATA and RUNS, which --data and --runs move elsewhere
+RUNS = ("lbi_stage1.yaml", "lbi_stage1_anneal.yaml", "lbi_stage1_flip.yaml", "lbi_stage1_mpjpe.yaml", "lbi_stage2.yaml")
+DATA, RUNS_DIR = "data/lbi-synth", "runs/rand"
+
+
+def relocated(path: str, data: Path, runs: Path) -> str:
+    """A path from a chain config with its data folder and runs folder replaced by ``data`` and ``runs``."""
+    for default, new in ((DATA, data), (RUNS_DIR, runs)):
+        if path == default or path.startswith(default + "/"):
+            return str(new) + path[len(default):]
+    return path
 
 
 @dataclass
@@ -115,17 +123,18 @@ def train_runs(data: Path, runs: Path, stage1_from: Path | None = None) -> list[
     splits = "{" + ", ".join(f"{name}: {data}/{spec}" for name, spec in SPLITS.items()) + "}"
     common = [f"data.eval={splits}", f"training.noise_model={NOISE_MODEL}"]
     kept, records = load_run_records(), []
-    for config, train, init in RUNS:
-        run, stage2 = runs / Path(config).stem, config == RUNS[-1][0]
+    for config in RUNS:
+        run, stage2 = runs / Path(config).stem, config == RUNS[-1]
         if stage1_from and not stage2:
             if run.name not in kept:
                 raise SystemExit(f"error: {RUN_RECORDS} has no record of {run.name}; train the whole chain instead")
             records.append(kept[run.name])
             continue
-        extra = [f"data.train=[{data}/rand:train, {data}/upper:train]" if train == "both" else f"data.train={data}/rand:train"]
-        if init:
-            extra.append(f"training.init={stage1_from if stage1_from else f'{runs / init}/model.safetensors'}")
-        cfg = load_config(CONFIGS / config, [*common, f"training.out={run}", *extra])
+        cfg = load_config(CONFIGS / config, [*common, f"training.out={run}"])
+        train = [cfg.data.train] if isinstance(cfg.data.train, str) else cfg.data.train
+        cfg.data.train = [relocated(spec, data, runs) for spec in train]
+        if cfg.training.init:
+            cfg.training.init = str(stage1_from) if stage1_from else relocated(cfg.training.init, data, runs)
         if not (run / "results.json").is_file() or _run_config(run)["training"]["epochs"] != cfg.training.epochs:
             fit(cfg, resume=True)  # a config with more epochs than the run has continues its checkpoint
         records.append(RunRecord.of(run))
