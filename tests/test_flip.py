@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lbi.codec import InputCodec
+from lbi.data.dataset import Batch
 from lbi.model.flip import flip_test, mirror_batch, mirror_joints, mirror_joints2d
 from lbi.skeleton import LEFT, RIGHT, flip_permutation
 
@@ -46,24 +47,31 @@ def test_mirrored_2d_joints_are_where_the_flipped_crop_shows_them(synth_root):
             assert flipped[round(v), round(u)] == j + 1
 
 
+def _batch(**fields) -> Batch:
+    joints = torch.randn(4, 17, 2)
+    return Batch(joints2d=joints, joints2d_px=joints, joints2d_gt_px=joints, target=torch.randn(4, 17, 3),
+                 index=torch.arange(4), detected=torch.ones(4, dtype=torch.bool), **fields)
+
+
 def test_flip_augmentation_mirrors_the_chosen_samples_only():
-    batch = {"joints2d": torch.randn(4, 17, 2), "target": torch.randn(4, 17, 3),
-             "features": torch.randn(4, 8, 4, 3), "features_mirrored": torch.randn(4, 8, 4, 3)}
+    batch = _batch(features=torch.randn(4, 8, 4, 3), features_mirrored=torch.randn(4, 8, 4, 3))
     which = torch.tensor([True, False, True, False])
     out = mirror_batch(batch, which, InputCodec())
     for k in range(4):
         if which[k]:
-            assert torch.allclose(out["target"][k], mirror_joints(batch["target"][k]))
-            assert torch.allclose(out["joints2d"][k], mirror_joints2d(batch["joints2d"][k], InputCodec()))
-            assert torch.equal(out["features"][k], batch["features_mirrored"][k])
+            assert torch.allclose(out.target[k], mirror_joints(batch.target[k]))
+            assert torch.allclose(out.joints2d[k], mirror_joints2d(batch.joints2d[k], InputCodec()))
+            assert torch.equal(out.features[k], batch.features_mirrored[k])
         else:
             for key in ("joints2d", "target", "features"):
-                assert torch.equal(out[key][k], batch[key][k])
-    images = {"joints2d": batch["joints2d"], "target": batch["target"], "image": torch.rand(4, 3, 8, 6)}
-    flipped = mirror_batch(images, which, InputCodec((6, 8)))["image"]
-    assert torch.equal(flipped[0], images["image"][0].flip(-1)) and torch.equal(flipped[1], images["image"][1])
+                assert torch.equal(getattr(out, key)[k], getattr(batch, key)[k])
+    images = _batch(image=torch.rand(4, 3, 8, 6))
+    flipped = mirror_batch(images, which, InputCodec((6, 8))).image
+    assert torch.equal(flipped[0], images.image[0].flip(-1)) and torch.equal(flipped[1], images.image[1])
+    pose_only = mirror_batch(_batch(), which, InputCodec())  # the image absent: joints and target only
+    assert pose_only.image is None and pose_only.features is None and pose_only.joints2d.shape == (4, 17, 2)
     with pytest.raises(ValueError, match="mirrored"):
-        mirror_batch({k: v for k, v in batch.items() if k != "features_mirrored"}, which, InputCodec())
+        mirror_batch(_batch(features=batch.features), which, InputCodec())
 
 
 def test_flip_test_averages_the_pose_with_the_mirrored_pass(small_model):

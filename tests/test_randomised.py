@@ -1,6 +1,8 @@
 """The domain-randomised LBI-Synth split, the measured 2D noise model, the peer row and the
 attention metrics, each checked against a case whose answer is known."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -190,19 +192,19 @@ def test_training_augmentation_uses_the_configured_share(tmp_path):
     codec = InputCodec()
     clean = rng.uniform(20, 170, (400, 17, 2))
     detected = torch.ones(len(clean), dtype=torch.bool)
-    batch = {"joints2d": torch.from_numpy(codec.normalize(clean)), "joints2d_gt_px": torch.from_numpy(clean.astype(np.float32)),
-             "detected": detected}
+    batch = SimpleNamespace(joints2d=torch.from_numpy(codec.normalize(clean)),
+                            joints2d_gt_px=torch.from_numpy(clean.astype(np.float32)), detected=detected)
     for share in (0.0, 0.3, 1.0):
         augment = Augment2D(TrainingConfig(noise_model=str(tmp_path / "noise.json"), noise_model_share=share), codec)
         out = augment(batch, np.random.default_rng(3))
-        changed = (out - batch["joints2d"]).abs().amax(dim=(1, 2)) > 1e-6
+        changed = (out - batch.joints2d).abs().amax(dim=(1, 2)) > 1e-6
         assert changed.float().mean().item() == pytest.approx(share, abs=0.07)
-    missed = {**batch, "detected": torch.arange(len(clean)) < 100}  # the detector found nobody in 300 crops
+    missed = SimpleNamespace(**{**vars(batch), "detected": torch.arange(len(clean)) < 100})  # nobody found in 300 crops
     augment = Augment2D(TrainingConfig(noise_model=str(tmp_path / "noise.json"), noise_model_share=0.0), codec)
-    changed = (augment(missed, np.random.default_rng(3)) - batch["joints2d"]).abs().amax(dim=(1, 2)) > 1e-6
+    changed = (augment(missed, np.random.default_rng(3)) - batch.joints2d).abs().amax(dim=(1, 2)) > 1e-6
     assert changed[100:].all() and not changed[:100].any()  # share 0, yet every missed crop gets the noise model
     plain = Augment2D(TrainingConfig(), codec)(batch, np.random.default_rng(3))
-    assert torch.equal(plain, batch["joints2d"])
+    assert torch.equal(plain, batch.joints2d)
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -121,7 +121,7 @@ def test_pose_losses():
         def stage1(self, joints2d, images, features):
             return SimpleNamespace(coarse=pred)
 
-    batch = {"joints2d": torch.zeros(2, 3, 2), "target": target}
+    batch = SimpleNamespace(joints2d=torch.zeros(2, 3, 2), target=target, image=None, features=None)
     assert Objective(Lifter(), "stage1", "mpjpe")(batch).item() == pytest.approx((5 + 1) / 6, abs=1e-3)
     assert Objective(Lifter(), "stage1")(batch).item() == pytest.approx(13.0)  # Eq. 3 unless told otherwise
     with pytest.raises(ValueError, match="unknown pose loss 'l1'"):
@@ -145,7 +145,7 @@ def test_bone_loss_adds_the_bone_length_errors():
         def stage1(self, joints2d, images, features):
             return SimpleNamespace(coarse=pred)
 
-    batch = {"joints2d": torch.zeros(2, 17, 2), "target": target}
+    batch = SimpleNamespace(joints2d=torch.zeros(2, 17, 2), target=target, image=None, features=None)
     plain = Objective(Lifter(), "stage1", "mpjpe")(batch).item()
     weighted = Objective(Lifter(), "stage1", "mpjpe", bone_weight=2.0)(batch).item()
     assert weighted == pytest.approx(plain + 2 * forearm / 16, rel=1e-4)
@@ -547,7 +547,7 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
     original = Objective.forward
 
     def spy(self, batch):
-        seen.append(("image" in batch) or ("features" in batch))
+        seen.append(batch.has_image)
         return original(self, batch)
 
     Objective.forward = spy

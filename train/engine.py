@@ -17,7 +17,7 @@ import pickle
 import time
 import zipfile
 from contextlib import nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSamp
 from tqdm import tqdm
 
 from lbi.codec import InputCodec
-from lbi.data.dataset import PoseDataset
+from lbi.data.dataset import Batch, PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
@@ -79,12 +79,11 @@ class Objective(nn.Module):
         loss = pose_loss(pred, target, self.loss)
         return loss + self.bone_weight * bone_loss(pred, target) if self.bone_weight else loss
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        images, features = batch.get("image"), batch.get("features")
+    def forward(self, batch: Batch) -> torch.Tensor:
         if self.mode.coarse_only:  # stage 2 is not run at all
-            return self.criterion(self.model.stage1(batch["joints2d"], images, features).coarse, batch["target"])
-        out = self.model(images, batch["joints2d"], features=features)
-        return sum(self.criterion(getattr(out, output), batch["target"]) for output in self.mode.losses)
+            return self.criterion(self.model.stage1(batch.joints2d, batch.image, batch.features).coarse, batch.target)
+        out = self.model(batch.image, batch.joints2d, features=batch.features)
+        return sum(self.criterion(getattr(out, output), batch.target) for output in self.mode.losses)
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -261,12 +260,12 @@ class Augment2D:
         self.model = NoiseModel2D.load(training.noise_model) if training.noise_model else None
         self.share = training.noise_model_share
 
-    def __call__(self, batch: dict[str, torch.Tensor], rng: np.random.Generator) -> torch.Tensor:
-        joints2d = batch["joints2d"]
+    def __call__(self, batch: Batch, rng: np.random.Generator) -> torch.Tensor:
+        joints2d = batch.joints2d
         if self.model is not None:
-            pick = (rng.random(len(joints2d)) < self.share) | ~batch["detected"].cpu().numpy()
+            pick = (rng.random(len(joints2d)) < self.share) | ~batch.detected.cpu().numpy()
             if pick.any():
-                noisy = self.model.sample(batch["joints2d_gt_px"][torch.from_numpy(pick)].cpu().numpy(), rng)
+                noisy = self.model.sample(batch.joints2d_gt_px[torch.from_numpy(pick)].cpu().numpy(), rng)
                 joints2d = joints2d.clone()
                 joints2d[torch.from_numpy(pick).to(joints2d.device)] = torch.from_numpy(self.codec.normalize(noisy)).to(joints2d)
         if self.gaussian > 0:
@@ -282,18 +281,18 @@ def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocas
     device = next(objective.parameters()).device
     total, count = 0.0, 0
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress, leave=False):
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        batch["joints2d"] = augment(batch, rng)
+        batch = batch.to(device)
+        batch = replace(batch, joints2d=augment(batch, rng))
         if flip > 0:
-            which = torch.from_numpy(rng.random(len(batch["target"])) < flip).to(device)
+            which = torch.from_numpy(rng.random(len(batch)) < flip).to(device)
             batch = mirror_batch(batch, which, augment.codec)
         with autocast:
             loss = objective(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(batch["target"])
-        count += len(batch["target"])
+        total += loss.item() * len(batch)
+        count += len(batch)
     return total / max(count, 1), count
 
 
@@ -382,10 +381,10 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     if isinstance(train_set, ConcatDataset) and len({_has_image(part) for part in train_set.datasets}) > 1:
         sampler = PartBatches([len(part) for part in train_set.datasets], training.batch_size // world,
                               training.seed, rank, world)
-        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.data.workers)
+        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.data.workers, collate_fn=Batch.collate)
     else:
         sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
-        loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler,
+        loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler, collate_fn=Batch.collate,
                             num_workers=cfg.data.workers, drop_last=len(train_set) >= training.batch_size)
 
     start_epoch, history = 0, []

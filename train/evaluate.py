@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from lbi.data.dataset import PoseDataset
+from lbi.data.dataset import Batch, PoseDataset
 from lbi.fileio import atomic_write_text
 from lbi.metrics import (
     attention_share,
@@ -104,36 +104,35 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
         raise ValueError("the flip test runs the whole model; it has no coarse-only mode")
     model.eval()
     subset = Subset(dataset, spread(len(dataset), limit)) if limit else dataset
-    loader = DataLoader(subset, batch_size=batch_size, num_workers=workers)
+    loader = DataLoader(subset, batch_size=batch_size, num_workers=workers, collate_fn=Batch.collate)
     stride = getattr(getattr(model, "encoder", None), "stride", None)
     out: dict[str, list] = {"refined": [], "coarse": [], "target": [], "background": [], "index": []}
     for batch in tqdm(loader, desc="evaluating", unit="batch", leave=False):
-        images = batch["image"].to(device) if "image" in batch else None
-        features = batch["features"].to(device) if "features" in batch else None
+        batch = batch.to(device)
+        images, features = batch.image, batch.features
         if alter_features is not None:
             features = alter_features(features)
-        joints2d = batch["joints2d"].to(device)
+        joints2d = batch.joints2d
         if coarse_only:  # stage 1 alone: its coarse pose is the result, stage 2 is never run
             s1 = model.stage1(joints2d, images, features)
             result = LiftingOutput(coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention, grid=s1.grid)
         elif flip:
-            mirrored = batch["features_mirrored"].to(device) if "features_mirrored" in batch else None
-            result = flip_test(model, images, joints2d, features, mirrored, retention=retention)
+            result = flip_test(model, images, joints2d, features, batch.features_mirrored, retention=retention)
         else:
             result = model(images, joints2d, retention=retention, features=features)
         out["refined"].append(result.refined.float().cpu().numpy() * 1000)
         out["coarse"].append(result.coarse.float().cpu().numpy() * 1000)
-        out["target"].append(batch["target"].numpy() * 1000)
-        out["index"].append(batch["index"].numpy())
-        if result.stage1_attention and stride and (images is not None or features is not None):  # not pose-only
-            silhouettes = batch["silhouette"].numpy() if "silhouette" in batch else None
-            metrics = attention_metrics(result.stage1_attention, result.grid, stride, batch["joints2d_gt_px"].numpy(),
+        out["target"].append(batch.target.cpu().numpy() * 1000)
+        out["index"].append(batch.index.cpu().numpy())
+        if result.stage1_attention and stride and batch.has_image:  # pose-only data has no attention to measure
+            silhouettes = batch.silhouette.cpu().numpy() if batch.silhouette is not None else None
+            metrics = attention_metrics(result.stage1_attention, result.grid, stride, batch.joints2d_gt_px.cpu().numpy(),
                                         silhouettes)
             for key, value in metrics.items():
                 out.setdefault(key, []).append(value)
             out["background"].append(metrics[f"{len(result.stage1_attention) - 1}/off_circles"])
         else:
-            out["background"].append(np.full(len(batch["target"]), np.nan))
+            out["background"].append(np.full(len(batch), np.nan))
     return {k: np.concatenate(v) for k, v in out.items()}
 
 

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
+
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from ..codec import InputCodec
 from ..crop import image_to_tensor
 from .format import DatasetError, PreparedData
+
+
+@dataclass
+class Batch:
+    """Collated :class:`PoseDataset` items, every tensor's first axis the sample (B); the optional
+    fields are there when the dataset gives them."""
+
+    joints2d: torch.Tensor  # (B, N, 2) the 2D input, normalised by the model's codec
+    joints2d_px: torch.Tensor  # (B, N, 2) the same in crop pixels
+    joints2d_gt_px: torch.Tensor  # (B, N, 2) the true 2D joints in crop pixels
+    target: torch.Tensor  # (B, N, 3) root-relative metres in the model's axes
+    index: torch.Tensor  # (B,) the samples' rows in their dataset
+    detected: torch.Tensor  # (B,) bool: the detector's 2D input is there
+    image: torch.Tensor | None = None  # (B, 3, h, w) in [0, 1]
+    features: torch.Tensor | None = None  # (B, C, H, W) cached encoder features
+    features_mirrored: torch.Tensor | None = None  # (B, C, H, W) those of the crops flipped left to right
+    silhouette: torch.Tensor | None = None  # (B, h, w) uint8 0/1
+
+    @classmethod
+    def collate(cls, items: list[dict[str, torch.Tensor]]) -> "Batch":
+        """A DataLoader's ``collate_fn``: PoseDataset items -> one Batch."""
+        return cls(**default_collate(items))
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return replace(self, **{f.name: value.to(device, non_blocking=True) for f in fields(self)
+                                if (value := getattr(self, f.name)) is not None})
+
+    @property
+    def has_image(self) -> bool:
+        """The crops or their features are there (pose-only data has neither: the image is absent)."""
+        return self.image is not None or self.features is not None
 
 
 class PoseDataset(Dataset):

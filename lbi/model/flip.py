@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..codec import InputCodec
+from ..data.dataset import Batch
 from ..skeleton import flip_permutation
 from .lifter import LiftingOutput, select_samples
 
@@ -45,20 +46,19 @@ def mirror_joints2d(joints2d: torch.Tensor, codec: InputCodec) -> torch.Tensor:
     return mirrored
 
 
-def mirror_batch(batch: dict[str, torch.Tensor], which: torch.Tensor, codec: InputCodec) -> dict[str, torch.Tensor]:
+def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
     """Flip augmentation: the samples of a training batch where ``which`` (B,) bool is set get
     their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), and ``image``
     (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
-    out = dict(batch)
-    pick = which.view(-1, 1, 1)
-    out["joints2d"] = torch.where(pick, mirror_joints2d(batch["joints2d"], codec), batch["joints2d"])
-    out["target"] = torch.where(pick, mirror_joints(batch["target"]), batch["target"])
-    if "features" in batch:
-        if "features_mirrored" not in batch:
+    pick, pick_maps = which.view(-1, 1, 1), which.view(-1, 1, 1, 1)
+    out = replace(batch, joints2d=torch.where(pick, mirror_joints2d(batch.joints2d, codec), batch.joints2d),
+                  target=torch.where(pick, mirror_joints(batch.target), batch.target))
+    if batch.features is not None:
+        if batch.features_mirrored is None:
             raise ValueError("flip augmentation on cached features needs the mirrored crops' features too")
-        out["features"] = torch.where(which.view(-1, 1, 1, 1), batch["features_mirrored"], batch["features"])
-    elif "image" in batch:
-        out["image"] = torch.where(which.view(-1, 1, 1, 1), batch["image"].flip(-1), batch["image"])
+        return replace(out, features=torch.where(pick_maps, batch.features_mirrored, batch.features))
+    if batch.image is not None:
+        return replace(out, image=torch.where(pick_maps, batch.image.flip(-1), batch.image))
     return out
 
 
