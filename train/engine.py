@@ -34,6 +34,7 @@ from lbi.data.dataset import Batch, PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
+from lbi.model import LiftingByImage
 from lbi.model.flip import mirror_batch
 from lbi.skeleton import bone_lengths
 from lbi.weights import load_weights, save_model
@@ -340,20 +341,22 @@ def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResul
     write_results(with_peer({out.name: results}, eval_sets), out / "results", title=out.name,
                   info={"config": cfg.to_dict(), **info})
     if cfg.data.photos:
-        measure_photos(model, cfg.data.photos, out / "realval", out.name)
+        measure_photos(model, cfg.data.photos, out / "realval", out.name, coarse=cfg.training.mode.coarse_only)
 
 
-def measure_photos(model: nn.Module, dirs: list[str], out: Path, name: str) -> None:
+def measure_photos(model: nn.Module, dirs: list[str], out: Path, name: str, coarse: bool = False) -> None:
     """A trained model on real annotated photos (``train.evaluate_photos``; an image model also with the
-    image absent) into ``out``.md / .json, next to its synthetic results."""
+    image absent; ``coarse``: stage 1's pose, for a run that trained stage 1 only) into ``out``.md / .json,
+    next to its synthetic results."""
     from lbi.estimator import Estimator
 
     from .evaluate_photos import ImageLifter, PhotoSetError, PoseLifter, photo_report
 
     model = model.float().cpu().eval()
-    lifters = {name: PoseLifter(model)}
-    if hasattr(model, "encoder"):
-        lifters = {name: ImageLifter(Estimator(model=model, device="cpu")), f"{name}, image absent": PoseLifter(model)}
+    lifters = {name: PoseLifter(model, coarse)}
+    if isinstance(model, LiftingByImage):
+        lifters = {name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
+                   f"{name}, image absent": PoseLifter(model, coarse)}
     try:
         report = photo_report(dirs, lifters)
     except PhotoSetError as err:

@@ -111,22 +111,25 @@ def errors(pred_mm: np.ndarray, true_mm: np.ndarray) -> dict[str, float]:
 
 
 class ImageLifter:
-    """lbi as the app runs it (:meth:`lbi.estimator.Estimator.lift`) on a photo and a 2D pose."""
+    """lbi as the app runs it (:meth:`lbi.estimator.Estimator.lift`) on a photo and a 2D pose; ``coarse``: stage 1's
+    pose instead of the refined one (a model whose stage 2 is not trained yet)."""
 
-    def __init__(self, estimator) -> None:
-        self.estimator = estimator
+    def __init__(self, estimator, coarse: bool = False) -> None:
+        self.estimator, self.coarse = estimator, coarse
 
     def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
         """(17, 2) image pixels -> (17, 3) root-relative mm in camera axes."""
-        return self.estimator.lift(rgb, joints_px, flip_test=flip, intrinsics=intrinsics).joints3d_mm
+        estimate = self.estimator.lift(rgb, joints_px, flip_test=flip, intrinsics=intrinsics)
+        return estimate.coarse3d_mm if self.coarse else estimate.joints3d_mm
 
 
 class PoseLifter:
     """A model on a photo's 2D pose alone, the image absent: the lifting-only twin, or an image model's
-    pose path. Encoded by the model's codec and turned back into camera axes as lbi's poses are."""
+    pose path (``coarse``: its stage-1 pose). Encoded by the model's codec and turned back into camera axes
+    as lbi's poses are."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model.eval()
+    def __init__(self, model: torch.nn.Module, coarse: bool = False) -> None:
+        self.model, self.coarse = model.eval(), coarse
         self.codec = InputCodec.for_model(model)
 
     def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
@@ -135,7 +138,7 @@ class PoseLifter:
         joints2d = torch.from_numpy(self.codec.normalize(crop.to_crop(joints_px)))[None]
         with torch.inference_mode():
             out = flip_test(self.model, None, joints2d) if flip else self.model(None, joints2d)
-        pose = out.refined[0].float().numpy() * 1000.0
+        pose = (out.coarse if self.coarse else out.refined)[0].float().numpy() * 1000.0
         return self.codec.decode_pose(pose - pose[:1], seen_centre(box, rgb.shape), intrinsics)
 
 
