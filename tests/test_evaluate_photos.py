@@ -94,7 +94,7 @@ def test_metrics_use_the_14_joints_both_data_sets_annotate():
 
 @pytest.mark.parametrize("breakage, message", [
     ("no_gt", "no gt.npz"), ("no_key", "lacks ['K']"), ("shape", "should be"), ("image", "missing"),
-    ("behind", "in front of the camera"), ("not_npz", "not a readable .npz")])
+    ("behind", "in front of the camera"), ("not_npz", "not a readable .npz"), ("path", "not paths")])
 def test_a_folder_in_another_format_is_refused_with_a_reason(tmp_path, breakage, message):
     root = photo_folder(tmp_path / "set", [random_pose(0), random_pose(1)])
     data = dict(np.load(root / "gt.npz"))
@@ -106,6 +106,8 @@ def test_a_folder_in_another_format_is_refused_with_a_reason(tmp_path, breakage,
         np.savez(root / "gt.npz", **{**data, "joints3d_mm": data["joints3d_mm"][:, :14]})
     elif breakage == "image":
         (root / "frame_1.png").unlink()
+    elif breakage == "path":
+        np.savez(root / "gt.npz", **{**data, "imgname": np.array(["../frame_0.png", "frame_1.png"])})
     elif breakage == "behind":
         np.savez(root / "gt.npz", **{**data, "joints3d_mm": data["joints3d_mm"] * [1, 1, -1]})
     else:

@@ -47,7 +47,7 @@ from lbi.model.flip import flip_test
 from lbi.skeleton import NUM_JOINTS
 from lbi.weights import BUNDLED_WEIGHTS, WeightsError, load_model
 
-#: the lifting-only twin of the bundled weights (train/configs/rand/lifting_only.yaml)
+#: the lifting-only twin of the bundled weights (train/configs/rand/lifting_only_twin.yaml)
 BUNDLED_TWIN = BUNDLED_WEIGHTS.with_name("lifting_only.safetensors")
 KEYS = ("imgname", "joints3d_mm", "K")
 
@@ -86,6 +86,9 @@ class PhotoSet:
             raise PhotoSetError(f"{root / 'gt.npz'}: joints3d_mm and K must be finite")
         if (joints[..., 2] <= 0).any():
             raise PhotoSetError(f"{root / 'gt.npz'}: joints must lie in front of the camera (z > 0, mm)")
+        nested = [n for n in names if Path(n).name != n]
+        if nested:
+            raise PhotoSetError(f"{root / 'gt.npz'}: imgname holds file names in the folder, not paths: {nested[:3]}")
         absent = [n for n in names if not (root / n).is_file()]
         if absent:
             raise PhotoSetError(f"{root}: {len(absent)} image(s) named in gt.npz are missing, e.g. {absent[:3]}")
