@@ -50,8 +50,9 @@ def test_examples_give_the_pinned_joints():
     now = example_outputs()
     assert set(now) == set(pins["examples"])
     for name, pinned in pins["examples"].items():
-        for key in FIELDS:  # 0.01 mm (and 0.01 px): the same joints, not merely similar ones
-            np.testing.assert_allclose(now[name][key], pinned[key], atol=0.01, rtol=0, err_msg=f"{name} {key}")
+        for key in FIELDS:  # the same joints up to how another CPU or thread count rounds (XNNPACK, PyTorch's kernels)
+            atol = 0.5 if key == "joints2d_px" else 2.0  # px, mm: a changed model moves joints by tens of mm
+            np.testing.assert_allclose(now[name][key], pinned[key], atol=atol, rtol=0, err_msg=f"{name} {key}")
         assert now[name]["kept_tokens"] == pinned["kept_tokens"]
 
 
