@@ -13,16 +13,27 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
 
 import gradio as gr  # noqa: E402
-from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 import torch  # noqa: E402
+from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 
 from lbi import draw  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.model import LiftingConfig  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
-from lbi.views import (ALL_JOINTS, DEFAULT_LAYER, VIEWS_3D, Controls, OutputFiles, attention_view,  # noqa: E402
-                       layer_names, live_frame, load_photo, photo_view, summary_markdown)
+from lbi.views import (
+    ALL_JOINTS,
+    DEFAULT_LAYER,
+    VIEWS_3D,
+    Controls,
+    OutputFiles,
+    attention_view,  # noqa: E402
+    layer_names,
+    live_frame,
+    load_photo,
+    photo_view,
+    summary_markdown,
+)
 from lbi.weights import WeightsError, default_weights  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -56,14 +67,26 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
 
     def _fail(message: str) -> dict:
         """Clears every photo output and says what went wrong in the status line."""
-        return {**{shown[name]: None for name in PHOTO_OUTPUTS}, shown["summary"]: "", shown["status"]: f"⚠️ {message}",
-                state: None}
+        return {
+            **{shown[name]: None for name in PHOTO_OUTPUTS},
+            shown["summary"]: "",
+            shown["status"]: f"⚠️ {message}",
+            state: None,
+        }
 
     def _show(session: dict, estimate, controls: Controls, skip_unchanged: bool = False) -> dict:
-        view = photo_view(session["rgb"], estimate, files, controls.layer, controls.joint, controls.show,
-                          session["original_scale"])
-        values = {"pose2d": view.pose2d, "plot": view.figure, "attention": view.attention, "kept": view.kept,
-                  "summary": view.summary, "result_json": view.json_path, "status": " ".join(estimate.notes) or "Done."}
+        view = photo_view(
+            session["rgb"], estimate, files, controls.layer, controls.joint, controls.show, session["original_scale"]
+        )
+        values = {
+            "pose2d": view.pose2d,
+            "plot": view.figure,
+            "attention": view.attention,
+            "kept": view.kept,
+            "summary": view.summary,
+            "result_json": view.json_path,
+            "status": " ".join(estimate.notes) or "Done.",
+        }
         if skip_unchanged:  # a new r changes stage 2 only: the 2D pose never changes, stage-1 attention neither
             del values["pose2d"]
             if controls.layer < len(estimator.model.config.stage1):
@@ -114,8 +137,10 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
         except ValueError:
             return gr.skip(), gr.skip()
         # only what these controls change: no re-drawing of the other overlays, no new JSON file
-        return (attention_view(session["rgb"], session["estimate"], files, controls.layer, controls.joint),
-                draw.skeleton_figure(session["estimate"], controls.show))
+        return (
+            attention_view(session["rgb"], session["estimate"], files, controls.layer, controls.joint),
+            draw.skeleton_figure(session["estimate"], controls.show),
+        )
 
     def live(frame, live_session, retention):
         if estimator is None:
@@ -143,14 +168,26 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    photo = gr.Image(type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo",
-                                     height=360, elem_id="photo")
-                    retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r (share of patches stage 2 keeps)",
-                                          elem_id="retention")
+                    photo = gr.Image(
+                        type="filepath",
+                        sources=["upload", "webcam", "clipboard"],
+                        label="Photo",
+                        height=360,
+                        elem_id="photo",
+                    )
+                    retention = gr.Slider(
+                        0.01,
+                        1.0,
+                        value=r,
+                        step=0.01,
+                        label="Retention rate r (share of patches stage 2 keeps)",
+                        elem_id="retention",
+                    )
                     with gr.Row():
                         joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
-                        layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)],
-                                            label="Attention layer")
+                        layer = gr.Dropdown(
+                            layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer"
+                        )
                     show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
                     status = gr.Markdown(elem_id="status")
                     gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
@@ -164,27 +201,60 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                 pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
                 attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
                 kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
-        shown.update(pose2d=pose2d, plot=plot, attention=attention, kept=kept, summary=summary,
-                     result_json=result_json, status=status)
+        shown.update(
+            pose2d=pose2d,
+            plot=plot,
+            attention=attention,
+            kept=kept,
+            summary=summary,
+            result_json=result_json,
+            status=status,
+        )
         outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
-        photo.change(analyse, [photo, retention, joint, layer, show], outputs, api_name="analyse",
-                     concurrency_limit=2, trigger_mode="always_last", preprocess=False)
-        retention.change(change_retention, [retention, joint, layer, show, state], outputs, api_name="retention",
-                         trigger_mode="always_last", show_progress="hidden")
+        photo.change(
+            analyse,
+            [photo, retention, joint, layer, show],
+            outputs,
+            api_name="analyse",
+            concurrency_limit=2,
+            trigger_mode="always_last",
+            preprocess=False,
+        )
+        retention.change(
+            change_retention,
+            [retention, joint, layer, show, state],
+            outputs,
+            api_name="retention",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
         for control in (joint, layer, show):
-            control.change(change_view, [joint, layer, show, state], [attention, plot], show_progress="hidden",
-                           api_visibility="private")
+            control.change(
+                change_view,
+                [joint, layer, show, state],
+                [attention, plot],
+                show_progress="hidden",
+                api_visibility="private",
+            )
 
         with gr.Tab("Live webcam"):
-            gr.Markdown("The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
-                        "for the interactive skeleton of the last frame.")
+            gr.Markdown(
+                "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
+                "for the interactive skeleton of the last frame."
+            )
             live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
             with gr.Row():
                 # not mirrored: a mirrored frame would swap the person's left and right;
                 # 480x360 keeps browser-side JPEG encoding and the round trip short on small machines
-                camera = gr.Image(sources=["webcam"], streaming=True, label="Webcam", elem_id="camera",
-                                  webcam_options=gr.WebcamOptions(mirror=False, constraints={
-                                      "video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}))
+                camera = gr.Image(
+                    sources=["webcam"],
+                    streaming=True,
+                    label="Webcam",
+                    elem_id="camera",
+                    webcam_options=gr.WebcamOptions(
+                        mirror=False, constraints={"video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}
+                    ),
+                )
                 live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
             live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
             with gr.Row():
@@ -192,8 +262,16 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
                 live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
             live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
             live_summary = gr.Markdown()
-            camera.stream(live, [camera, live_state, live_retention], [live_out, live_state], stream_every=0.05,
-                          concurrency_limit=4, concurrency_id="live", time_limit=600, api_visibility="private")
+            camera.stream(
+                live,
+                [camera, live_state, live_retention],
+                [live_out, live_state],
+                stream_every=0.05,
+                concurrency_limit=4,
+                concurrency_id="live",
+                time_limit=600,
+                api_visibility="private",
+            )
             pause.click(live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
     return demo
 
@@ -203,8 +281,11 @@ def load_estimator(weights: str | None, device: str | None) -> tuple[Estimator |
     try:
         return Estimator(weights, device=device), None
     except WeightsError as err:
-        return None, f"{err}. Start the app with `--weights PATH` pointing at a file from `python -m train` " \
-                     f"(the bundled default is {default_weights()})."
+        return (
+            None,
+            f"{err}. Start the app with `--weights PATH` pointing at a file from `python -m train` "
+            f"(the bundled default is {default_weights()}).",
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,9 +294,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--threads", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
-                        help="CPU threads for PyTorch (default: half the cores, leaving the rest to MediaPipe and "
-                             "the browser: faster live mode; docs/results.md)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+        help="CPU threads for PyTorch (default: half the cores, leaving the rest to MediaPipe and "
+        "the browser: faster live mode; docs/results.md)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     estimator, error = load_estimator(args.weights, args.device)
@@ -223,8 +308,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: {error}")
     demo = build_app(estimator, error)
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, theme=THEME, ssr_mode=False,
-                max_file_size="40mb", footer_links=["api"])
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        theme=THEME,
+        ssr_mode=False,
+        max_file_size="40mb",
+        footer_links=["api"],
+    )
 
 
 if __name__ == "__main__":

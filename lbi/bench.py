@@ -18,9 +18,9 @@ import json
 import platform
 import statistics
 import time
-from pathlib import Path
 from collections.abc import Callable
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 
@@ -45,8 +45,14 @@ def _median_ms(fn: Callable[[], object], repeats: int, device: torch.device) -> 
     return round(statistics.median(times), 2)
 
 
-def bench_model(encoder: str, batch: int, device: torch.device, repeats: int, retention: float = LiftingConfig.retention,
-                crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict:
+def bench_model(
+    encoder: str,
+    batch: int,
+    device: torch.device,
+    repeats: int,
+    retention: float = LiftingConfig.retention,
+    crop_size: tuple[int, int] = DEFAULT_CROP_SIZE,
+) -> dict:
     model = LiftingByImage(LiftingConfig(encoder=encoder, retention=retention, crop_size=crop_size)).to(device).eval()
     w, h = model.config.crop_size
     images = torch.rand(batch, 3, h, w, device=device)
@@ -101,20 +107,30 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
         state.close()
     assert estimate is not None
     total = statistics.median(totals)
-    return {"mode": "video" if video else "photo", "flip_test": estimate.flip_test, "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
-            **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
-            "total_ms": round(total, 2), "fps": round(1000.0 / total, 1),
-            "kept_tokens": estimate.kept_tokens, "total_tokens": estimate.total_tokens}
+    return {
+        "mode": "video" if video else "photo",
+        "flip_test": estimate.flip_test,
+        "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
+        **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
+        "total_ms": round(total, 2),
+        "fps": round(1000.0 / total, 1),
+        "kept_tokens": estimate.kept_tokens,
+        "total_tokens": estimate.total_tokens,
+    }
 
 
 def _system(device: torch.device) -> dict:
-    return {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-            "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m lbi bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m lbi bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lifter", action="store_true", help="time the lifter alone on random weights")
     parser.add_argument("--image", default=None, help="photo for the pipeline (default: the bundled example)")
     parser.add_argument("--weights", default=None, help="model file for the pipeline (default: the bundled weights)")
@@ -126,16 +142,21 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     if args.lifter:
         runs = [bench_model(enc, b, device, args.repeats) for enc in args.encoders for b in args.batches]
-        print(json.dumps({"system": {**_system(device), "input": "the model's default crop (256x192)"}, "runs": runs},
-                         indent=2))
+        print(
+            json.dumps(
+                {"system": {**_system(device), "input": "the model's default crop (256x192)"}, "runs": runs}, indent=2
+            )
+        )
         return
     from .estimator import Estimator
     from .image_io import read_image
 
     image = read_image(args.image or EXAMPLE_PHOTO)
     estimator = Estimator(args.weights, device=device)
-    runs = [bench_pipeline(estimator, image, args.repeats, video=video, flip_test=flip)
-            for video, flip in ((False, True), (False, False), (True, False))]
+    runs = [
+        bench_pipeline(estimator, image, args.repeats, video=video, flip_test=flip)
+        for video, flip in ((False, True), (False, False), (True, False))
+    ]
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))
 
 

@@ -18,16 +18,22 @@ commands:
 
 
 def predict(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lbi predict",
-                                     description="3D pose of the largest person in each photo, as JSON.")
+    parser = argparse.ArgumentParser(
+        prog="python -m lbi predict", description="3D pose of the largest person in each photo, as JSON."
+    )
     parser.add_argument("images", nargs="+", help="photos (JPEG, PNG, WebP, TIFF, ...)")
     parser.add_argument("--json", required=True, help="output file (written atomically); '-' for stdout")
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
-    parser.add_argument("--retention", type=retention_rate, default=None,
-                        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)")
+    parser.add_argument(
+        "--retention",
+        type=retention_rate,
+        default=None,
+        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)",
+    )
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--no-flip-test", action="store_true",
-                        help="lift the crop alone, not also its mirror (faster, less accurate)")
+    parser.add_argument(
+        "--no-flip-test", action="store_true", help="lift the crop alone, not also its mirror (faster, less accurate)"
+    )
     args = parser.parse_args(argv)
 
     from .estimator import Estimator, NoPersonFound

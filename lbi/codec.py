@@ -61,7 +61,7 @@ class InputCodec:
         object.__setattr__(self, "crop_size", (w, h))
 
     @classmethod
-    def for_model(cls, model) -> "InputCodec":
+    def for_model(cls, model) -> InputCodec:
         """The codec of a model (LiftingByImage or a baseline), from its config's ``crop_size`` and ``frame``."""
         config = model.config
         return cls(tuple(getattr(config, "crop_size", DEFAULT_CROP_SIZE)), getattr(config, "frame", "camera"))
@@ -107,11 +107,14 @@ class InputCodec:
         """A photo (H, W, 3) uint8, the person's box and 2D joints (N, 2) in image pixels -> model inputs."""
         crop = self.crop(box)
         joints_crop = affine_points(joints_px, crop.to_crop_matrix)
-        return ModelInputs(crop, image_to_tensor(crop.warp(rgb))[0], joints_crop,
-                           torch.from_numpy(self.normalize(joints_crop)))
+        return ModelInputs(
+            crop, image_to_tensor(crop.warp(rgb))[0], joints_crop, torch.from_numpy(self.normalize(joints_crop))
+        )
 
     def check_dataset(self, crop_size: tuple[int, int], source: str) -> None:
         """Raises ValueError when a dataset's crops are not the size this codec encodes."""
         if tuple(crop_size) != self.crop_size:
-            raise ValueError(f"{source} holds {crop_size[0]}x{crop_size[1]} (w x h) crops, but the model reads "
-                             f"{self.crop_size[0]}x{self.crop_size[1]}: prepare the data at the model's crop size")
+            raise ValueError(
+                f"{source} holds {crop_size[0]}x{crop_size[1]} (w x h) crops, but the model reads "
+                f"{self.crop_size[0]}x{self.crop_size[1]}: prepare the data at the model's crop size"
+            )

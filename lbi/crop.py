@@ -18,8 +18,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def box_to_center_scale(box: tuple[float, float, float, float], aspect_ratio: float,
-                        padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+def box_to_center_scale(
+    box: tuple[float, float, float, float], aspect_ratio: float, padding: float = 1.25
+) -> tuple[np.ndarray, np.ndarray]:
     """box (x, y, w, h) -> centre (2,) in pixels and scale (2,) in units of 200 px, padded so that
     width / height == aspect_ratio (the crop's w / h), then enlarged by ``padding``."""
     x, y, w, h = (float(v) for v in box)
@@ -53,8 +54,13 @@ def seen_centre(box: tuple[float, float, float, float], image_shape: tuple[int, 
     return np.array([(x0 + x1) / 2, (y0 + y1) / 2])
 
 
-def get_affine_transform(center: np.ndarray, scale: np.ndarray, output_size: tuple[int, int],
-                         rotation_deg: float = 0.0, inverse: bool = False) -> np.ndarray:
+def get_affine_transform(
+    center: np.ndarray,
+    scale: np.ndarray,
+    output_size: tuple[int, int],
+    rotation_deg: float = 0.0,
+    inverse: bool = False,
+) -> np.ndarray:
     """2x3 matrix mapping the (rotated) box given by centre/scale onto an output of size (w, h).
 
     Three point pairs define it: the centre, a point above the centre and a point to its left
@@ -89,7 +95,7 @@ class Crop:
     rotation: float = 0.0
 
     @classmethod
-    def from_box(cls, box: tuple[float, float, float, float], size: tuple[int, int], padding: float = 1.25) -> "Crop":
+    def from_box(cls, box: tuple[float, float, float, float], size: tuple[int, int], padding: float = 1.25) -> Crop:
         """The crop of ``size`` (w, h) around a box (x, y, w, h): see :class:`lbi.codec.InputCodec`."""
         center, scale = box_to_center_scale(box, size[0] / size[1], padding)
         return cls(center, scale, size)
@@ -110,8 +116,16 @@ class Crop:
 
     def warp(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """Cuts the crop out of an (H, W, C) image; outside pixels are black."""
-        return np.asarray(cv2.warpAffine(image, self.to_crop_matrix, self.size, flags=interpolation,
-                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0,)))
+        return np.asarray(
+            cv2.warpAffine(
+                image,
+                self.to_crop_matrix,
+                self.size,
+                flags=interpolation,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(0,),
+            )
+        )
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Image pixels (..., 2) -> crop pixels."""
@@ -132,8 +146,11 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     return tensor.permute(0, 3, 1, 2).contiguous()
 
 
-def normalize_image(images: torch.Tensor, mean: tuple[float, float, float] = IMAGENET_MEAN,
-                    std: tuple[float, float, float] = IMAGENET_STD) -> torch.Tensor:
+def normalize_image(
+    images: torch.Tensor,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+) -> torch.Tensor:
     """(B, 3, H, W) in [0, 1] -> (x - mean) / std per channel."""
     mean_t = images.new_tensor(mean).view(1, 3, 1, 1)
     std_t = images.new_tensor(std).view(1, 3, 1, 1)

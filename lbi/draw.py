@@ -25,8 +25,12 @@ def _line_width(image: np.ndarray) -> int:
     return max(2, round(max(image.shape[:2]) / 250))
 
 
-def draw_skeleton_2d(rgb: np.ndarray, joints2d: np.ndarray, confidence: np.ndarray | None = None,
-                     box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+def draw_skeleton_2d(
+    rgb: np.ndarray,
+    joints2d: np.ndarray,
+    confidence: np.ndarray | None = None,
+    box: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
     """The 2D pose on the image; joints MediaPipe is unsure of (confidence < 0.5) drawn hollow."""
     out = rgb.copy()
     width = _line_width(out)
@@ -61,7 +65,7 @@ def attention_overlay(rgb: np.ndarray, estimate: Estimate, layer: int, joint: in
     """A layer's keypoint-to-image attention mapped back onto the photo, with the 2D pose on top."""
     heat = estimate.map_to_image(attention_map(estimate, layer, joint), rgb.shape[:2])
     out = heatmap_overlay(rgb, heat)
-    joints = estimate.joints2d_px if joint is None else estimate.joints2d_px[joint:joint + 1]
+    joints = estimate.joints2d_px if joint is None else estimate.joints2d_px[joint : joint + 1]
     for p in np.round(joints).astype(int):
         cv2.circle(out, tuple(p), _line_width(out) + 1, (255, 255, 255), -1, cv2.LINE_AA)
     return out
@@ -86,8 +90,9 @@ def _to_display(joints3d_mm: np.ndarray) -> np.ndarray:
     return np.stack([joints3d_mm[:, 0], joints3d_mm[:, 2], -joints3d_mm[:, 1]], axis=1)
 
 
-def projected_skeleton(joints3d_mm: np.ndarray, size: int = 240, yaw_deg: float = 35.0,
-                       elevation_deg: float = 15.0) -> np.ndarray:
+def projected_skeleton(
+    joints3d_mm: np.ndarray, size: int = 240, yaw_deg: float = 35.0, elevation_deg: float = 15.0
+) -> np.ndarray:
     """A quick 3D view for live mode: the skeleton seen from a turned camera, as a small image."""
     points = _to_display(joints3d_mm - joints3d_mm[0])
     yaw, elev = np.radians(yaw_deg), np.radians(elevation_deg)
@@ -120,8 +125,11 @@ def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
             poses.append(("coarse", estimate.coarse3d_mm, "dash" if show == "both" else "solid"))
     for name, joints, dash in poses:
         points = _to_display(joints)
-        for side, joint_ids, colour in (("left", LEFT, LEFT_RGB), ("right", RIGHT, RIGHT_RGB),
-                                        ("centre", None, CENTRE_RGB)):
+        for side, joint_ids, colour in (
+            ("left", LEFT, LEFT_RGB),
+            ("right", RIGHT, RIGHT_RGB),
+            ("centre", None, CENTRE_RGB),
+        ):
             xs: list[float | None] = []
             ys: list[float | None] = []
             zs: list[float | None] = []
@@ -131,22 +139,49 @@ def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
                 for j in (parent, child, None):  # None: a gap before the next bone
                     for coords, k in ((xs, 0), (ys, 1), (zs, 2)):
                         coords.append(None if j is None else float(points[j, k]))
-            figure.add_trace(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines+markers", name=f"{name} {side}",
-                                          line=dict(color=f"rgb{colour}", width=7, dash=dash),
-                                          marker=dict(size=3, color=f"rgb{colour}"), hoverinfo="skip",
-                                          showlegend=side != "centre"))
-        figure.add_trace(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers",
-                                      marker=dict(size=4, color="white", opacity=0.01), name=name, showlegend=False,
-                                      text=list(H36M_JOINTS), hovertemplate="%{text}<extra></extra>"))
+            figure.add_trace(
+                go.Scatter3d(
+                    x=xs,
+                    y=ys,
+                    z=zs,
+                    mode="lines+markers",
+                    name=f"{name} {side}",
+                    line=dict(color=f"rgb{colour}", width=7, dash=dash),
+                    marker=dict(size=3, color=f"rgb{colour}"),
+                    hoverinfo="skip",
+                    showlegend=side != "centre",
+                )
+            )
+        figure.add_trace(
+            go.Scatter3d(
+                x=points[:, 0],
+                y=points[:, 1],
+                z=points[:, 2],
+                mode="markers",
+                marker=dict(size=4, color="white", opacity=0.01),
+                name=name,
+                showlegend=False,
+                text=list(H36M_JOINTS),
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
     reach = 1000.0
     if poses:
         reach = max(800.0, float(np.abs(np.concatenate([_to_display(j) for _, j, _ in poses])).max()) * 1.1)
-    axis: dict[str, object] = dict(range=[-reach, reach], showbackground=True, backgroundcolor="rgb(245,245,245)",
-                                   zeroline=False)
+    axis: dict[str, object] = dict(
+        range=[-reach, reach], showbackground=True, backgroundcolor="rgb(245,245,245)", zeroline=False
+    )
     figure.update_layout(
-        scene=dict(xaxis=dict(title="x (mm)", **axis), yaxis=dict(title="depth (mm)", **axis),
-                   zaxis=dict(title="up (mm)", **axis), aspectmode="cube",
-                   camera=dict(eye=dict(x=-1.2, y=-1.6, z=0.6), up=dict(x=0, y=0, z=1))),
-        margin=dict(l=0, r=0, t=30, b=0), height=460, legend=dict(orientation="h", y=1.02, x=0),
-        title=dict(text="3D pose (root-relative, camera axes, mm)" if poses else "no pose yet", font=dict(size=13)))
+        scene=dict(
+            xaxis=dict(title="x (mm)", **axis),
+            yaxis=dict(title="depth (mm)", **axis),
+            zaxis=dict(title="up (mm)", **axis),
+            aspectmode="cube",
+            camera=dict(eye=dict(x=-1.2, y=-1.6, z=0.6), up=dict(x=0, y=0, z=1)),
+        ),
+        margin=dict(l=0, r=0, t=30, b=0),
+        height=460,
+        legend=dict(orientation="h", y=1.02, x=0),
+        title=dict(text="3D pose (root-relative, camera axes, mm)" if poses else "no pose yet", font=dict(size=13)),
+    )
     return figure

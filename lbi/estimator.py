@@ -18,7 +18,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch import nn
 
 from .camera import default_intrinsics
 from .codec import InputCodec
@@ -88,7 +87,9 @@ class Estimate:
             "total_tokens": self.total_tokens,
             "background_attention": None if self.background_attention is None else round(self.background_attention, 4),
             "off_person_attention": None if self.off_person_attention is None else round(self.off_person_attention, 4),
-            "off_person_attention_uniform": None if self.off_person_uniform is None else round(self.off_person_uniform, 4),
+            "off_person_attention_uniform": None
+            if self.off_person_uniform is None
+            else round(self.off_person_uniform, 4),
             "timings_ms": self.timings_ms,
             "people_found": self.people_found,
             "notes": self.notes,
@@ -97,24 +98,30 @@ class Estimate:
             "flip_test": self.flip_test,
         }
 
-    def scaled(self, factor: float) -> "Estimate":
+    def scaled(self, factor: float) -> Estimate:
         """The same estimate for the photo resized by ``factor`` (2D joints and crop in its pixels);
         the 3D pose, attention and stage-1 cache are unchanged, so it can still be refined."""
         if factor == 1.0:
             return self
         crop = Crop(self.crop.center * factor, self.crop.scale * factor, self.crop.size, self.crop.rotation)
         intrinsics, ray = (None if v is None else v * factor for v in (self.intrinsics, self.ray_through_px))
-        return replace(self, joints2d_px=self.joints2d_px * factor, crop=crop, notes=list(self.notes), intrinsics=intrinsics,
-                       ray_through_px=ray)
+        return replace(
+            self,
+            joints2d_px=self.joints2d_px * factor,
+            crop=crop,
+            notes=list(self.notes),
+            intrinsics=intrinsics,
+            ray_through_px=ray,
+        )
 
-    def noting_people(self, count: int) -> "Estimate":
+    def noting_people(self, count: int) -> Estimate:
         """Records how many people the detector found (the estimate is of the largest)."""
         self.people_found = count
         if count > 1:
             self.notes.append(f"{count} people found: showing the largest")
         return self
 
-    def noting_unseen(self, image_shape: tuple[int, ...]) -> "Estimate":
+    def noting_unseen(self, image_shape: tuple[int, ...]) -> Estimate:
         """Notes the joints MediaPipe placed outside the photo (a portrait's hands and legs): inferred, not seen."""
         h, w = image_shape[:2]
         x, y = self.joints2d_px[:, 0], self.joints2d_px[:, 1]
@@ -127,8 +134,16 @@ class Estimate:
         """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
         w, h = self.crop.size
         on_crop = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
-        return np.asarray(cv2.warpAffine(on_crop, self.crop.to_image_matrix, (image_shape[1], image_shape[0]),
-                                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0,)))
+        return np.asarray(
+            cv2.warpAffine(
+                on_crop,
+                self.crop.to_image_matrix,
+                (image_shape[1], image_shape[0]),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(0,),
+            )
+        )
 
 
 class Estimator:
@@ -139,16 +154,23 @@ class Estimator:
     stage 1 and stage 2. ``flip_test`` is the default of :meth:`predict`'s.
     """
 
-    def __init__(self, weights: str | Path | None = None, model: LiftingByImage | None = None,
-                 device: str | torch.device | None = None, detector: PoseDetector | None = None,
-                 flip_test: bool = True) -> None:
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        model: LiftingByImage | None = None,
+        device: str | torch.device | None = None,
+        detector: PoseDetector | None = None,
+        flip_test: bool = True,
+    ) -> None:
         if model is None:
             from .weights import load_model
 
             path = weights or default_weights()
             loaded = load_model(path)
             if not isinstance(loaded, LiftingByImage):
-                raise WeightsError(f"{path} holds a lifting-only model ({loaded.arch}): the estimator needs an image model")
+                raise WeightsError(
+                    f"{path} holds a lifting-only model ({loaded.arch}): the estimator needs an image model"
+                )
             model = loaded
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
@@ -170,8 +192,14 @@ class Estimator:
         with self._detector_lock:
             return self.detector.detect_people(rgb)
 
-    def predict(self, rgb: np.ndarray, retention: float | None = None, detector: PoseDetector | None = None,
-                flip_test: bool | None = None, intrinsics: np.ndarray | None = None) -> Estimate:
+    def predict(
+        self,
+        rgb: np.ndarray,
+        retention: float | None = None,
+        detector: PoseDetector | None = None,
+        flip_test: bool | None = None,
+        intrinsics: np.ndarray | None = None,
+    ) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
         ``detector``: a video-mode PoseDetector of one webcam stream (tracks one person, faster);
@@ -185,13 +213,20 @@ class Estimator:
         people = self.detect(rgb, detector)
         timings["detector"] = (time.perf_counter() - t) * 1000
         if not people:
-            raise NoPersonFound("no person found in the image: MediaPipe Pose needs a person whose head, "
-                                "shoulders and hips are visible")
+            raise NoPersonFound(
+                "no person found in the image: MediaPipe Pose needs a person whose head, shoulders and hips are visible"
+            )
         flip = self.flip_test if flip_test is None else flip_test
         return self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics])[0].noting_people(len(people))
 
-    def lift(self, rgb: np.ndarray, joints_px: np.ndarray, retention: float | None = None,
-             flip_test: bool | None = None, intrinsics: np.ndarray | None = None) -> Estimate:
+    def lift(
+        self,
+        rgb: np.ndarray,
+        joints_px: np.ndarray,
+        retention: float | None = None,
+        flip_test: bool | None = None,
+        intrinsics: np.ndarray | None = None,
+    ) -> Estimate:
         """The lifter on a 2D pose given by the caller (another detector's, or ground truth): ``joints_px``
         (17, H36M order) in image pixels; the person box is the joints' (as for MediaPipe's)."""
         pose = Pose2D.from_joints(np.asarray(joints_px, dtype=np.float64))
@@ -202,16 +237,27 @@ class Estimator:
         """Many images: detection per image (the largest person of each), then one batched forward pass.
         Each estimate's ``timings_ms`` are those of the whole batch."""
         people = [self.detect(rgb) for rgb in images]
-        results: list[Estimate | NoPersonFound] = [NoPersonFound(f"no person found in image {i}") for i in range(len(images))]
+        results: list[Estimate | NoPersonFound] = [
+            NoPersonFound(f"no person found in image {i}") for i in range(len(images))
+        ]
         found = [i for i, p in enumerate(people) if p]
         if found:
-            estimates = self._lift([images[i] for i in found], [people[i][0] for i in found], retention, {}, self.flip_test)
+            estimates = self._lift(
+                [images[i] for i in found], [people[i][0] for i in found], retention, {}, self.flip_test
+            )
             for i, estimate in zip(found, estimates):
                 results[i] = estimate.noting_people(len(people[i]))
         return results
 
-    def _lift(self, images: list[np.ndarray], poses: list[Pose2D], retention: float | None,
-              timings: dict[str, float], flip: bool, intrinsics: list[np.ndarray | None] | None = None) -> list[Estimate]:
+    def _lift(
+        self,
+        images: list[np.ndarray],
+        poses: list[Pose2D],
+        retention: float | None,
+        timings: dict[str, float],
+        flip: bool,
+        intrinsics: list[np.ndarray | None] | None = None,
+    ) -> list[Estimate]:
         """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
         their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown."""
         t = time.perf_counter()
@@ -238,11 +284,24 @@ class Estimator:
         # focal length and the upright body the model sees would come out leaning back; so the pose is turned
         # back from the ray through the middle of what the photo shows of the person.
         n = len(inputs)
-        cameras = [default_intrinsics(rgb.shape[1], rgb.shape[0]) if k is None else np.asarray(k, dtype=np.float64)
-                   for rgb, k in zip(images, intrinsics or [None] * n)]
-        estimates = [self._estimate(select_samples(out, [k, n + k] if flip else [k]), pose.joints, pose.confidence,
-                                    i.crop, i.joints_crop_px, dict(timings), camera, seen_centre(pose.box, rgb.shape), flip)
-                     for k, (rgb, pose, i, camera) in enumerate(zip(images, poses, inputs, cameras))]
+        cameras = [
+            default_intrinsics(rgb.shape[1], rgb.shape[0]) if k is None else np.asarray(k, dtype=np.float64)
+            for rgb, k in zip(images, intrinsics or [None] * n)
+        ]
+        estimates = [
+            self._estimate(
+                select_samples(out, [k, n + k] if flip else [k]),
+                pose.joints,
+                pose.confidence,
+                i.crop,
+                i.joints_crop_px,
+                dict(timings),
+                camera,
+                seen_centre(pose.box, rgb.shape),
+                flip,
+            )
+            for k, (rgb, pose, i, camera) in enumerate(zip(images, poses, inputs, cameras))
+        ]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
             if pose.mask is not None:
@@ -266,15 +325,37 @@ class Estimator:
             out = self.model.stage2(estimate._stage1, retention)
         timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         assert estimate.intrinsics is not None and estimate.ray_through_px is not None  # set by _estimate
-        refined = self._estimate(out, estimate.joints2d_px, estimate.confidence, estimate.crop,
-                                 estimate.crop.to_crop(estimate.joints2d_px), timings, estimate.intrinsics,
-                                 estimate.ray_through_px, estimate.flip_test)
-        return replace(refined, people_found=estimate.people_found, notes=list(estimate.notes),
-                       off_person_attention=estimate.off_person_attention, off_person_uniform=estimate.off_person_uniform)
+        refined = self._estimate(
+            out,
+            estimate.joints2d_px,
+            estimate.confidence,
+            estimate.crop,
+            estimate.crop.to_crop(estimate.joints2d_px),
+            timings,
+            estimate.intrinsics,
+            estimate.ray_through_px,
+            estimate.flip_test,
+        )
+        return replace(
+            refined,
+            people_found=estimate.people_found,
+            notes=list(estimate.notes),
+            off_person_attention=estimate.off_person_attention,
+            off_person_uniform=estimate.off_person_uniform,
+        )
 
-    def _estimate(self, out: LiftingOutput, joints_px: np.ndarray, confidence: np.ndarray, crop: Crop,
-                  joints_crop: np.ndarray, timings: dict[str, float], intrinsics: np.ndarray, ray_through: np.ndarray,
-                  flip: bool) -> Estimate:
+    def _estimate(
+        self,
+        out: LiftingOutput,
+        joints_px: np.ndarray,
+        confidence: np.ndarray,
+        crop: Crop,
+        joints_crop: np.ndarray,
+        timings: dict[str, float],
+        intrinsics: np.ndarray,
+        ray_through: np.ndarray,
+        flip: bool,
+    ) -> Estimate:
         """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) ->
         Estimate (mm, root-relative, camera axes; attention on the token grid)."""
         stage1 = out.stage1
@@ -283,18 +364,32 @@ class Estimator:
         assert out.grid is not None and out.retention is not None  # set by LiftingByImage.stage2
         h, w = out.grid
         joints = out.coarse.shape[1]
-        attention = torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
+        attention = (
+            torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
+        )
         last_stage1 = attention[len(out.stage1_attention) - 1]
-        background = float(background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0])
+        background = float(
+            background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0]
+        )
         mask = out.kept_mask()
+
         def camera_mm(pose: torch.Tensor) -> np.ndarray:  # the model's axes -> camera axes, mm, root-relative
             relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
             return self.codec.decode_pose(relative, ray_through, intrinsics)
 
         return Estimate(
-            joints3d_mm=camera_mm(out.refined), coarse3d_mm=camera_mm(out.coarse), intrinsics=np.asarray(intrinsics),
+            joints3d_mm=camera_mm(out.refined),
+            coarse3d_mm=camera_mm(out.coarse),
+            intrinsics=np.asarray(intrinsics),
             ray_through_px=np.asarray(ray_through, dtype=np.float64),
-            joints2d_px=np.asarray(joints_px), confidence=np.asarray(confidence), crop=crop, attention=attention,
-            kept_mask=None if mask is None else mask[0].cpu().numpy(), background_attention=background,
-            retention=out.retention, timings_ms={k: round(v, 2) for k, v in timings.items()}, flip_test=flip,
-            _stage1=stage1)
+            joints2d_px=np.asarray(joints_px),
+            confidence=np.asarray(confidence),
+            crop=crop,
+            attention=attention,
+            kept_mask=None if mask is None else mask[0].cpu().numpy(),
+            background_attention=background,
+            retention=out.retention,
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            flip_test=flip,
+            _stage1=stage1,
+        )

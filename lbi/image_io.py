@@ -26,9 +26,15 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, not a g
 Image.MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE  # Pillow's own bomb check, as a second line behind MAX_SIDE
 DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 #: EXIF orientation -> the transpose that makes the photo upright (as ImageOps.exif_transpose does)
-ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-               5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-               8: Image.Transpose.ROTATE_90}
+ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageError(ValueError):
@@ -53,11 +59,13 @@ class Photo:
 
 def _check_size(width: int, height: int, source: str) -> None:
     if min(width, height) < MIN_SIDE:
-        raise ImageError(f"{source} is {width}x{height} px: too small to find a person in "
-                         f"(at least {MIN_SIDE} px on each side)")
+        raise ImageError(
+            f"{source} is {width}x{height} px: too small to find a person in (at least {MIN_SIDE} px on each side)"
+        )
     if max(width, height) > MAX_SIDE:
-        raise ImageError(f"{source} is {width}x{height} px: too large (at most {MAX_SIDE} px on a side); "
-                         "downscale it first")
+        raise ImageError(
+            f"{source} is {width}x{height} px: too large (at most {MAX_SIDE} px on a side); downscale it first"
+        )
 
 
 def read_photo(source: str | Path | bytes, name: str | None = None, max_side: int = WORK_SIDE) -> Photo:
@@ -82,7 +90,9 @@ def read_photo(source: str | Path | bytes, name: str | None = None, max_side: in
     except Image.DecompressionBombWarning:
         raise ImageError(f"{name} is too large (at most {MAX_SIDE} px on a side); downscale it first") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image (or not a format Pillow reads: JPEG, PNG, WebP, BMP, TIFF, ...)") from None
+        raise ImageError(
+            f"{name} is not an image (or not a format Pillow reads: JPEG, PNG, WebP, BMP, TIFF, ...)"
+        ) from None
     except Image.DecompressionBombError:
         raise ImageError(f"{name} claims more pixels than it may decode to (a decompression bomb?)") from None
     except Exception as err:  # noqa: BLE001 - whatever a decoder trips over in untrusted bytes is the file's fault
@@ -165,8 +175,11 @@ def _to_rgb8(array: np.ndarray) -> np.ndarray:
         out = np.clip(finite * scale, 0, 255).astype(np.uint8)
     else:  # integers
         wide = array.max(initial=0) > 255
-        out = (np.clip(array, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8) if wide else \
-            np.clip(array, 0, 255).astype(np.uint8)
+        out = (
+            (np.clip(array, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8)
+            if wide
+            else np.clip(array, 0, 255).astype(np.uint8)
+        )
     if out.ndim == 2:
         out = np.repeat(out[..., None], 3, axis=2)
     elif out.shape[2] == 4:

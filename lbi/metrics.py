@@ -139,8 +139,9 @@ def attention_share(attention: np.ndarray, region: np.ndarray) -> np.ndarray:
     return share.mean(axis=1)
 
 
-def background_attention_ratio(attention: np.ndarray, joints_px: np.ndarray, stride: int,
-                               radius_px: float = 30.0) -> np.ndarray:
+def background_attention_ratio(
+    attention: np.ndarray, joints_px: np.ndarray, stride: int, radius_px: float = 30.0
+) -> np.ndarray:
     """The paper's background-attention ratio: the share of keypoint-to-image attention outside
     every joint's 30-px circle (256x192 crop), averaged over keypoints; (B, N, H, W) -> (B,)."""
     attention = np.asarray(attention)

@@ -30,7 +30,7 @@ class Pose2D:
     mask: np.ndarray | None = None  # (H, W) float in [0, 1]: MediaPipe's person segmentation, when asked for
 
     @classmethod
-    def from_joints(cls, joints: np.ndarray, confidence: np.ndarray | None = None) -> "Pose2D":
+    def from_joints(cls, joints: np.ndarray, confidence: np.ndarray | None = None) -> Pose2D:
         """A 2D pose from another source (17 H36M joints in image pixels): no landmarks, no 3D, no mask."""
         joints = np.asarray(joints, dtype=np.float64)
         confidence = np.ones(len(joints)) if confidence is None else np.asarray(confidence, dtype=np.float64)
@@ -67,9 +67,14 @@ class PoseDetector:
     def __init__(self, video: bool = False, min_confidence: float = 0.5, segmentation: bool = False) -> None:
         import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(static_image_mode=not video, model_complexity=1, smooth_landmarks=video,
-                                            enable_segmentation=segmentation, min_detection_confidence=min_confidence,
-                                            min_tracking_confidence=min_confidence)
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=not video,
+            model_complexity=1,
+            smooth_landmarks=video,
+            enable_segmentation=segmentation,
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+        )
 
     def __call__(self, rgb: np.ndarray) -> Pose2D | None:
         """rgb: (H, W, 3) uint8 -> the person's 2D pose, or None when nobody is found."""
@@ -105,13 +110,13 @@ class PoseDetector:
                 break
             people.append(pose)
             x, y, w, h = (int(round(v)) for v in pose.box)
-            image[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = fill
+            image[max(y, 0) : max(y + h, 0), max(x, 0) : max(x + w, 0)] = fill
         return sorted(people, key=lambda p: p.visible_area, reverse=True)
 
     def close(self) -> None:
         self._pose.close()
 
-    def __enter__(self) -> "PoseDetector":
+    def __enter__(self) -> PoseDetector:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -15,9 +15,23 @@ from __future__ import annotations
 import numpy as np
 
 H36M_JOINTS = (
-    "pelvis", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot",
-    "spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
+    "pelvis",
+    "right_hip",
+    "right_knee",
+    "right_foot",
+    "left_hip",
+    "left_knee",
+    "left_foot",
+    "spine",
+    "thorax",
+    "neck_nose",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
 )
 NUM_JOINTS = len(H36M_JOINTS)
 ROOT = 0
@@ -45,10 +59,23 @@ def bone_lengths(joints):
 
 # ------------------------------------------------------------------------------- MediaPipe -> H36M
 MEDIAPIPE_NUM_LANDMARKS = 33
-MP = {"nose": 0, "left_ear": 7, "right_ear": 8, "left_shoulder": 11, "right_shoulder": 12,
-      "left_elbow": 13, "right_elbow": 14, "left_wrist": 15, "right_wrist": 16,
-      "left_hip": 23, "right_hip": 24, "left_knee": 25, "right_knee": 26,
-      "left_ankle": 27, "right_ankle": 28}
+MP = {
+    "nose": 0,
+    "left_ear": 7,
+    "right_ear": 8,
+    "left_shoulder": 11,
+    "right_shoulder": 12,
+    "left_elbow": 13,
+    "right_elbow": 14,
+    "left_wrist": 15,
+    "right_wrist": 16,
+    "left_hip": 23,
+    "right_hip": 24,
+    "left_knee": 25,
+    "right_knee": 26,
+    "left_ankle": 27,
+    "right_ankle": 28,
+}
 
 
 def _mediapipe_matrix() -> np.ndarray:
@@ -57,18 +84,22 @@ def _mediapipe_matrix() -> np.ndarray:
     shoulders = {MP["left_shoulder"]: 0.5, MP["right_shoulder"]: 0.5}
     rows = {
         "pelvis": hips,
-        "right_hip": {MP["right_hip"]: 1.0}, "right_knee": {MP["right_knee"]: 1.0},
+        "right_hip": {MP["right_hip"]: 1.0},
+        "right_knee": {MP["right_knee"]: 1.0},
         "right_foot": {MP["right_ankle"]: 1.0},
-        "left_hip": {MP["left_hip"]: 1.0}, "left_knee": {MP["left_knee"]: 1.0},
+        "left_hip": {MP["left_hip"]: 1.0},
+        "left_knee": {MP["left_knee"]: 1.0},
         "left_foot": {MP["left_ankle"]: 1.0},
         "spine": {**{k: 0.5 * v for k, v in hips.items()}, **{k: 0.5 * v for k, v in shoulders.items()}},
         "thorax": shoulders,
         "neck_nose": {MP["nose"]: 1.0},
         # 1.5 * mid-ears - 0.5 * mid-shoulders
         "head": {MP["left_ear"]: 0.75, MP["right_ear"]: 0.75, MP["left_shoulder"]: -0.25, MP["right_shoulder"]: -0.25},
-        "left_shoulder": {MP["left_shoulder"]: 1.0}, "left_elbow": {MP["left_elbow"]: 1.0},
+        "left_shoulder": {MP["left_shoulder"]: 1.0},
+        "left_elbow": {MP["left_elbow"]: 1.0},
         "left_wrist": {MP["left_wrist"]: 1.0},
-        "right_shoulder": {MP["right_shoulder"]: 1.0}, "right_elbow": {MP["right_elbow"]: 1.0},
+        "right_shoulder": {MP["right_shoulder"]: 1.0},
+        "right_elbow": {MP["right_elbow"]: 1.0},
         "right_wrist": {MP["right_wrist"]: 1.0},
     }
     for name, weights in rows.items():
@@ -81,8 +112,9 @@ def _mediapipe_matrix() -> np.ndarray:
 MEDIAPIPE_TO_H36M = _mediapipe_matrix()
 
 
-def mediapipe_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
+def mediapipe_to_h36m(
+    landmarks: np.ndarray, visibility: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """landmarks (..., 33, D) -> H36M joints (..., 17, D); visibility (..., 33) -> (..., 17),
     each synthesised joint as confident as its least confident source landmark."""
     joints = np.einsum("jk,...kd->...jd", MEDIAPIPE_TO_H36M, np.asarray(landmarks, dtype=np.float64))
@@ -96,9 +128,23 @@ def mediapipe_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = Non
 
 # ------------------------------------------------------------------------------ MPI-INF-3DHP <-> H36M
 MPI_INF_3DHP_JOINTS = (
-    "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-    "pelvis", "spine", "head",
+    "head_top",
+    "neck",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "pelvis",
+    "spine",
+    "head",
 )
 #: h36m[..., j, :] = mpi[..., MPI_TO_H36M[j], :]
 MPI_TO_H36M = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
@@ -107,5 +153,13 @@ H36M_TO_MPI = (10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9)
 #: the official 3DHP metrics use the first 14 joints (no pelvis, spine, head)
 MPI_EVAL_JOINTS = tuple(range(14))
 #: joint groups of the official evaluation, in 3DHP order
-MPI_JOINT_GROUPS = {"head": (0,), "neck": (1,), "shoulder": (2, 5), "elbow": (3, 6), "wrist": (4, 7),
-                    "hip": (8, 11), "knee": (9, 12), "ankle": (10, 13)}
+MPI_JOINT_GROUPS = {
+    "head": (0,),
+    "neck": (1,),
+    "shoulder": (2, 5),
+    "elbow": (3, 6),
+    "wrist": (4, 7),
+    "hip": (8, 11),
+    "knee": (9, 12),
+    "ankle": (10, 13),
+}

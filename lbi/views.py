@@ -20,8 +20,8 @@ import numpy as np
 from . import draw
 from .estimator import Estimate, Estimator, NoPersonFound
 from .fileio import atomic_path
-from .model.selection import retention_rate
 from .image_io import ImageError, Photo, as_rgb, read_photo
+from .model.selection import retention_rate
 from .pose2d import PoseDetector
 from .skeleton import H36M_JOINTS
 
@@ -43,7 +43,7 @@ class Controls:
     show: str  # one of VIEWS_3D
 
     @classmethod
-    def parse(cls, retention, joint, layer, show, layers: list[str]) -> "Controls":
+    def parse(cls, retention, joint, layer, show, layers: list[str]) -> Controls:
         """Raises ValueError with a message for the user when any setting is not one the app offers."""
         r = retention_rate(retention)
         if joint not in (ALL_JOINTS, *H36M_JOINTS):
@@ -87,12 +87,16 @@ def summary_markdown(estimate: Estimate) -> str:
     for note in estimate.notes:
         lines.append(f"**Note:** {note}")
     if estimate.off_person_attention is not None and estimate.off_person_uniform is not None:
-        lines.append(f"**Attention off the person** (last stage-1 layer; MediaPipe's segmentation): "
-                     f"{100 * estimate.off_person_attention:.1f} % (uniform attention: {100 * estimate.off_person_uniform:.1f} %)")
+        lines.append(
+            f"**Attention off the person** (last stage-1 layer; MediaPipe's segmentation): "
+            f"{100 * estimate.off_person_attention:.1f} % "
+            f"(uniform attention: {100 * estimate.off_person_uniform:.1f} %)"
+        )
     bg = "n/a" if estimate.background_attention is None else f"{100 * estimate.background_attention:.1f} %"
     lines.append(f"**Background attention** (last stage-1 layer, outside 30 px of the joints): {bg}")
-    lines.append(f"**Kept patches:** {estimate.kept_tokens} of {estimate.total_tokens} "
-                 f"(retention {estimate.retention:.2f})")
+    lines.append(
+        f"**Kept patches:** {estimate.kept_tokens} of {estimate.total_tokens} (retention {estimate.retention:.2f})"
+    )
     timings = " · ".join(f"{name} {ms:.1f}" for name, ms in estimate.timings_ms.items())
     lines.append(f"**Timings (ms):** {timings}")
     return "\n\n".join(lines)
@@ -118,7 +122,7 @@ class OutputFiles:
                     tmp.write_bytes(data)
             path.touch()  # most recently used
             files = sorted(self.folder.iterdir(), key=lambda p: p.stat().st_mtime)
-            for old in files[:-self.keep]:
+            for old in files[: -self.keep]:
                 old.unlink(missing_ok=True)
         return str(path)
 
@@ -143,24 +147,34 @@ def display_size(rgb: np.ndarray, max_side: int = DISPLAY_SIDE) -> tuple[np.ndar
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
-def attention_view(rgb: np.ndarray, estimate: Estimate, files: OutputFiles, layer: int = DEFAULT_LAYER,
-                   joint: str = ALL_JOINTS) -> str:
+def attention_view(
+    rgb: np.ndarray, estimate: Estimate, files: OutputFiles, layer: int = DEFAULT_LAYER, joint: str = ALL_JOINTS
+) -> str:
     """The attention overlay of one layer and keypoint (or all), drawn at display size: a JPEG file."""
     shown, scale = display_size(rgb)
     joint_index = None if joint in (None, ALL_JOINTS) else H36M_JOINTS.index(joint)
     return files.image(draw.attention_overlay(shown, estimate.scaled(scale), layer, joint_index), "lbi_attention")
 
 
-def photo_view(rgb: np.ndarray, estimate: Estimate, files: OutputFiles, layer: int = DEFAULT_LAYER,
-               joint: str = ALL_JOINTS, show: str = "refined", original_scale: float = 1.0) -> PhotoView:
+def photo_view(
+    rgb: np.ndarray,
+    estimate: Estimate,
+    files: OutputFiles,
+    layer: int = DEFAULT_LAYER,
+    joint: str = ALL_JOINTS,
+    show: str = "refined",
+    original_scale: float = 1.0,
+) -> PhotoView:
     """Everything the photo tab shows for an estimate of ``rgb``: the overlays drawn at display size
     and saved as JPEG files, the 3D figure, the summary, and the JSON (its 2D in the pixels of the
     original photo: ``original_scale`` = original / analysed size)."""
     shown, scale = display_size(rgb)
     on_display = estimate.scaled(scale)
     return PhotoView(
-        pose2d=files.image(draw.draw_skeleton_2d(shown, on_display.joints2d_px, on_display.confidence, on_display.crop.box),
-                           "lbi_pose2d"),
+        pose2d=files.image(
+            draw.draw_skeleton_2d(shown, on_display.joints2d_px, on_display.confidence, on_display.crop.box),
+            "lbi_pose2d",
+        ),
         attention=attention_view(rgb, estimate, files, layer, joint),
         kept=files.image(draw.kept_patches_overlay(shown, on_display), "lbi_kept"),
         figure=draw.skeleton_figure(estimate, show),
@@ -189,8 +203,9 @@ class LiveState:
         self.detector.close()
 
 
-def live_frame(estimator: Estimator, frame: np.ndarray, state: LiveState | None,
-               retention: float | None = None) -> tuple[np.ndarray, LiveState]:
+def live_frame(
+    estimator: Estimator, frame: np.ndarray, state: LiveState | None, retention: float | None = None
+) -> tuple[np.ndarray, LiveState]:
     """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps.
     Live frames skip the flip test: it doubles the lifter's batch (docs/results.md has the timings)."""
     state = state or LiveState()

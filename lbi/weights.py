@@ -19,8 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from .fileio import atomic_path
 from .encoders import build_encoder
+from .fileio import atomic_path
 from .model import Lifter, LiftingByImage, build_model
 
 FORMAT_VERSION = 1
@@ -58,14 +58,25 @@ def save_model(model: Lifter, path: str | Path, include_encoder: bool | None = N
     """
     if include_encoder is None:
         include_encoder = not encoder_is_shipped(model)
-    elif not include_encoder and hasattr(model, "encoder") and not getattr(model.config, "encoder", "").startswith("blazepose"):
+    elif (
+        not include_encoder
+        and hasattr(model, "encoder")
+        and not getattr(model.config, "encoder", "").startswith("blazepose")
+    ):
         raise ValueError("only a BlazePose encoder can be left out: its weights are re-read from mediapipe")
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-             if include_encoder or not k.startswith(ENCODER_PREFIX)}
+    state = {
+        k: v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if include_encoder or not k.startswith(ENCODER_PREFIX)
+    }
     has_encoder = any(k.startswith(ENCODER_PREFIX) for k in model.state_dict())
-    header = {"format": FORMAT_VERSION, "arch": model.arch, "config": model.config.to_dict(),
-              "encoder_weights": "included" if include_encoder or not has_encoder else "package",
-              "extra": extra or {}}
+    header = {
+        "format": FORMAT_VERSION,
+        "arch": model.arch,
+        "config": model.config.to_dict(),
+        "encoder_weights": "included" if include_encoder or not has_encoder else "package",
+        "extra": extra or {},
+    }
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"lbi": json.dumps(header)})
@@ -105,7 +116,9 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Li
     return model.to(map_location).eval()
 
 
-def load_weights(model: nn.Module, path: str | Path, header: dict | None = None, prefixes: tuple[str, ...] = ()) -> None:
+def load_weights(
+    model: nn.Module, path: str | Path, header: dict | None = None, prefixes: tuple[str, ...] = ()
+) -> None:
     """Loads a model file into an existing model, strictly. With ``prefixes``, only the parameters
     under those module names are loaded (e.g. stage 1 of a LiftingByImage) and all of them must
     be in the file."""
@@ -117,8 +130,11 @@ def load_weights(model: nn.Module, path: str | Path, header: dict | None = None,
     encoder_in_file = header["encoder_weights"] == "included"
     if prefixes:  # the model keeps its own values for everything outside ``prefixes``
         wanted = tuple(p + "." for p in prefixes)
-        own = {k: v for k, v in model.state_dict().items()
-               if not k.startswith(wanted) or (not encoder_in_file and k.startswith(ENCODER_PREFIX))}
+        own = {
+            k: v
+            for k, v in model.state_dict().items()
+            if not k.startswith(wanted) or (not encoder_in_file and k.startswith(ENCODER_PREFIX))
+        }
         state = {**own, **{k: v for k, v in state.items() if k.startswith(wanted)}}
         encoder_in_file = True
     load_state(model, state, source=str(path), encoder_in_file=encoder_in_file)
@@ -130,10 +146,16 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, en
     expected = {k for k in own if encoder_in_file or not k.startswith(ENCODER_PREFIX)}
     missing = sorted(expected - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong = sorted(f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
-                   for k in set(state) & set(own) if state[k].shape != own[k].shape)
-    problems = [f"missing {missing[:5]}" if missing else "", f"unexpected {unexpected[:5]}" if unexpected else "",
-                f"wrong shape: {', '.join(wrong[:5])}" if wrong else ""]
+    wrong = sorted(
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in set(state) & set(own)
+        if state[k].shape != own[k].shape
+    )
+    problems = [
+        f"missing {missing[:5]}" if missing else "",
+        f"unexpected {unexpected[:5]}" if unexpected else "",
+        f"wrong shape: {', '.join(wrong[:5])}" if wrong else "",
+    ]
     problems = [p for p in problems if p]
     if problems:
         raise WeightsError(f"{source} does not fit {type(model).__name__}: " + "; ".join(problems))

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lbi.model import kept_count
-
 from app import PHOTO_OUTPUTS, build_app, load_estimator
+from lbi.model import kept_count
 from lbi.views import ALL_JOINTS, LiveState, layer_names, live_frame
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -55,8 +54,16 @@ def url(estimator):
 def test_photo_then_retention(url, estimator):
     client = gradio_client.Client(url, verbose=False)
     layer = layer_names(estimator)[1]
-    out = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS, layer,
-                               "refined", api_name="/analyse"))
+    out = named(
+        client.predict(
+            gradio_client.handle_file(str(ASSETS / "astronaut.jpg")),
+            0.3,
+            ALL_JOINTS,
+            layer,
+            "refined",
+            api_name="/analyse",
+        )
+    )
     assert all(Path(out[name]).is_file() for name in ("pose2d", "attention", "kept"))
     first = json.loads(Path(out["result_json"]).read_text())
     total = first["total_tokens"]
@@ -98,11 +105,20 @@ def test_bad_input_is_reported_and_the_app_keeps_serving(url, estimator, tmp_pat
     path, message = _bad_inputs(tmp_path)[case]
     client = gradio_client.Client(url, verbose=False)
     layer = layer_names(estimator)[1]
-    result = named(client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined",
-                                  api_name="/analyse"))
+    result = named(
+        client.predict(gradio_client.handle_file(str(path)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse")
+    )
     assert message in result["status"] and result["pose2d"] is None and result["result_json"] is None
-    again = named(client.predict(gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")), 0.3, ALL_JOINTS, layer,
-                                 "refined", api_name="/analyse"))
+    again = named(
+        client.predict(
+            gradio_client.handle_file(str(ASSETS / "grace_hopper.jpg")),
+            0.3,
+            ALL_JOINTS,
+            layer,
+            "refined",
+            api_name="/analyse",
+        )
+    )
     assert again["status"].startswith("outside the photo") and again["result_json"]  # a note, not an error
 
 
@@ -122,20 +138,26 @@ def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
     small = cv2.resize(read_image(ASSETS / "lbi_synth_lab.jpg"), None, fx=0.85, fy=0.85)
     big = read_image(ASSETS / "lbi_synth_wild.jpg")
     two = np.full((big.shape[0], small.shape[1] + big.shape[1], 3), 255, np.uint8)
-    two[-small.shape[0]:, :small.shape[1]] = small
-    two[:, small.shape[1]:] = big
+    two[-small.shape[0] :, : small.shape[1]] = small
+    two[:, small.shape[1] :] = big
     Image.fromarray(two).save(tmp_path / "two.jpg")
     client = gradio_client.Client(url, verbose=False)
     layer = layer_names(estimator)[1]
     for name in ("deep.png", "alpha.png", "sideways.jpg"):
-        result = named(client.predict(gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer,
-                                      "refined", api_name="/analyse"))
+        result = named(
+            client.predict(
+                gradio_client.handle_file(str(tmp_path / name)), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse"
+            )
+        )
         assert result["status"].startswith("outside the photo"), name  # the astronaut's legs: a note, no error
         assert json.loads(Path(result["result_json"]).read_text())["people_found"] == 1
     sideways = json.loads(Path(result["result_json"]).read_text())
     assert sideways["joints2d_px"][10][1] < sideways["joints2d_px"][3][1]  # upright: head above the feet
-    result = named(client.predict(gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer,
-                                  "refined", api_name="/analyse"))
+    result = named(
+        client.predict(
+            gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse"
+        )
+    )
     assert "2 people found: showing the largest" in result["status"]
 
 
@@ -152,8 +174,11 @@ def test_concurrent_users_get_their_own_results(url, estimator):
         client = gradio_client.Client(url, verbose=False)
         seen = []
         for retention in (0.3, 0.5, 0.3):
-            first = named(client.predict(gradio_client.handle_file(str(image)), retention, ALL_JOINTS, layer, "refined",
-                                         api_name="/analyse"))
+            first = named(
+                client.predict(
+                    gradio_client.handle_file(str(image)), retention, ALL_JOINTS, layer, "refined", api_name="/analyse"
+                )
+            )
             out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
             for name in ("pose2d", "attention", "kept"):
                 assert read_image(first[name]).shape[2] == 3  # a whole JPEG, decodable
@@ -166,17 +191,31 @@ def test_concurrent_users_get_their_own_results(url, estimator):
     assert results[0] != results[1]
 
 
-@pytest.mark.parametrize("retention, joint, layer, message", [
-    (0, ALL_JOINTS, None, "retention rate must lie in"), (-1, ALL_JOINTS, None, "retention rate must lie in"),
-    (5, ALL_JOINTS, None, "retention rate must lie in"), ("abc", ALL_JOINTS, None, "must be a number"),
-    (0.3, "left_tail", None, "unknown keypoint"), (0.3, ALL_JOINTS, "layer 99", "unknown attention layer"),
-])
+@pytest.mark.parametrize(
+    "retention, joint, layer, message",
+    [
+        (0, ALL_JOINTS, None, "retention rate must lie in"),
+        (-1, ALL_JOINTS, None, "retention rate must lie in"),
+        (5, ALL_JOINTS, None, "retention rate must lie in"),
+        ("abc", ALL_JOINTS, None, "must be a number"),
+        (0.3, "left_tail", None, "unknown keypoint"),
+        (0.3, ALL_JOINTS, "layer 99", "unknown attention layer"),
+    ],
+)
 def test_bad_settings_from_a_script_are_reported(url, estimator, retention, joint, layer, message):
     """/analyse skips Gradio's preprocessing (to read uploads itself), so it checks every input itself."""
     client = gradio_client.Client(url, verbose=False)
     layer = layer or layer_names(estimator)[1]
-    result = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), retention, joint, layer,
-                                  "refined", api_name="/analyse"))
+    result = named(
+        client.predict(
+            gradio_client.handle_file(str(ASSETS / "astronaut.jpg")),
+            retention,
+            joint,
+            layer,
+            "refined",
+            api_name="/analyse",
+        )
+    )
     assert message in result["status"] and result["result_json"] is None
 
 
@@ -196,8 +235,16 @@ def test_app_without_weights_still_serves(tmp_path):
     demo, url = _launch(None, error)
     try:
         client = gradio_client.Client(url, verbose=False)
-        result = named(client.predict(gradio_client.handle_file(str(ASSETS / "astronaut.jpg")), 0.3, ALL_JOINTS,
-                                      "stage 1 · layer 1", "refined", api_name="/analyse"))
+        result = named(
+            client.predict(
+                gradio_client.handle_file(str(ASSETS / "astronaut.jpg")),
+                0.3,
+                ALL_JOINTS,
+                "stage 1 · layer 1",
+                "refined",
+                api_name="/analyse",
+            )
+        )
         assert "not a readable safetensors file" in result["status"]
     finally:
         demo.close()

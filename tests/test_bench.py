@@ -1,10 +1,8 @@
 import json
-
-import torch
-
 from pathlib import Path
 
 import pytest
+import torch
 
 from lbi.bench import bench_model, bench_pipeline, main
 

@@ -11,14 +11,26 @@ from pathlib import Path
 import pytest
 
 from lbi.model import kept_count
-from tests.harness.bench_live import CHROMIUM_ARGS, chromium_path, count_frames, image_src, running_app, start_live, still_clip
+from tests.harness.bench_live import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    count_frames,
+    image_src,
+    running_app,
+    start_live,
+    still_clip,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CI sets LBI_REQUIRE_BROWSER=1: a missing browser then fails these tests instead of skipping them
 REQUIRED = os.environ.get("LBI_REQUIRE_BROWSER") == "1"
-pytestmark = [pytest.mark.slow, pytest.mark.browser,
-              pytest.mark.skipif(chromium_path() is None and not REQUIRED,
-                                 reason="needs Debian's chromium (apt-get install chromium)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        chromium_path() is None and not REQUIRED, reason="needs Debian's chromium (apt-get install chromium)"
+    ),
+]
 if REQUIRED:
     from playwright import sync_api
 else:
@@ -37,8 +49,9 @@ def browser(tmp_path_factory):
         pytest.fail("LBI_REQUIRE_BROWSER=1 but chromium is not installed (apt-get install chromium)")
     clip = still_clip(ROOT / "assets" / "lbi_synth_lab.jpg", tmp_path_factory.mktemp("camera") / "walker.y4m")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(),
-                                             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"]
+        )
         yield browser
         browser.close()
 
@@ -65,8 +78,7 @@ def test_upload_slider_plot_and_overlays(app_url, browser):
     page.locator("#retention input[type=range]").focus()
     for _ in range(20):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('#summary').innerText.includes('(retention 0.50)')",
-                           timeout=30_000)
+    page.wait_for_function("document.querySelector('#summary').innerText.includes('(retention 0.50)')", timeout=30_000)
     assert kept_tokens(page) == (kept_count(0.5, total), total)
     page.wait_for_function(f"document.querySelector('#kept img').src !== {overlays['kept']!r}", timeout=30_000)
     assert page.inner_text("#status").strip().startswith("outside the photo, so inferred")  # the legs: a note

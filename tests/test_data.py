@@ -69,7 +69,7 @@ def test_synth_person_is_drawn_where_the_joints_are(synth_root):
     for k in range(len(ds)):
         image = data.image(int(ds.rows[k])).astype(float)
         x, y = ds.joints2d_px[k][8].round().astype(int)  # thorax: inside the shirt
-        patch = image[max(0, y - 2):y + 3, max(0, x - 2):x + 3].reshape(-1, 3)
+        patch = image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3].reshape(-1, 3)
         corner = image[:5, :5].reshape(-1, 3).mean(0)  # clothing colours are random: compare to the background
         hits += np.abs(patch.mean(0) - corner).sum() > 20
     assert hits >= 0.8 * len(ds)
@@ -78,9 +78,27 @@ def test_synth_person_is_drawn_where_the_joints_are(synth_root):
 # ------------------------------------------------------------------------------------ Human3.6M
 def _standing_pose(rng, frames: int) -> np.ndarray:
     """(frames, 32, 3) metres: a random but plausible 17-joint person placed at the H36M indices."""
-    base = np.array([[0, 0, 0], [-.13, 0, 0], [-.13, -.45, 0], [-.13, -.9, 0], [.13, 0, 0], [.13, -.45, 0], [.13, -.9, 0],
-                     [0, .23, 0], [0, .48, 0], [0, .6, .05], [0, .72, 0], [.15, .46, 0], [.15, .2, 0], [.15, -.05, 0],
-                     [-.15, .46, 0], [-.15, .2, 0], [-.15, -.05, 0]])
+    base = np.array(
+        [
+            [0, 0, 0],
+            [-0.13, 0, 0],
+            [-0.13, -0.45, 0],
+            [-0.13, -0.9, 0],
+            [0.13, 0, 0],
+            [0.13, -0.45, 0],
+            [0.13, -0.9, 0],
+            [0, 0.23, 0],
+            [0, 0.48, 0],
+            [0, 0.6, 0.05],
+            [0, 0.72, 0],
+            [0.15, 0.46, 0],
+            [0.15, 0.2, 0],
+            [0.15, -0.05, 0],
+            [-0.15, 0.46, 0],
+            [-0.15, 0.2, 0],
+            [-0.15, -0.05, 0],
+        ]
+    )
     out = rng.normal(0, 0.05, (frames, 32, 3))
     out[:, list(KEEP_32_TO_17)] = base + rng.normal(0, 0.01, (frames, 17, 3))
     return out
@@ -95,11 +113,19 @@ def h36m_source(tmp_path_factory):
     np.savez(root / "data_3d_h36m.npz", positions_3d=positions)
     cameras = {"intrinsics": {}, "extrinsics": {}}
     for k, cam in enumerate(CAMERA_IDS):
-        cameras["intrinsics"][cam] = {"res_w": 160, "res_h": 160, "center": [80 + k, 80 - k], "focal_length": [200, 200],
-                                      "radial_distortion": [0, 0, 0], "tangential_distortion": [0, 0]}
+        cameras["intrinsics"][cam] = {
+            "res_w": 160,
+            "res_h": 160,
+            "center": [80 + k, 80 - k],
+            "focal_length": [200, 200],
+            "radial_distortion": [0, 0, 0],
+            "tangential_distortion": [0, 0],
+        }
     for subject in actions:
-        cameras["extrinsics"][subject] = {cam: {"orientation": [1, 0, 0, 0], "translation": [0, -200, -4000 - 100 * k]}
-                                          for k, cam in enumerate(CAMERA_IDS)}
+        cameras["extrinsics"][subject] = {
+            cam: {"orientation": [1, 0, 0, 0], "translation": [0, -200, -4000 - 100 * k]}
+            for k, cam in enumerate(CAMERA_IDS)
+        }
     (root / "cameras.json").write_text(json.dumps(cameras))
     cpn, sh = {}, {}
     for subject, acts in positions.items():
@@ -110,7 +136,9 @@ def h36m_source(tmp_path_factory):
             for cam in CAMERA_IDS:
                 folder = root / "videos" / subject / "Videos"
                 folder.mkdir(parents=True, exist_ok=True)
-                writer = cv2.VideoWriter(str(folder / f"{action}.{cam}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 50, (160, 160))
+                writer = cv2.VideoWriter(
+                    str(folder / f"{action}.{cam}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 50, (160, 160)
+                )
                 for f in range(23):  # shorter than the mocap: the sequence must be trimmed
                     frame = np.full((160, 160, 3), 40, np.uint8)
                     cv2.putText(frame, str(f), (60, 90), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
@@ -124,9 +152,14 @@ def h36m_source(tmp_path_factory):
 @pytest.fixture(scope="module")
 def h36m_prepared(h36m_source, tmp_path_factory):
     out = tmp_path_factory.mktemp("h36m_prepared")
-    counts = prepare_h36m(h36m_source / "videos", h36m_source / "data_3d_h36m.npz", h36m_source / "cameras.json", out,
-                          {"cpn": h36m_source / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
-                           "sh": h36m_source / "data_2d_h36m_sh_pt_mpii.npz"}, subjects=("S1", "S9", "S11"))
+    counts = prepare_h36m(
+        h36m_source / "videos",
+        h36m_source / "data_3d_h36m.npz",
+        h36m_source / "cameras.json",
+        out,
+        {"cpn": h36m_source / "data_2d_h36m_cpn_ft_h36m_dbb.npz", "sh": h36m_source / "data_2d_h36m_sh_pt_mpii.npz"},
+        subjects=("S1", "S9", "S11"),
+    )
     return out, counts
 
 
@@ -141,10 +174,18 @@ def test_h36m_prepare_produces_the_format(h36m_source, h36m_prepared):
     assert set(data.meta.inputs_2d) == {"gt", "cpn", "sh"}
     positions = load_npz(h36m_source / "data_3d_h36m.npz")["positions_3d"]
     cams = json.loads((h36m_source / "cameras.json").read_text())
-    row = int(np.flatnonzero((data.ann["subject"] == "S1") & (data.ann["action"] == "Eating") &
-                             (data.ann["camera"] == CAMERA_IDS[2]) & (data.ann["frame"] == 10))[0])
+    row = int(
+        np.flatnonzero(
+            (data.ann["subject"] == "S1")
+            & (data.ann["action"] == "Eating")
+            & (data.ann["camera"] == CAMERA_IDS[2])
+            & (data.ann["frame"] == 10)
+        )[0]
+    )
     ext = cams["extrinsics"]["S1"][CAMERA_IDS[2]]
-    expected = world_to_camera(positions["S1"]["Eating"][10][list(KEEP_32_TO_17)] * 1000, ext["orientation"], ext["translation"])
+    expected = world_to_camera(
+        positions["S1"]["Eating"][10][list(KEEP_32_TO_17)] * 1000, ext["orientation"], ext["translation"]
+    )
     np.testing.assert_allclose(data.ann["joints3d"][row], expected, rtol=1e-5)
     sh = load_npz(h36m_source / "data_2d_h36m_sh_pt_mpii.npz")["positions_2d"]["S1"]["Eating"][2][10]
     np.testing.assert_allclose(data.ann["joints2d_sh"][row], sh_to_h36m(sh), rtol=1e-5)
@@ -220,7 +261,9 @@ def test_3dhp_prepare_keeps_valid_frames_and_reorders_joints(tmp_path):
     counts = prepare_3dhp(tmp_path / "src", tmp_path / "out", sequences=("TS1", "TS5"))
     assert counts == {"TS1": 4, "TS5": 4}
     data = PreparedData(tmp_path / "out")
-    assert data.meta.splits["GS"] == ["TS1"] and data.meta.splits["Outdoor"] == ["TS5"] and data.meta.splits["noGS"] == []
+    assert (
+        data.meta.splits["GS"] == ["TS1"] and data.meta.splits["Outdoor"] == ["TS5"] and data.meta.splits["noGS"] == []
+    )
     row = int(np.flatnonzero((data.ann["subject"] == "TS5") & (data.ann["frame"] == 3))[0])
     annot2, annot3, _ = truth["TS5"]
     np.testing.assert_allclose(data.ann["joints3d"][row][list(H36M_TO_MPI)], annot3[3], rtol=1e-5)
@@ -249,11 +292,23 @@ def test_prepared_h36m_trains_one_step_and_evaluates_per_action(h36m_prepared, t
     from train.engine import fit
 
     out, _ = h36m_prepared
-    cfg = load_config("train/configs/synth/lbi_end_to_end.yaml", [
-        f"data.train={out}:train", f"data.eval={{h36m-test: {out}:test}}", "data.inputs_2d=cpn",
-        "model.encoder=small_cnn", "model.dim=32", "model.heads=4", "training.epochs=1", "training.batch_size=24",
-        f"training.out={tmp_path}/run"])
+    cfg = load_config(
+        "train/configs/synth/lbi_end_to_end.yaml",
+        [
+            f"data.train={out}:train",
+            f"data.eval={{h36m-test: {out}:test}}",
+            "data.inputs_2d=cpn",
+            "model.encoder=small_cnn",
+            "model.dim=32",
+            "model.heads=4",
+            "training.epochs=1",
+            "training.batch_size=24",
+            f"training.out={tmp_path}/run",
+        ],
+    )
     result = fit(cfg)["h36m-test"]
     assert result.samples == 24
     assert set(result.per_action) == {"Walking", "Sitting", "average"}
-    assert result.per_action["average"] == pytest.approx((result.per_action["Walking"] + result.per_action["Sitting"]) / 2)
+    assert result.per_action["average"] == pytest.approx(
+        (result.per_action["Walking"] + result.per_action["Sitting"]) / 2
+    )

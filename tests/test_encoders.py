@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.encoders import (BlazePoseEncoder, CheckpointError, HRNetEncoder, SmallCNNEncoder, build_encoder,
-                          load_hrnet_checkpoint)
+from lbi.encoders import (
+    BlazePoseEncoder,
+    CheckpointError,
+    HRNetEncoder,
+    SmallCNNEncoder,
+    build_encoder,
+    load_hrnet_checkpoint,
+)
 from lbi.encoders.blazepose import FEATURE_TENSORS, HEATMAP_TENSOR, landmark_model_path
 from lbi.encoders.tflite_graph import TFLiteGraph
 
@@ -18,7 +24,8 @@ def tflite_reference():
     interpreter = litert.Interpreter(
         model_path=str(landmark_model_path()),
         experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        experimental_preserve_all_tensors=True)
+        experimental_preserve_all_tensors=True,
+    )
     interpreter.allocate_tensors()
     image = np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
@@ -87,9 +94,13 @@ def test_hrnet_checkpoint_forms(tmp_path, hrnet_state, form):
     elif form == "module":  # saved from DataParallel
         ckpt = {"state_dict": {f"module.{k}": v for k, v in full.items()}}
     else:  # mmpose-style: backbone + keypoint_head
-        ckpt = {"meta": {"mmpose_version": "0.x"},
-                "state_dict": {**{f"backbone.{k}": v for k, v in state.items()},
-                               **{f"keypoint_head.{k}": v for k, v in head.items()}}}
+        ckpt = {
+            "meta": {"mmpose_version": "0.x"},
+            "state_dict": {
+                **{f"backbone.{k}": v for k, v in state.items()},
+                **{f"keypoint_head.{k}": v for k, v in head.items()},
+            },
+        }
     path = tmp_path / f"{form}.pth"
     torch.save(ckpt, path)
     enc = HRNetEncoder()

@@ -40,7 +40,9 @@ def test_predict_on_a_photo(estimator, photo):
     assert 0.0 <= est.off_person_attention <= 1.0 and 0.0 < est.off_person_uniform < 1.0  # MediaPipe's segmentation
     nobody = estimator.off_person(est, np.zeros(photo.shape[:2], np.float32))
     everyone = estimator.off_person(est, np.ones(photo.shape[:2], np.float32))
-    assert nobody == (1.0, 1.0) and everyone[1] < est.off_person_uniform and everyone[0] <= est.off_person_attention + 1e-9
+    assert (
+        nobody == (1.0, 1.0) and everyone[1] < est.off_person_uniform and everyone[0] <= est.off_person_attention + 1e-9
+    )
     assert {"detector", "crop", "encoder", "stage1", "stage2"} <= set(est.timings_ms)
     heat = est.map_to_image(est.attention[2].sum(0), photo.shape[:2])
     assert heat.shape == photo.shape[:2] and heat.max() > 0
@@ -64,7 +66,9 @@ def test_no_person_and_batches(estimator, photo):
     with pytest.raises(NoPersonFound):
         estimator.predict(blank)
     results = estimator.predict_batch([photo, blank, photo[:, ::-1].copy()])
-    assert isinstance(results[0], Estimate) and isinstance(results[1], NoPersonFound) and isinstance(results[2], Estimate)
+    assert (
+        isinstance(results[0], Estimate) and isinstance(results[1], NoPersonFound) and isinstance(results[2], Estimate)
+    )
     single = estimator.predict(photo)
     np.testing.assert_allclose(results[0].joints3d_mm, single.joints3d_mm, atol=1e-3)
 
@@ -89,16 +93,21 @@ def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     wide = estimator.refine(flipped, retention=1.0)
     assert wide.flip_test and wide.kept_tokens == 3072
     np.testing.assert_allclose(wide.coarse3d_mm, flipped.coarse3d_mm, atol=1e-3)
-    assert Estimator(model=estimator.model, device="cpu", detector=estimator.detector,
-                     flip_test=False).predict(photo).flip_test is False
+    assert (
+        Estimator(model=estimator.model, device="cpu", detector=estimator.detector, flip_test=False)
+        .predict(photo)
+        .flip_test
+        is False
+    )
 
 
 def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
     """lift() runs the same path as predict() on a 2D pose from elsewhere; a known camera replaces the assumed
     one when the pose is turned back from the model's axes (a ray-frame model) into the camera's."""
     torch.manual_seed(0)
-    estimator = Estimator(model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")),
-                          device="cpu")
+    estimator = Estimator(
+        model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")), device="cpu"
+    )
     found = estimator.predict(photo, flip_test=False)
     given = estimator.lift(photo, found.joints2d_px, flip_test=False)
     assert given.crop.box == pytest.approx(found.crop.box)

@@ -81,7 +81,10 @@ def test_known_answers_per_row_and_frame(tmp_path):
     assert "MediaPipe world landmarks" not in means  # the stand-in has no 3D
     text = report.markdown()
     assert "| turned, ground-truth 2D | 3 |" in text and "missed: set/frame_1.png" in text
-    assert json.loads(report.to_json())["frames"][1]["rows"].keys() == {"oracle, ground-truth 2D", "turned, ground-truth 2D"}
+    assert json.loads(report.to_json())["frames"][1]["rows"].keys() == {
+        "oracle, ground-truth 2D",
+        "turned, ground-truth 2D",
+    }
 
 
 def test_metrics_use_the_14_joints_both_data_sets_annotate():
@@ -92,9 +95,18 @@ def test_metrics_use_the_14_joints_both_data_sets_annotate():
     assert e["mpjpe14"] == pytest.approx(0) and e["mpjpe17"] == pytest.approx(100 / 17)
 
 
-@pytest.mark.parametrize("breakage, message", [
-    ("no_gt", "no gt.npz"), ("no_key", "lacks ['K']"), ("shape", "should be"), ("image", "missing"),
-    ("behind", "in front of the camera"), ("not_npz", "not a readable .npz"), ("path", "not paths")])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        ("no_gt", "no gt.npz"),
+        ("no_key", "lacks ['K']"),
+        ("shape", "should be"),
+        ("image", "missing"),
+        ("behind", "in front of the camera"),
+        ("not_npz", "not a readable .npz"),
+        ("path", "not paths"),
+    ],
+)
 def test_a_folder_in_another_format_is_refused_with_a_reason(tmp_path, breakage, message):
     root = photo_folder(tmp_path / "set", [random_pose(0), random_pose(1)])
     data = dict(np.load(root / "gt.npz"))

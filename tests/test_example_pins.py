@@ -36,9 +36,13 @@ def example_outputs() -> dict[str, dict]:
     out = {}
     for path in sorted((ROOT / "assets").glob("*.jpg")):
         estimate = estimator.predict(read_image(path))
-        out[path.name] = {"joints3d_mm": estimate.joints3d_mm.tolist(), "coarse3d_mm": estimate.coarse3d_mm.tolist(),
-                          "joints3d_mm_r1": estimator.refine(estimate, 1.0).joints3d_mm.tolist(),
-                          "joints2d_px": estimate.joints2d_px.tolist(), "kept_tokens": estimate.kept_tokens}
+        out[path.name] = {
+            "joints3d_mm": estimate.joints3d_mm.tolist(),
+            "coarse3d_mm": estimate.coarse3d_mm.tolist(),
+            "joints3d_mm_r1": estimator.refine(estimate, 1.0).joints3d_mm.tolist(),
+            "joints2d_px": estimate.joints2d_px.tolist(),
+            "kept_tokens": estimate.kept_tokens,
+        }
     return out
 
 
@@ -46,7 +50,8 @@ def example_outputs() -> dict[str, dict]:
 def test_examples_give_the_pinned_joints():
     pins = json.loads(PINS.read_text())
     assert pins["weights_sha256"] == weights_sha256(), (
-        "the bundled weights changed: if on purpose, run `python tests/test_example_pins.py --update`")
+        "the bundled weights changed: if on purpose, run `python tests/test_example_pins.py --update`"
+    )
     now = example_outputs()
     assert set(now) == set(pins["examples"])
     for name, pinned in pins["examples"].items():

@@ -49,8 +49,15 @@ def test_mirrored_2d_joints_are_where_the_flipped_crop_shows_them(synth_root):
 
 def _batch(**fields) -> Batch:
     joints = torch.randn(4, 17, 2)
-    return Batch(joints2d=joints, joints2d_px=joints, joints2d_gt_px=joints, target=torch.randn(4, 17, 3),
-                 index=torch.arange(4), detected=torch.ones(4, dtype=torch.bool), **fields)
+    return Batch(
+        joints2d=joints,
+        joints2d_px=joints,
+        joints2d_gt_px=joints,
+        target=torch.randn(4, 17, 3),
+        index=torch.arange(4),
+        detected=torch.ones(4, dtype=torch.bool),
+        **fields,
+    )
 
 
 def test_flip_augmentation_mirrors_the_chosen_samples_only():
@@ -103,16 +110,27 @@ def test_training_with_flip_augmentation_on_cached_features(synth_root, tmp_path
 
     root = tmp_path / "lab"
     shutil.copytree(synth_root / "lab", root, ignore=shutil.ignore_patterns("features"))
-    cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
-        f"data.train={root}:train", f"data.eval={{lab-test: {root}:test}}", "training.epochs=1", "training.batch_size=8",
-        f"training.out={tmp_path / 'run'}", "training.flip=0.5", "model.encoder=small_cnn", "model.dim=32",
-        "model.heads=4"])
+    cfg = load_config(
+        "train/configs/synth/lbi_stage1.yaml",
+        [
+            f"data.train={root}:train",
+            f"data.eval={{lab-test: {root}:test}}",
+            "training.epochs=1",
+            "training.batch_size=8",
+            f"training.out={tmp_path / 'run'}",
+            "training.flip=0.5",
+            "model.encoder=small_cnn",
+            "model.dim=32",
+            "model.heads=4",
+        ],
+    )
     train_set, _ = build_datasets(cfg, build_experiment_model(cfg), rank=0)
     assert "features_mirrored" in train_set[0]
     assert len(list((root / "features").glob("*-mirrored.npy"))) == 1
     results = fit(cfg)
     assert np.isfinite(results["lab-test"].mpjpe)
     from lbi.weights import load_model
+
     model = load_model(tmp_path / "run" / "model.safetensors")
     plain = model_dataset(model, root, "test", cache="build")
     both = model_dataset(model, root, "test", cache="build", mirrored=True)

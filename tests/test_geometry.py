@@ -3,11 +3,29 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.camera import (Intrinsics, camera_to_world, image_coordinates, normalize_screen_coordinates,
-                        project_to_2d, world_to_camera)
+from lbi.camera import (
+    Intrinsics,
+    camera_to_world,
+    image_coordinates,
+    normalize_screen_coordinates,
+    project_to_2d,
+    world_to_camera,
+)
 from lbi.crop import Crop, box_to_center_scale, image_to_tensor, normalize_image, seen_centre
-from lbi.skeleton import (BONES, H36M_JOINTS, H36M_TO_MPI, LEFT, MEDIAPIPE_TO_H36M, MPI_INF_3DHP_JOINTS,
-                          MPI_TO_H36M, PARENTS, RIGHT, bone_lengths, flip_permutation, mediapipe_to_h36m)
+from lbi.skeleton import (
+    BONES,
+    H36M_JOINTS,
+    H36M_TO_MPI,
+    LEFT,
+    MEDIAPIPE_TO_H36M,
+    MPI_INF_3DHP_JOINTS,
+    MPI_TO_H36M,
+    PARENTS,
+    RIGHT,
+    bone_lengths,
+    flip_permutation,
+    mediapipe_to_h36m,
+)
 
 
 # ------------------------------------------------------------------------------------ skeleton
@@ -23,8 +41,15 @@ def test_h36m_skeleton_definition():
 def test_mpi_maps_are_inverse_and_name_the_same_joints():
     assert sorted(MPI_TO_H36M) == list(range(17))
     assert [MPI_TO_H36M[H36M_TO_MPI[j]] for j in range(17)] == list(range(17))
-    same = {"pelvis": "pelvis", "spine": "spine", "thorax": "neck", "neck_nose": "head", "head": "head_top",
-            "right_foot": "right_ankle", "left_foot": "left_ankle"}
+    same = {
+        "pelvis": "pelvis",
+        "spine": "spine",
+        "thorax": "neck",
+        "neck_nose": "head",
+        "head": "head_top",
+        "right_foot": "right_ankle",
+        "left_foot": "left_ankle",
+    }
     for j, name in enumerate(H36M_JOINTS):
         assert MPI_INF_3DHP_JOINTS[MPI_TO_H36M[j]] == same.get(name, name)
 
@@ -84,8 +109,9 @@ def test_world_camera_round_trip_and_projection():
     np.testing.assert_allclose(camera_to_world(world_to_camera(pts, q, t), q, t), pts, atol=1e-9)
     # rigid: distances are kept
     cam = world_to_camera(pts, q, t)
-    np.testing.assert_allclose(np.linalg.norm(cam[:, 1] - cam[:, 0], axis=-1),
-                               np.linalg.norm(pts[:, 1] - pts[:, 0], axis=-1))
+    np.testing.assert_allclose(
+        np.linalg.norm(cam[:, 1] - cam[:, 0], axis=-1), np.linalg.norm(pts[:, 1] - pts[:, 0], axis=-1)
+    )
     k = Intrinsics(1145.0, 1144.0, 512.0, 515.0)
     np.testing.assert_allclose(project_to_2d(np.array([0.0, 0.0, 5000.0]), k), [512.0, 515.0])
     np.testing.assert_allclose(project_to_2d(np.array([1000.0, -500.0, 5000.0]), k), [512 + 229.0, 515 - 114.4])
@@ -133,8 +159,9 @@ def test_image_to_tensor_and_normalisation():
     tensor = image_to_tensor(img)
     assert tensor.shape == (1, 3, 4, 6) and torch.all(tensor == 1.0)
     norm = normalize_image(tensor)
-    torch.testing.assert_close(norm[0, :, 0, 0], torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224,
-                                                               (1 - 0.406) / 0.225]))
+    torch.testing.assert_close(
+        norm[0, :, 0, 0], torch.tensor([(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225])
+    )
     with pytest.raises(ValueError, match="uint8"):
         image_to_tensor(img.astype(np.float32))
 
@@ -190,12 +217,14 @@ def test_ray_frame_sees_an_off_centre_person_as_a_centred_one():
     np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
     codec = InputCodec(frame="ray")
     target = codec.encode_pose(joints, root_px[None], intrinsics[None])
-    np.testing.assert_allclose(np.linalg.norm(target, axis=-1), np.linalg.norm(joints - joints[:, :1], axis=-1) / 1000,
-                               rtol=1e-5)  # a rotation: joint distances from the root are kept
+    np.testing.assert_allclose(
+        np.linalg.norm(target, axis=-1), np.linalg.norm(joints - joints[:, :1], axis=-1) / 1000, rtol=1e-5
+    )  # a rotation: joint distances from the root are kept
     back = codec.decode_pose(target[0] * 1000, root_px, intrinsics)
     np.testing.assert_allclose(back, joints[0] - joints[0, :1], atol=0.05)
     camera = InputCodec(frame="camera")
-    np.testing.assert_allclose(camera.encode_pose(joints, root_px[None], intrinsics[None]), (joints - joints[:, :1]) / 1000,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        camera.encode_pose(joints, root_px[None], intrinsics[None]), (joints - joints[:, :1]) / 1000, atol=1e-6
+    )
     with pytest.raises(ValueError, match="frame must be one of"):
         InputCodec(frame="world")

@@ -24,9 +24,20 @@ def files(tmp_path_factory):
 
 def test_every_category_is_generated(files):
     categories = Counter(c for _, c in files)
-    assert set(categories) >= {"empty", "random bytes", "truncated", "huge header", "decompression bomb",
-                               "text-chunk bomb", "odd mode", "odd format", "tiny", "extreme aspect", "large photo",
-                               "byte-flipped"}
+    assert set(categories) >= {
+        "empty",
+        "random bytes",
+        "truncated",
+        "huge header",
+        "decompression bomb",
+        "text-chunk bomb",
+        "odd mode",
+        "odd format",
+        "tiny",
+        "extreme aspect",
+        "large photo",
+        "byte-flipped",
+    }
 
 
 def test_hostile_files_give_pixels_or_a_specific_error(files):
@@ -51,8 +62,13 @@ def test_cli_reports_each_bad_file_and_keeps_the_good_results(files, tmp_path):
     good = ROOT / "assets" / "grace_hopper.jpg"
     paths = [str(p) for p, _ in files[::4]] + [str(good)]
     out = tmp_path / "poses.json"
-    proc = subprocess.run([sys.executable, "-m", "lbi", "predict", *paths, "--json", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbi", "predict", *paths, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     results = json.loads(out.read_text())["results"]
     assert [r["image"] for r in results] == paths

@@ -32,7 +32,7 @@ def test_modes_become_rgb_uint8(tmp_path, photo):
     rgba = photo.convert("RGBA")
     rgba.putalpha(0)  # fully transparent: composited on white
     rgba.save(tmp_path / "rgba.png")
-    sixteen = (np.asarray(grey, np.uint16) * 257)  # 16-bit, full range
+    sixteen = np.asarray(grey, np.uint16) * 257  # 16-bit, full range
     Image.fromarray(sixteen).save(tmp_path / "deep.png")
     photo.convert("P").save(tmp_path / "palette.gif")
     photo.convert("CMYK").save(tmp_path / "cmyk.jpg")
@@ -53,10 +53,13 @@ def test_arrays_of_any_dtype():
         as_rgb(np.zeros((100, 80, 2)))
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"name,value\n1,2\n", "not an image"),
-    (b"", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"name,value\n1,2\n", "not an image"),
+        (b"", "not an image"),
+    ],
+)
 def test_non_images_are_refused(tmp_path, content, message):
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)
@@ -96,7 +99,7 @@ def test_large_photos_are_read_at_working_size_and_say_so(tmp_path, photo):
     small = np.asarray(photo.resize((read.rgb.shape[1], read.rgb.shape[0])), dtype=int)
     assert np.abs(read.rgb.astype(int) - small).mean() < 8  # the same picture
     assert read_photo(ASSETS / "grace_hopper.jpg").note is None
-    deep = (np.asarray(big.convert("L"), np.uint16) * 257)
+    deep = np.asarray(big.convert("L"), np.uint16) * 257
     Image.fromarray(deep).save(tmp_path / "deep.png")
     assert max(read_image(tmp_path / "deep.png").shape) == WORK_SIDE
     # over twice the working size, a 16-bit image is decimated in Pillow first: the picture must survive it

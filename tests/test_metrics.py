@@ -1,8 +1,20 @@
 import numpy as np
 import pytest
 
-from lbi.metrics import (AUC_THRESHOLDS_MM, FOREARMS, auc, background_attention_ratio, bone_length_error,
-                         forearm_ratio, mpi_pck_report, mpjpe, p_mpjpe, per_action_mean, pck, procrustes_align)
+from lbi.metrics import (
+    AUC_THRESHOLDS_MM,
+    FOREARMS,
+    auc,
+    background_attention_ratio,
+    bone_length_error,
+    forearm_ratio,
+    mpi_pck_report,
+    mpjpe,
+    p_mpjpe,
+    pck,
+    per_action_mean,
+    procrustes_align,
+)
 from lbi.skeleton import BONES, H36M_JOINTS
 
 
@@ -57,7 +69,9 @@ def test_bone_lengths_hand_values():
     assert bone_length_error(moved, target) == pytest.approx(np.zeros(3), abs=1e-9)
     assert forearm_ratio(moved, target) == pytest.approx(1.0)
     assert [(H36M_JOINTS[BONES[i][0]], H36M_JOINTS[BONES[i][1]]) for i in FOREARMS] == [
-        ("left_wrist", "left_elbow"), ("right_wrist", "right_elbow")]
+        ("left_wrist", "left_elbow"),
+        ("right_wrist", "right_elbow"),
+    ]
     short = target.copy()
     for wrist, elbow in (BONES[i] for i in FOREARMS):
         short[:, wrist] = (target[:, wrist] + target[:, elbow]) / 2

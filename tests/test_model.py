@@ -1,12 +1,20 @@
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
-from lbi.model import (FeatureSelection, LiftingByImage, LiftingConfig, MartinezMLP, PoseGuidedLayer,
-                       TransformerLayer, build_model, kept_count, plain_image_config)
+from lbi.model import (
+    FeatureSelection,
+    LiftingByImage,
+    LiftingConfig,
+    MartinezMLP,
+    PoseGuidedLayer,
+    TransformerLayer,
+    build_model,
+    kept_count,
+    plain_image_config,
+)
 from lbi.model.attention import merge_heads, split_heads
 
 
@@ -171,8 +179,9 @@ def test_detach_controls_whether_stage2_loss_reaches_stage1(small_config):
 
 def test_plain_image_model_and_martinez_baseline():
     plain = LiftingByImage(plain_image_config(encoder="small_cnn", dim=32, heads=4)).eval()
-    assert all(isinstance(layer, TransformerLayer) and not isinstance(layer, PoseGuidedLayer)
-               for layer in plain.stage1_layers)
+    assert all(
+        isinstance(layer, TransformerLayer) and not isinstance(layer, PoseGuidedLayer) for layer in plain.stage1_layers
+    )
     out = plain(torch.rand(2, 3, 64, 48), torch.randn(2, 17, 2))
     assert out.kept_indices is None and len(out.attention()) == 3
     assert torch.equal(out.refined, out.coarse)

@@ -52,8 +52,10 @@ def test_person_found_with_a_human_skeleton(estimates, name):
             ratio, difference = bones[left] / bones[right], abs(bones[left] - bones[right])
             assert 0.6 < ratio < 1.67 or difference < 60, (name, H36M_JOINTS[left])
         thigh, shin = bones[J("left_knee")] + bones[J("right_knee")], bones[J("left_foot")] + bones[J("right_foot")]
-        upper_arm, forearm = (bones[J("left_elbow")] + bones[J("right_elbow")],
-                              bones[J("left_wrist")] + bones[J("right_wrist")])
+        upper_arm, forearm = (
+            bones[J("left_elbow")] + bones[J("right_elbow")],
+            bones[J("left_wrist")] + bones[J("right_wrist")],
+        )
         assert 0.6 < thigh / shin < 1.67 and 0.6 < upper_arm / forearm < 1.67
         height = pose[J("head"), 1] - (pose[J("left_foot"), 1] + pose[J("right_foot"), 1]) / 2  # y points down
         if not any("foot" in note for note in est.notes):  # a portrait's legs are a guess: standing or seated
@@ -129,8 +131,8 @@ def test_several_people_pick_the_largest(estimator):
     small = cv2.resize(read_image(ASSETS / "lbi_synth_lab.jpg"), None, fx=0.85, fy=0.85)
     big = read_image(ASSETS / "lbi_synth_wild.jpg")
     canvas = np.full((big.shape[0], small.shape[1] + big.shape[1], 3), 255, np.uint8)
-    canvas[-small.shape[0]:, :small.shape[1]] = small
-    canvas[:, small.shape[1]:] = big
+    canvas[-small.shape[0] :, : small.shape[1]] = small
+    canvas[:, small.shape[1] :] = big
     est = estimator.predict(canvas)
     assert est.people_found == 2 and "2 people found" in est.notes[0]
     assert est.joints2d_px[J("head"), 0] > small.shape[1]  # the larger person, on the right
@@ -144,8 +146,17 @@ def test_no_person(estimator):
 def test_cli_predict_writes_json(tmp_path, capsys):
     (tmp_path / "notes.jpg").write_text("not a photo")
     out = tmp_path / "out.json"
-    code = cli(["predict", str(ASSETS / "astronaut.jpg"), str(tmp_path / "notes.jpg"), "--json", str(out),
-                "--retention", "0.5"])
+    code = cli(
+        [
+            "predict",
+            str(ASSETS / "astronaut.jpg"),
+            str(tmp_path / "notes.jpg"),
+            "--json",
+            str(out),
+            "--retention",
+            "0.5",
+        ]
+    )
     assert code == 1  # one of the two files failed
     results = json.loads(out.read_text())["results"]
     ok, bad = results
@@ -155,24 +166,40 @@ def test_cli_predict_writes_json(tmp_path, capsys):
     assert 0 <= ok["background_attention"] <= 1 and {"detector", "encoder", "stage1", "stage2"} <= set(ok["timings_ms"])
     assert "not an image" in bad["error"] and "not an image" in capsys.readouterr().err
     assert ok["flip_test"] is True  # on by default
-    assert cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(out), "--retention", "0.5", "--no-flip-test"]) == 0
+    assert (
+        cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(out), "--retention", "0.5", "--no-flip-test"]) == 0
+    )
     alone = json.loads(out.read_text())["results"][0]
     assert alone["flip_test"] is False and not np.allclose(alone["joints3d_mm"], ok["joints3d_mm"], atol=1.0)
 
 
 def test_cli_predict_with_bad_weights(tmp_path, capsys):
     (tmp_path / "w.safetensors").write_bytes(b"\x00" * 64)
-    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(tmp_path / "o.json"),
-                "--weights", str(tmp_path / "w.safetensors")])
+    code = cli(
+        [
+            "predict",
+            str(ASSETS / "astronaut.jpg"),
+            "--json",
+            str(tmp_path / "o.json"),
+            "--weights",
+            str(tmp_path / "w.safetensors"),
+        ]
+    )
     assert code == 2 and "not a readable safetensors file" in capsys.readouterr().err
     assert not (tmp_path / "o.json").exists()
-    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "none.safetensors")])
+    code = cli(
+        ["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "none.safetensors")]
+    )
     assert code == 2 and "weights file not found" in capsys.readouterr().err
     # a real model file whose config does not match its tensors (e.g. edited or from another version)
     from safetensors.torch import load_file, save_file
 
     header = read_header(BUNDLED_WEIGHTS)
     header["config"]["dim"] = 96
-    save_file(load_file(str(BUNDLED_WEIGHTS)), str(tmp_path / "other.safetensors"), metadata={"lbi": json.dumps(header)})
-    code = cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "other.safetensors")])
+    save_file(
+        load_file(str(BUNDLED_WEIGHTS)), str(tmp_path / "other.safetensors"), metadata={"lbi": json.dumps(header)}
+    )
+    code = cli(
+        ["predict", str(ASSETS / "astronaut.jpg"), "--json", "-", "--weights", str(tmp_path / "other.safetensors")]
+    )
     assert code == 2 and "wrong shape" in capsys.readouterr().err

@@ -11,8 +11,7 @@ from lbi.codec import InputCodec
 from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.data.synth.generate import RAND_SIZES, RAND_TEST, RAND_TRAIN, RandJob, render_rand_job
-from lbi.metrics import (attention_share, circle_background, peak_near_joint, peak_on_person,
-                         silhouette_background)
+from lbi.metrics import attention_share, circle_background, peak_near_joint, peak_on_person, silhouette_background
 from lbi.skeleton import H36M_JOINTS
 
 
@@ -66,9 +65,9 @@ def test_upper_crops_are_rand_crops_cut_below_the_shoulders(synth_root, tmp_path
         knees = joints[[H36M_JOINTS.index("left_knee"), H36M_JOINTS.index("right_knee")], 1].mean()
         assert shoulder < row <= knees + 1
         image, mask = upper.image(i).astype(int), upper.silhouette(i)
-        assert image[row + 2:].mean() < 3 and not mask[row:].any()  # black beyond the photo (JPEG ringing aside)
+        assert image[row + 2 :].mean() < 3 and not mask[row:].any()  # black beyond the photo (JPEG ringing aside)
         np.testing.assert_array_equal(mask[:row], rand.silhouette(src)[:row])
-        assert np.abs(image[:row - 2] - rand.image(src)[:row - 2]).mean() < 4  # the same picture above it
+        assert np.abs(image[: row - 2] - rand.image(src)[: row - 2]).mean() < 4  # the same picture above it
     (tmp_path / "rand").symlink_to(synth_root / "rand")
     generate_upper(tmp_path, "tiny", seed=0)
     again = PreparedData(tmp_path / "upper")
@@ -82,8 +81,19 @@ def test_rand_rendering_is_deterministic_by_seed():
     assert [s[0] for s in first] == [s[0] for s in again] and [s[1] for s in first] == [s[1] for s in again]
     other = render_rand_job(RandJob(seed=2, split="train", index=3, subject="R003"))
     assert first[0][0] != other[0][0]
-    assert first[0][2]["action"].split()[0] in ("stand", "walk", "run", "sit_chair", "sit_floor", "crouch", "kneel",
-                                                "bend", "reach", "lean", "exercise")
+    assert first[0][2]["action"].split()[0] in (
+        "stand",
+        "walk",
+        "run",
+        "sit_chair",
+        "sit_floor",
+        "crouch",
+        "kneel",
+        "bend",
+        "reach",
+        "lean",
+        "exercise",
+    )
 
 
 def test_poses_cover_the_families_and_gestures():
@@ -119,8 +129,18 @@ def test_dataset_writer_resumes_from_its_checkpoint(tmp_path):
     from lbi.data.format import DatasetMeta, DatasetWriter
 
     meta = DatasetMeta("t", (192, 256), {"train": ["S"]})
-    row = dict(subject="S", action="a", camera="c", frame=0, joints3d=np.zeros((17, 3)), joints2d_gt=np.zeros((17, 2)),
-               center=np.zeros(2), scale=np.ones(2), image_size=(10, 10), intrinsics=np.zeros(4))
+    row = dict(
+        subject="S",
+        action="a",
+        camera="c",
+        frame=0,
+        joints3d=np.zeros((17, 3)),
+        joints2d_gt=np.zeros((17, 2)),
+        center=np.zeros(2),
+        scale=np.ones(2),
+        image_size=(10, 10),
+        intrinsics=np.zeros(4),
+    )
     writer = DatasetWriter(tmp_path / "d", meta)
     for i in range(3):
         writer.add(np.zeros((256, 192, 3), np.uint8), **{**row, "frame": i})
@@ -178,7 +198,9 @@ def test_noise_model_applies_what_it_measured():
     flipped = np.linalg.norm(noisy - clean[:, FLIP], axis=-1).mean(1) < error.mean(1) / 3
     assert flipped.mean() == pytest.approx(model.flip_rate, abs=0.01)
     assert (error[~flipped, 2] > 40).mean() == pytest.approx(model.gross_rates[2], abs=0.01)
-    assert np.median(error[~flipped][:, [0, 7, 8]]) == pytest.approx(3.0 * np.sqrt(np.log(4)), rel=0.15)  # Rayleigh median
+    assert np.median(error[~flipped][:, [0, 7, 8]]) == pytest.approx(
+        3.0 * np.sqrt(np.log(4)), rel=0.15
+    )  # Rayleigh median
 
 
 def test_training_augmentation_uses_the_configured_share(tmp_path):
@@ -192,8 +214,11 @@ def test_training_augmentation_uses_the_configured_share(tmp_path):
     codec = InputCodec()
     clean = rng.uniform(20, 170, (400, 17, 2))
     detected = torch.ones(len(clean), dtype=torch.bool)
-    batch = SimpleNamespace(joints2d=torch.from_numpy(codec.normalize(clean)),
-                            joints2d_gt_px=torch.from_numpy(clean.astype(np.float32)), detected=detected)
+    batch = SimpleNamespace(
+        joints2d=torch.from_numpy(codec.normalize(clean)),
+        joints2d_gt_px=torch.from_numpy(clean.astype(np.float32)),
+        detected=detected,
+    )
     for share in (0.0, 0.3, 1.0):
         augment = Augment2D(TrainingConfig(noise_model=str(tmp_path / "noise.json"), noise_model_share=share), codec)
         out = augment(batch, np.random.default_rng(3))
@@ -247,7 +272,9 @@ def test_missing_detections_are_dropped_for_evaluation_and_kept_for_training(syn
     assert len(training) == len(train_rows) and (~training.detected).sum() == 5
     item = training[0]  # a missed one: the ground truth stands in, flagged
     assert not item["detected"] and torch.allclose(item["joints2d_px"], item["joints2d_gt_px"], atol=1e-3)
-    assert training[5]["detected"] and not torch.allclose(training[5]["joints2d_px"], training[5]["joints2d_gt_px"], atol=1.0)
+    assert training[5]["detected"] and not torch.allclose(
+        training[5]["joints2d_px"], training[5]["joints2d_gt_px"], atol=1.0
+    )
 
 
 def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
@@ -320,7 +347,7 @@ def test_photo_cameras_stay_inside_their_distribution():
             fovs[name].append(np.degrees(2 * np.arctan(camera.size[0] / 2 / camera.K[0, 0])))
             heights[name].append(camera.position[1])
             pitches[name].append(camera_pitch_deg(camera))
-    assert 40 <= min(fovs["photo"]) and max(fovs["photo"]) <= 75
+    assert min(fovs["photo"]) >= 40 and max(fovs["photo"]) <= 75
     assert PHOTO_CAMERAS.bands[0][0] <= min(heights["photo"]) and max(heights["photo"]) <= PHOTO_CAMERAS.bands[-1][1]
     assert min(fovs["rand"]) < 40 or max(fovs["rand"]) > 75  # rand's lenses reach past the photo range
     # everyday photos look down steeply less often than rand's cameras
@@ -332,12 +359,18 @@ def test_pose_only_pairs_are_consistent_rows_without_images(synth_root):
 
     data = PreparedData(synth_root / "pairs")
     assert not data.meta.images and not (synth_root / "pairs" / "crops").exists()
-    assert len(data.indices("train")) == PAIR_SIZES["tiny"]["train"] and len(data.indices("test")) == PAIR_SIZES["tiny"]["test"]
+    assert (
+        len(data.indices("train")) == PAIR_SIZES["tiny"]["train"]
+        and len(data.indices("test")) == PAIR_SIZES["tiny"]["test"]
+    )
     assert set(data.indices("mix")) < set(data.indices("train"))
     assert set(data.meta.splits) == set(PAIR_SPLITS)
     ann = data.ann
     fx, fy, cx, cy = ann["intrinsics"].T
-    projected = ann["joints3d"][..., :2] / ann["joints3d"][..., 2:] * np.stack([fx, fy], -1)[:, None] + np.stack([cx, cy], -1)[:, None]
+    projected = (
+        ann["joints3d"][..., :2] / ann["joints3d"][..., 2:] * np.stack([fx, fy], -1)[:, None]
+        + np.stack([cx, cy], -1)[:, None]
+    )
     assert np.abs(projected - ann["joints2d_gt"]).max() < 0.05  # the 2D joints are the 3D joints' projections
     w, h = ann["image_size"].T
     assert (ann["joints2d_gt"] >= 0).all() and (ann["joints2d_gt"][..., 0] < w[:, None]).all()
@@ -353,8 +386,18 @@ def test_pose_only_pairs_are_consistent_rows_without_images(synth_root):
 def test_a_writer_of_pose_only_data_refuses_crops_and_the_other_way_round(tmp_path):
     from lbi.data.format import DatasetError, DatasetMeta, DatasetWriter
 
-    row = dict(subject="P000", action="stand", camera="photo", frame=0, joints3d=np.ones((17, 3)),
-               joints2d_gt=np.ones((17, 2)), center=(1, 1), scale=(1, 1), image_size=(10, 10), intrinsics=(1, 1, 1, 1))
+    row = dict(
+        subject="P000",
+        action="stand",
+        camera="photo",
+        frame=0,
+        joints3d=np.ones((17, 3)),
+        joints2d_gt=np.ones((17, 2)),
+        center=(1, 1),
+        scale=(1, 1),
+        image_size=(10, 10),
+        intrinsics=(1, 1, 1, 1),
+    )
     pose_only = DatasetWriter(tmp_path / "pairs", DatasetMeta("p", (192, 256), {"train": ["P000"]}, images=False))
     pose_only.add(None, **row)
     with pytest.raises(DatasetError, match="takes no crop"):

@@ -20,12 +20,21 @@ SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "mode
 
 
 def _overrides(root: Path, out: Path, *extra: str) -> list[str]:
-    return [f"data.train={root}/lab:train", f"data.eval={{lab-test: {root}/lab:test, wild-test: {root}/wild:test}}",
-            "training.epochs=1", "training.batch_size=8", f"training.out={out}", *SMALL_MODEL, *extra]
+    return [
+        f"data.train={root}/lab:train",
+        f"data.eval={{lab-test: {root}/lab:test, wild-test: {root}/wild:test}}",
+        "training.epochs=1",
+        "training.batch_size=8",
+        f"training.out={out}",
+        *SMALL_MODEL,
+        *extra,
+    ]
 
 
 def test_progressive_training_stage1_then_stage2(synth_root, tmp_path):
-    cfg1 = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "s1", "training.epochs=2"))
+    cfg1 = load_config(
+        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "s1", "training.epochs=2")
+    )
     results = fit(cfg1)
     assert set(results) == {"lab-test", "wild-test"}
     r = results["lab-test"]
@@ -33,12 +42,15 @@ def test_progressive_training_stage1_then_stage2(synth_root, tmp_path):
     assert r.mpjpe == pytest.approx(r.mpjpe_coarse)  # stage 1 reports its coarse pose
     run = tmp_path / "s1"
     assert {"checkpoint.pt", "model.safetensors", "metrics.csv", "results.md", "results.json", "config.json"} <= {
-        p.name for p in run.iterdir()}
+        p.name for p in run.iterdir()
+    }
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
     assert any((run / "tb").iterdir())
 
-    cfg2 = load_config("train/configs/synth/lbi_stage2.yaml",
-                       _overrides(synth_root, tmp_path / "s2", f"training.init={run}/model.safetensors"))
+    cfg2 = load_config(
+        "train/configs/synth/lbi_stage2.yaml",
+        _overrides(synth_root, tmp_path / "s2", f"training.init={run}/model.safetensors"),
+    )
     results2 = fit(cfg2)
     assert results2["lab-test"].mpjpe_coarse == pytest.approx(r.mpjpe_coarse, rel=1e-4)  # stage 1 untouched
     s1, s2 = load_file(str(run / "model.safetensors")), load_file(str(tmp_path / "s2" / "model.safetensors"))
@@ -57,13 +69,22 @@ def test_baselines_and_end_to_end_train(synth_root, tmp_path, config):
 
 
 def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
-    full = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "full", "training.epochs=2"))
+    full = load_config(
+        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "full", "training.epochs=2")
+    )
     fit(full)
-    part = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=1"))
+    part = load_config(
+        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=1")
+    )
     fit(part)  # "killed" after epoch 1
-    resumed = load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=2"))
+    resumed = load_config(
+        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=2")
+    )
     fit(resumed, resume=True)
-    a, b = load_file(str(tmp_path / "full" / "model.safetensors")), load_file(str(tmp_path / "part" / "model.safetensors"))
+    a, b = (
+        load_file(str(tmp_path / "full" / "model.safetensors")),
+        load_file(str(tmp_path / "part" / "model.safetensors")),
+    )
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert len((tmp_path / "part" / "metrics.csv").read_text().strip().splitlines()) == 3
 
@@ -71,9 +92,15 @@ def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
 def test_bf16_autocast_trains_on_cpu(synth_root, tmp_path):
     """precision: bf16 (the d = 192 synth configs) trains on CPU; evaluation stays fp32."""
     fp32 = fit(load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "fp32")))
-    bf16 = fit(load_config("train/configs/synth/lbi_stage1.yaml",
-                           _overrides(synth_root, tmp_path / "bf16", "training.precision=bf16")))
-    a, b = load_file(str(tmp_path / "fp32" / "model.safetensors")), load_file(str(tmp_path / "bf16" / "model.safetensors"))
+    bf16 = fit(
+        load_config(
+            "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "bf16", "training.precision=bf16")
+        )
+    )
+    a, b = (
+        load_file(str(tmp_path / "fp32" / "model.safetensors")),
+        load_file(str(tmp_path / "bf16" / "model.safetensors")),
+    )
     floats = [v for v in b.values() if v.is_floating_point()]
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in floats)  # fp32 master weights
     assert any(not torch.equal(a[k], b[k]) for k in a)  # the steps did run in another precision
@@ -86,8 +113,10 @@ def test_training_on_two_splits_at_once(synth_root, tmp_path):
     from train.engine import build_datasets, build_experiment_model
 
     specs = [f"{synth_root}/lab:train", f"{synth_root}/upper:train"]
-    cfg = load_config("train/configs/synth/lbi_stage1.yaml",
-                      [*_overrides(synth_root, tmp_path / "run"), f"data.train=[{specs[0]}, {specs[1]}]"])
+    cfg = load_config(
+        "train/configs/synth/lbi_stage1.yaml",
+        [*_overrides(synth_root, tmp_path / "run"), f"data.train=[{specs[0]}, {specs[1]}]"],
+    )
     train_set, _ = build_datasets(cfg, build_experiment_model(cfg), rank=0)
     sizes = [len(PreparedData(synth_root / name).indices("train")) for name in ("lab", "upper")]
     assert len(train_set) == sum(sizes) and min(sizes) > 0
@@ -97,8 +126,16 @@ def test_training_on_two_splits_at_once(synth_root, tmp_path):
 
 def test_learning_rate_steps_then_anneals():
     """x lr_decay every lr_decay_every epochs; the last anneal_epochs fall by a cosine to anneal_to of that."""
-    training = load_config(None, ["training.epochs=10", "training.lr_decay=0.5", "training.lr_decay_every=2",
-                                  "training.anneal_epochs=4", "training.anneal_to=0.1"]).training
+    training = load_config(
+        None,
+        [
+            "training.epochs=10",
+            "training.lr_decay=0.5",
+            "training.lr_decay_every=2",
+            "training.anneal_epochs=4",
+            "training.anneal_to=0.1",
+        ],
+    ).training
     factors = [lr_factor(training, epoch) for epoch in range(10)]
     assert factors[:7] == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125]  # the anneal starts where the steps left off
     assert factors[7] == pytest.approx(0.125 * (0.1 + 0.9 * 0.75)) and factors[9] == pytest.approx(0.0125)
@@ -117,6 +154,7 @@ def test_pose_losses():
     pred.requires_grad_(True)
     pose_loss(pred, target, "mpjpe").backward()  # finite at the joints with zero distance
     assert torch.isfinite(pred.grad).all() and pred.grad[0, 0].norm().item() == pytest.approx(1 / 6, abs=1e-4)
+
     class Lifter(torch.nn.Module):  # stands in for the model: stage 1's coarse pose is `pred`
         def stage1(self, joints2d, images, features):
             return SimpleNamespace(coarse=pred)
@@ -155,16 +193,25 @@ def test_bone_loss_adds_the_bone_length_errors():
 
 def test_resume_from_a_step_lr_checkpoint(tmp_path):
     """Checkpoints written with the former StepLR resume on the same schedule (it is a function of the epoch)."""
-    training = load_config(None, ["training.epochs=12", "training.lr_decay=0.5", "training.lr_decay_every=2",
-                                  "training.anneal_epochs=4"]).training
+    training = load_config(
+        None, ["training.epochs=12", "training.lr_decay=0.5", "training.lr_decay_every=2", "training.anneal_epochs=4"]
+    ).training
     model = torch.nn.Linear(2, 2)
     old_optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
     old_scheduler = torch.optim.lr_scheduler.StepLR(old_optimizer, 2, 0.5)
     for _ in range(5):  # five epochs done
         old_optimizer.step()
         old_scheduler.step()
-    torch.save({"model": model.state_dict(), "optimizer": old_optimizer.state_dict(),
-                "scheduler": old_scheduler.state_dict(), "epoch": 4, "history": "[]"}, tmp_path / "checkpoint.pt")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": old_optimizer.state_dict(),
+            "scheduler": old_scheduler.state_dict(),
+            "epoch": 4,
+            "history": "[]",
+        },
+        tmp_path / "checkpoint.pt",
+    )
     optimizer, scheduler = build_optimizer(training, model)
     start, _ = load_checkpoint(tmp_path / "checkpoint.pt", model, optimizer, scheduler)
     assert start == 5 and optimizer.param_groups[0]["lr"] == pytest.approx(training.lr * 0.25)
@@ -195,8 +242,16 @@ def test_config_errors_are_specific(tmp_path):
 
 
 def test_cli_reports_a_missing_data_folder(tmp_path, capsys):
-    code = train_main(["--config", "train/configs/synth/lbi_stage1.yaml", "--set", f"data.train={tmp_path}/nope:train",
-                       f"training.out={tmp_path}/run", *SMALL_MODEL])
+    code = train_main(
+        [
+            "--config",
+            "train/configs/synth/lbi_stage1.yaml",
+            "--set",
+            f"data.train={tmp_path}/nope:train",
+            f"training.out={tmp_path}/run",
+            *SMALL_MODEL,
+        ]
+    )
     assert code == 2
     assert "dataset folder not found" in capsys.readouterr().err
 
@@ -204,15 +259,28 @@ def test_cli_reports_a_missing_data_folder(tmp_path, capsys):
 @pytest.mark.slow
 def test_distributed_training_with_gloo(synth_root, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", "-m", "train",
-           "--config", "train/configs/synth/lbi_stage1.yaml", "--set", *_overrides(synth_root, tmp_path / "ddp")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "train",
+        "--config",
+        "train/configs/synth/lbi_stage1.yaml",
+        "--set",
+        *_overrides(synth_root, tmp_path / "ddp"),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "ddp" / "model.safetensors").is_file()
     assert "lab-test" in (tmp_path / "ddp" / "results.md").read_text()
 
 
-@pytest.mark.parametrize("path", sorted(Path("train/configs").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", sorted(Path("train/configs").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_every_shipped_config_loads_and_builds(path):
     from lbi.model import build_model
 
@@ -227,14 +295,38 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
 
     from train.synth_table import main as table_main
 
-    table_main(["--data", str(synth_root), "--runs", str(tmp_path / "runs"), "--epochs", "1",
-                "--out", str(tmp_path / "table"), "--only", "lifting-only (Martinez)"])
+    table_main(
+        [
+            "--data",
+            str(synth_root),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "table"),
+            "--only",
+            "lifting-only (Martinez)",
+        ]
+    )
     markdown = (tmp_path / "table.md").read_text()
     assert "| lifting-only (Martinez) | lab-test | 16 |" in markdown and "wild-test" in markdown
     info = json.loads((tmp_path / "table.json").read_text())["info"]
     assert info["command"].startswith("python -m train.synth_table") and info["total_train_and_eval_seconds"] > 0
-    table_main(["--data", str(synth_root), "--runs", str(tmp_path / "runs"), "--epochs", "1",  # reuses the run
-                "--out", str(tmp_path / "table2"), "--only", "lifting-only (Martinez)"])
+    table_main(
+        [
+            "--data",
+            str(synth_root),
+            "--runs",
+            str(tmp_path / "runs"),
+            "--epochs",
+            "1",  # reuses the run
+            "--out",
+            str(tmp_path / "table2"),
+            "--only",
+            "lifting-only (Martinez)",
+        ]
+    )
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     assert [line for line in (tmp_path / "table2.md").read_text().splitlines() if line.startswith("|")] == rows
     assert "Training time of these runs (sum of their epochs" in markdown
@@ -279,7 +371,10 @@ def test_the_bundled_chain_configs_start_where_the_run_before_ended(tmp_path):
     assert load_config(CONFIGS / RUNS[-1]).training.mode == "stage2"
     assert all(load_config(CONFIGS / c).training.mode == "stage1" for c in RUNS[:-1])
     assert relocated("data/lbi-synth/rand:train", tmp_path / "d", tmp_path / "r") == f"{tmp_path}/d/rand:train"
-    assert relocated("runs/rand/x/model.safetensors", tmp_path / "d", tmp_path / "r") == f"{tmp_path}/r/x/model.safetensors"
+    assert (
+        relocated("runs/rand/x/model.safetensors", tmp_path / "d", tmp_path / "r")
+        == f"{tmp_path}/r/x/model.safetensors"
+    )
     assert relocated("weights/w.safetensors", tmp_path / "d", tmp_path / "r") == "weights/w.safetensors"
 
 
@@ -290,18 +385,45 @@ def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     from lbi.weights import save_model
     from train.evaluate import main as evaluate_main
 
-    weights = save_model(LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "m" / "model.safetensors")
-    assert evaluate_main(["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", f"wild={synth_root}/wild:test",
-                          "--retention", "1.0", "--out", str(tmp_path / "eval")]) == 0
+    weights = save_model(
+        LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "m" / "model.safetensors"
+    )
+    assert (
+        evaluate_main(
+            [
+                "--weights",
+                str(weights),
+                "--data",
+                f"lab={synth_root}/lab:test",
+                f"wild={synth_root}/wild:test",
+                "--retention",
+                "1.0",
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     assert "| m | lab | 16 |" in capsys.readouterr().out
     results = json.loads((tmp_path / "eval.json").read_text())["results"]["m"]
     assert set(results) == {"lab", "wild"} and results["lab"]["mpjpe"] > 0
-    args = ["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", "--limit", "5", "--out", str(tmp_path / "few")]
+    args = [
+        "--weights",
+        str(weights),
+        "--data",
+        f"lab={synth_root}/lab:test",
+        "--limit",
+        "5",
+        "--out",
+        str(tmp_path / "few"),
+    ]
     assert evaluate_main(args) == 0
     few = json.loads((tmp_path / "few.json").read_text())
     assert few["results"]["m"]["lab"]["samples"] == 5 and few["info"]["command"].endswith(" ".join(args))
     assert " ".join(args) in (tmp_path / "few.md").read_text()  # the table says how to regenerate it
-    assert evaluate_main(["--weights", str(tmp_path / "missing.safetensors"), "--data", f"lab={synth_root}/lab:test"]) == 2
+    assert (
+        evaluate_main(["--weights", str(tmp_path / "missing.safetensors"), "--data", f"lab={synth_root}/lab:test"]) == 2
+    )
     assert "weights file not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         evaluate_main(["--weights", str(weights), "--data", f"lab={synth_root}/lab:test", "--limit", "-1"])
@@ -362,8 +484,12 @@ def test_image_reliance_ablation(synth_root, tmp_path):
     from lbi.weights import save_model
     from train.image_reliance import main as image_reliance
 
-    weights = save_model(LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)), tmp_path / "m.safetensors")
-    image_reliance(["--weights", str(weights), "--data", f"lab-test={synth_root}/lab:test", "--out", str(tmp_path / "r")])
+    weights = save_model(
+        LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)), tmp_path / "m.safetensors"
+    )
+    image_reliance(
+        ["--weights", str(weights), "--data", f"lab-test={synth_root}/lab:test", "--out", str(tmp_path / "r")]
+    )
     rows = json.loads((tmp_path / "r.json").read_text())["lab-test"]
     assert set(rows) == {"own image", "another sample's image", "batch-mean image"}
     errors = [rows[v]["mpjpe"] for v in rows]
@@ -380,44 +506,103 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     from train.evaluate import PEER, EvalResult
 
     data = tmp_path / "data"
-    row = dict(subject="S", action="a", camera="c", frame=0, joints3d=np.zeros((17, 3)), joints2d_gt=np.zeros((17, 2)),
-               center=np.zeros(2), scale=np.ones(2), image_size=(10, 10), intrinsics=np.zeros(4))
+    row = dict(
+        subject="S",
+        action="a",
+        camera="c",
+        frame=0,
+        joints3d=np.zeros((17, 3)),
+        joints2d_gt=np.zeros((17, 2)),
+        center=np.zeros(2),
+        scale=np.ones(2),
+        image_size=(10, 10),
+        intrinsics=np.zeros(4),
+    )
     for domain in ("rand", "lab", "wild"):
-        writer = DatasetWriter(data / domain, DatasetMeta(domain, (192, 256), {"test": ["S"]},
-                                                          info={"render_seconds": 600.0, "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2}}))
+        writer = DatasetWriter(
+            data / domain,
+            DatasetMeta(
+                domain,
+                (192, 256),
+                {"test": ["S"]},
+                info={
+                    "render_seconds": 600.0,
+                    "mediapipe": {"seconds": 120.0, "detected": 1, "missed": 0, "median_crop_px": 4.2},
+                },
+            ),
+        )
         writer.add(np.zeros((256, 192, 3), np.uint8), **row)
         writer.close()
     for run, epochs in (("s1", 30), ("s1a", 6), ("s1f", 4), ("s1m", 5), ("s2", 8)):
         (tmp_path / run).mkdir()
-        (tmp_path / run / "config.json").write_text(json.dumps({
-            "model": {"retention": 0.3, "dim": 64, "heads": 4, "encoder": "blazepose_s8", "stage2_depth": 3},
-            "data": {"train": "data/rand:train" if run == "s1" else ["data/rand:train", "data/upper:train"]},
-            "training": {"epochs": epochs, "batch_size": 128, "lr": 1e-3, "lr_decay": 0.9, "lr_decay_every": 2,
-                         "anneal_epochs": epochs if run in ("s1a", "s1f", "s1m") else 0, "anneal_to": 0.02,
-                         "noise_2d_px": 1.0, "flip": 0.0 if run in ("s1", "s1a") else 0.5,
-                         "loss": "mpjpe" if run in ("s1m", "s2") else "mse",
-                         "bone_weight": 0.5 if run == "s1m" else 0.0}}))
+        (tmp_path / run / "config.json").write_text(
+            json.dumps(
+                {
+                    "model": {"retention": 0.3, "dim": 64, "heads": 4, "encoder": "blazepose_s8", "stage2_depth": 3},
+                    "data": {"train": "data/rand:train" if run == "s1" else ["data/rand:train", "data/upper:train"]},
+                    "training": {
+                        "epochs": epochs,
+                        "batch_size": 128,
+                        "lr": 1e-3,
+                        "lr_decay": 0.9,
+                        "lr_decay_every": 2,
+                        "anneal_epochs": epochs if run in ("s1a", "s1f", "s1m") else 0,
+                        "anneal_to": 0.02,
+                        "noise_2d_px": 1.0,
+                        "flip": 0.0 if run in ("s1", "s1a") else 0.5,
+                        "loss": "mpjpe" if run in ("s1m", "s2") else "mse",
+                        "bone_weight": 0.5 if run == "s1m" else 0.0,
+                    },
+                }
+            )
+        )
         (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
     monkeypatch.setattr(default_weights, "NOISE_MODEL", noise)
     monkeypatch.setattr(default_weights, "RESULTS", tmp_path)
-    result = EvalResult(samples=10, mpjpe=61.2, p_mpjpe=40.1, pck=90.0, auc=50.0, mpjpe_coarse=62.0,
-                        background_attention=0.4, attention={"stage 1 · layer 3 (TL)": {"off_silhouette": 0.7,
-                                                                                      "off_silhouette_uniform": 0.85}})
-    after = {"bundled, MediaPipe 2D": {"rand-test": result}, PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})}}
+    result = EvalResult(
+        samples=10,
+        mpjpe=61.2,
+        p_mpjpe=40.1,
+        pck=90.0,
+        auc=50.0,
+        mpjpe_coarse=62.0,
+        background_attention=0.4,
+        attention={"stage 1 · layer 3 (TL)": {"off_silhouette": 0.7, "off_silhouette_uniform": 0.85}},
+    )
+    after = {
+        "bundled, MediaPipe 2D": {"rand-test": result},
+        PEER: {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 99.0})},
+    }
     (tmp_path / "w.safetensors").write_bytes(b"0" * 2048)
     records = [default_weights.RunRecord.of(tmp_path / r) for r in ("s1", "s1a", "s1f", "s1m", "s2")]
-    photos = {"sets": ["h36m_s9"], "means": {
-        "lbi, MediaPipe 2D": {"n": 38, "mpjpe14": 90.04, "pa14": 70.06, "mpjpe17": 80.0, "pa17": 65.0},
-        "twin, MediaPipe 2D": {"n": 38, "mpjpe14": 95.0, "pa14": 71.5, "mpjpe17": 85.0, "pa17": 66.0},
-        "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4, "mpjpe17": 109.3, "pa17": 74.4}}}
-    photos_before = {"sets": ["h36m_s9"], "means": {
-        "lbi, MediaPipe 2D": {"n": 38, "mpjpe14": 97.6, "pa14": 80.4, "mpjpe17": 86.6, "pa17": 72.7},
-        "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4, "mpjpe17": 109.3, "pa17": 74.4}}}
-    card = default_weights.model_card(after, {"previous, MediaPipe 2D": {"rand-test": result}},
-                                      records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)},
-                                      "The release before:", photos, photos_before)
+    photos = {
+        "sets": ["h36m_s9"],
+        "means": {
+            "lbi, MediaPipe 2D": {"n": 38, "mpjpe14": 90.04, "pa14": 70.06, "mpjpe17": 80.0, "pa17": 65.0},
+            "twin, MediaPipe 2D": {"n": 38, "mpjpe14": 95.0, "pa14": 71.5, "mpjpe17": 85.0, "pa17": 66.0},
+            "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4, "mpjpe17": 109.3, "pa17": 74.4},
+        },
+    }
+    photos_before = {
+        "sets": ["h36m_s9"],
+        "means": {
+            "lbi, MediaPipe 2D": {"n": 38, "mpjpe14": 97.6, "pa14": 80.4, "mpjpe17": 86.6, "pa17": 72.7},
+            "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4, "mpjpe17": 109.3, "pa17": 74.4},
+        },
+    }
+    card = default_weights.model_card(
+        after,
+        {"previous, MediaPipe 2D": {"rand-test": result}},
+        records,
+        tmp_path / "w.safetensors",
+        data,
+        {"a.jpg": (290.0, 240.0), "b.jpg": (300.0, 120.0)},
+        "The release before:",
+        photos,
+        photos_before,
+    )
     sections = [line[3:] for line in card.splitlines() if line.startswith("## ")]
     assert sections[:4] == ["Retrain", "Model", "Data", "Real photos (mm)"] and "Limits" in sections
     runs = [line for line in card.splitlines() if line.lstrip()[:3] in ("1. ", "2. ", "3. ", "4. ")]
@@ -436,7 +621,9 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     assert "b.jpg" in card and "290" in card  # the portraits' arms
     assert "higher than the previous weights'" not in card
     better = {"previous, MediaPipe 2D": {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 60.0})}}
-    card = default_weights.model_card(after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)})
+    card = default_weights.model_card(
+        after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)}
+    )
     assert "rand-test (+1.2 mm)" in card and "Real photos" not in card  # no photos given: no section
 
 
@@ -458,10 +645,14 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
     records = tmp_path / "runs.json"
     monkeypatch.setattr(default_weights, "fit", fake_fit)
     monkeypatch.setattr(default_weights, "RUN_RECORDS", records)
-    stage1 = [default_weights.RunRecord(Path(c).stem, {"training": {"epochs": i + 1}}, 100.0 * i)
-              for i, c in enumerate(default_weights.RUNS[:-1])]
+    stage1 = [
+        default_weights.RunRecord(Path(c).stem, {"training": {"epochs": i + 1}}, 100.0 * i)
+        for i, c in enumerate(default_weights.RUNS[:-1])
+    ]
     default_weights.save_run_records(stage1)
-    trained = default_weights.train_runs(tmp_path / "data", tmp_path / "runs", stage1_from=Path("weights/w.safetensors"))
+    trained = default_weights.train_runs(
+        tmp_path / "data", tmp_path / "runs", stage1_from=Path("weights/w.safetensors")
+    )
     assert [c.training.mode for c in fitted] == ["stage2"] and fitted[0].training.init == "weights/w.safetensors"
     assert trained[:-1] == stage1 and trained[-1].name == "lbi_stage2" and trained[-1].seconds == 150.5
     default_weights.save_run_records(trained)
@@ -474,18 +665,18 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
 def test_cli_reports_broken_checkpoints_and_configs_in_one_line(synth_root, tmp_path, capsys):
     """Truncated, garbage or foreign checkpoints and YAML syntax errors: exit 2, one line naming the file."""
     run = tmp_path / "run"
-    args = ["--config", "train/configs/synth/lbi_stage1.yaml", "--resume", "--set",
-            *_overrides(synth_root, run)]
+    args = ["--config", "train/configs/synth/lbi_stage1.yaml", "--resume", "--set", *_overrides(synth_root, run)]
     assert train_main(args) == 0
     good = (run / "checkpoint.pt").read_bytes()
     capsys.readouterr()
-    cases = {"truncated": good[: len(good) // 2], "garbage": b"\x80\x04not a checkpoint at all",
-             "empty": b""}
+    cases = {"truncated": good[: len(good) // 2], "garbage": b"\x80\x04not a checkpoint at all", "empty": b""}
     for name, data in cases.items():
         (run / "checkpoint.pt").write_bytes(data)
         assert train_main(args) == 2, name
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"error: {run / 'checkpoint.pt'} is not a readable lbi checkpoint") and "\n" not in err, err
+        assert err.startswith(f"error: {run / 'checkpoint.pt'} is not a readable lbi checkpoint") and "\n" not in err, (
+            err
+        )
         assert "weights_only=False" not in err
     (run / "checkpoint.pt").write_bytes(good)  # a checkpoint of another architecture (wider model)
     assert train_main([*args, "model.dim=64"]) == 2
@@ -510,13 +701,22 @@ def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path)
     shutil.copytree(synth_root / "rand", root)
     detect_2d(["--data", str(root)])
     noise_2d(["--data", str(root), "--split", "train", "--out", str(tmp_path / "noise.json")])
-    overrides = [f"data.train={root}:train", f"data.eval={{rand-test: {root}:test}}", "training.epochs=1",
-                 "training.batch_size=8", f"training.out={tmp_path / 'run'}", f"training.noise_model={tmp_path / 'noise.json'}",
-                 *SMALL_MODEL]
+    overrides = [
+        f"data.train={root}:train",
+        f"data.eval={{rand-test: {root}:test}}",
+        "training.epochs=1",
+        "training.batch_size=8",
+        f"training.out={tmp_path / 'run'}",
+        f"training.noise_model={tmp_path / 'noise.json'}",
+        *SMALL_MODEL,
+    ]
     results = fit(load_config("train/configs/rand/lbi_stage1.yaml", overrides))
     r = results["rand-test"]
-    assert r.samples > 0 and set(r.attention) == {"stage 1 · layer 1 (TL)", "stage 1 · layer 2 (PGTL)",
-                                                  "stage 1 · layer 3 (TL)"}
+    assert r.samples > 0 and set(r.attention) == {
+        "stage 1 · layer 1 (TL)",
+        "stage 1 · layer 2 (PGTL)",
+        "stage 1 · layer 3 (TL)",
+    }
     layer = r.attention["stage 1 · layer 3 (TL)"]
     assert 0 < layer["off_silhouette"] < 1 and 0.5 < layer["off_silhouette_uniform"] < 1
     payload = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -549,10 +749,16 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
 
     photos = photo_folder(tmp_path / "photos", [random_pose(0), random_pose(1)])
     specs = f"[{synth_root}/lab:train, {synth_root}/pairs:train]"
-    cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
-        *_overrides(synth_root, tmp_path / "run"), f"data.train={specs}", "training.flip=0.5",
-        f"data.eval={{lab-test: {synth_root}/lab:test, pairs-test: {synth_root}/pairs:test}}",
-        f"data.photos=[{photos}, {tmp_path / 'not-there'}]"])
+    cfg = load_config(
+        "train/configs/synth/lbi_stage1.yaml",
+        [
+            *_overrides(synth_root, tmp_path / "run"),
+            f"data.train={specs}",
+            "training.flip=0.5",
+            f"data.eval={{lab-test: {synth_root}/lab:test, pairs-test: {synth_root}/pairs:test}}",
+            f"data.photos=[{photos}, {tmp_path / 'not-there'}]",
+        ],
+    )
     seen = []
     original = Objective.forward
 
@@ -570,8 +776,10 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
     assert results["lab-test"].background_attention is not None
     assert not (tmp_path / "run" / "realval.md").exists()  # one folder missing: reported, nothing written
 
-    cfg = load_config("train/configs/synth/lbi_stage1.yaml", [
-        *_overrides(synth_root, tmp_path / "run2"), f"data.train={specs}", f"data.photos=[{photos}]"])
+    cfg = load_config(
+        "train/configs/synth/lbi_stage1.yaml",
+        [*_overrides(synth_root, tmp_path / "run2"), f"data.train={specs}", f"data.photos=[{photos}]"],
+    )
     fit(cfg)
     report = json.loads((tmp_path / "run2" / "realval.json").read_text())
     assert {"run2, ground-truth 2D", "run2, image absent, ground-truth 2D"} <= set(report["means"])
@@ -579,15 +787,27 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
 
 def test_lifting_only_twin_trains_on_pose_only_pairs(synth_root, tmp_path):
     overrides = [o for o in _overrides(synth_root, tmp_path / "twin") if not o.startswith("model.")]
-    cfg = load_config("train/configs/rand/lifting_only_twin.yaml", [
-        *overrides, "model.hidden=64", "training.anneal_epochs=1", "data.inputs_2d=gt", "training.noise_model=", f"data.train=[{synth_root}/rand:train, {synth_root}/pairs:train]",
-        f"data.eval={{pairs-test: {synth_root}/pairs:test}}", "data.photos=[]"])
+    cfg = load_config(
+        "train/configs/rand/lifting_only_twin.yaml",
+        [
+            *overrides,
+            "model.hidden=64",
+            "training.anneal_epochs=1",
+            "data.inputs_2d=gt",
+            "training.noise_model=",
+            f"data.train=[{synth_root}/rand:train, {synth_root}/pairs:train]",
+            f"data.eval={{pairs-test: {synth_root}/pairs:test}}",
+            "data.photos=[]",
+        ],
+    )
     results = fit(cfg)
     assert results["pairs-test"].samples == 16 and np.isfinite(results["pairs-test"].mpjpe)
 
 
 def test_configs_inherit_their_base(tmp_path):
-    (tmp_path / "base.yaml").write_text("data:\n  inputs_2d: mediapipe\nmodel:\n  dim: 64\ntraining:\n  epochs: 3\n  lr: 2.0e-4\n")
+    (tmp_path / "base.yaml").write_text(
+        "data:\n  inputs_2d: mediapipe\nmodel:\n  dim: 64\ntraining:\n  epochs: 3\n  lr: 2.0e-4\n"
+    )
     (tmp_path / "mid.yaml").write_text("base: base.yaml\ntraining:\n  epochs: 5\n")
     (tmp_path / "run.yaml").write_text("base: mid.yaml\nmodel:\n  heads: 4\n")
     cfg = load_config(tmp_path / "run.yaml", ["training.seed=3"])

@@ -81,7 +81,9 @@ def test_retention_changes_what_is_shown(estimator, photo, estimate):
     wide = estimator.refine(estimate, 1.0)
     total = estimate.total_tokens
     assert wide.kept_tokens == total and estimate.kept_tokens == kept_count(0.3, total)
-    assert f"{total} of {total}" in summary_markdown(wide) and f"{kept_count(0.3, total)} of {total}" in summary_markdown(estimate)
+    assert f"{total} of {total}" in summary_markdown(
+        wide
+    ) and f"{kept_count(0.3, total)} of {total}" in summary_markdown(estimate)
     out = draw.kept_patches_overlay(photo, wide)  # all kept: nothing darkened, only the outline drawn
     assert np.abs(out.astype(int) - photo).mean() < 3
 
@@ -116,16 +118,23 @@ def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels
     assert max(read_image(view.pose2d).shape[:2]) == DISPLAY_SIDE
     saved = json.loads(Path(view.json_path).read_text())
     np.testing.assert_allclose(saved["joints2d_px"], estimate.joints2d_px * 6, atol=0.02)
-    np.testing.assert_allclose(estimator.refine(scaled, 1.0).joints3d_mm, estimator.refine(estimate, 1.0).joints3d_mm,
-                               atol=1e-4)  # a rescaled estimate refines to the same 3D
+    np.testing.assert_allclose(
+        estimator.refine(scaled, 1.0).joints3d_mm, estimator.refine(estimate, 1.0).joints3d_mm, atol=1e-4
+    )  # a rescaled estimate refines to the same 3D
 
 
-@pytest.mark.parametrize("retention, joint, layer, show, message", [
-    (0, "all keypoints", 0, "refined", "must lie in"), (5, "all keypoints", 0, "refined", "must lie in"),
-    ("abc", "all keypoints", 0, "refined", "must be a number"), (float("nan"), "all keypoints", 0, "refined", "must lie in"),
-    (0.3, "left_tail", 0, "refined", "unknown keypoint"), (0.3, "all keypoints", "layer 9", "refined", "unknown attention layer"),
-    (0.3, "all keypoints", 0, "sideways", "unknown 3D view"),
-])
+@pytest.mark.parametrize(
+    "retention, joint, layer, show, message",
+    [
+        (0, "all keypoints", 0, "refined", "must lie in"),
+        (5, "all keypoints", 0, "refined", "must lie in"),
+        ("abc", "all keypoints", 0, "refined", "must be a number"),
+        (float("nan"), "all keypoints", 0, "refined", "must lie in"),
+        (0.3, "left_tail", 0, "refined", "unknown keypoint"),
+        (0.3, "all keypoints", "layer 9", "refined", "unknown attention layer"),
+        (0.3, "all keypoints", 0, "sideways", "unknown 3D view"),
+    ],
+)
 def test_controls_are_checked(retention, joint, layer, show, message):
     layers = ["a", "b"]
     with pytest.raises(ValueError, match=message):

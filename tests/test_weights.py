@@ -43,8 +43,11 @@ def test_frozen_blazepose_encoder_is_read_from_the_package_not_the_file(tmp_path
     with torch.no_grad():
         assert torch.equal(model(images, joints2d).refined, load_model(tuned)(images, joints2d).refined)
     with pytest.raises(ValueError, match="only a BlazePose encoder"):
-        save_model(LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "x.safetensors",
-                   include_encoder=False)
+        save_model(
+            LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)),
+            tmp_path / "x.safetensors",
+            include_encoder=False,
+        )
 
 
 def test_wrong_shape_file_gets_a_message_naming_the_tensor(tmp_path, small_model):

@@ -10,6 +10,7 @@ import yaml
 
 from lbi.model.dict_config import unknown_keys
 
+
 class ConfigError(ValueError):
     """An experiment config that cannot be used: missing, not YAML, unknown keys or bad values."""
 
@@ -37,7 +38,8 @@ class TrainingMode(str, Enum):
     def losses(self) -> tuple[str, ...]:
         """The outputs the loss sums: "coarse" and / or "refined"."""
         return {TrainingMode.STAGE1: ("coarse",), TrainingMode.END_TO_END_BOTH: ("coarse", "refined")}.get(
-            self, ("refined",))
+            self, ("refined",)
+        )
 
 
 TRAINING_MODES = tuple(mode.value for mode in TrainingMode)
@@ -51,8 +53,9 @@ class DataConfig:
     #: "root:split" of the training set, or a list of them (trained on together)
     train: str | list[str] = "data/lbi-synth/lab:train"
     #: evaluation sets, name -> "root:split"
-    eval: dict[str, str] = field(default_factory=lambda: {"lab-test": "data/lbi-synth/lab:test",
-                                                          "wild-test": "data/lbi-synth/wild:test"})
+    eval: dict[str, str] = field(
+        default_factory=lambda: {"lab-test": "data/lbi-synth/lab:test", "wild-test": "data/lbi-synth/wild:test"}
+    )
     inputs_2d: str = "gt"
     #: encode every crop once with the (frozen) encoder and train from the cached features
     cache_features: bool = True
@@ -119,8 +122,10 @@ class ExperimentConfig:
         if self.training.precision not in PRECISIONS:
             raise ConfigError(f"training.precision must be one of {PRECISIONS}, got {self.training.precision!r}")
         if not 0 <= self.training.anneal_epochs <= self.training.epochs:
-            raise ConfigError(f"training.anneal_epochs must be between 0 and training.epochs "
-                              f"({self.training.epochs}), got {self.training.anneal_epochs}")
+            raise ConfigError(
+                f"training.anneal_epochs must be between 0 and training.epochs "
+                f"({self.training.epochs}), got {self.training.anneal_epochs}"
+            )
         if self.training.loss not in LOSSES:
             raise ConfigError(f"training.loss must be one of {LOSSES}, got {self.training.loss!r}")
         if self.training.bone_weight < 0:
@@ -185,11 +190,14 @@ def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if base is None:
         return raw
     inherited = read_yaml(path.parent / str(base), (*seen, path.resolve()))
-    return {name: {**inherited.get(name, {}), **raw.get(name, {})} for name in SECTIONS if name in inherited or name in raw}
+    return {
+        name: {**inherited.get(name, {}), **raw.get(name, {})} for name in SECTIONS if name in inherited or name in raw
+    }
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
-    """Reads a YAML config (and the base configs it names; or the defaults) and applies ``section.key=value`` overrides."""
+    """Reads a YAML config (and the base configs it names; or the defaults) and applies ``section.key=value``
+    overrides."""
     source = str(path) if path else "defaults"
     raw: dict = read_yaml(Path(path)) if path else {}
     for item in overrides:
@@ -201,8 +209,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
     if not isinstance(raw.get("model", {}), dict):
         raise ConfigError(f"{source}: section 'model' must be a mapping of keys to values")
     model = {"arch": "lbi", **raw.get("model", {})}
-    return ExperimentConfig(_section(DataConfig, raw.get("data", {}), "data", source), model,
-                            _section(TrainingConfig, raw.get("training", {}), "training", source))
+    return ExperimentConfig(
+        _section(DataConfig, raw.get("data", {}), "data", source),
+        model,
+        _section(TrainingConfig, raw.get("training", {}), "training", source),
+    )
 
 
 def split_spec(spec: str) -> tuple[str, str]:

@@ -70,7 +70,9 @@ def prepare_data(data: Path, workers: int) -> None:
         make_synth.main(["--out", str(data), "--domains", "pairs", "--workers", str(workers), "--resume"])
     missing = [p for p, d in (("lab_test", "lab"), ("wild_test", "wild")) if not (data / d / "meta.json").is_file()]
     if missing:
-        make_synth.main(["--out", str(data), "--domains", "lab", "wild", "--parts", *missing, "--workers", str(workers)])
+        make_synth.main(
+            ["--out", str(data), "--domains", "lab", "wild", "--parts", *missing, "--workers", str(workers)]
+        )
     for domain in ("rand", "upper", "lab", "wild"):
         if detect_2d.KIND not in PreparedData(data / domain).meta.inputs_2d:
             detect_2d.main(["--data", str(data / domain), "--workers", str(workers)])
@@ -92,7 +94,7 @@ def relocated(path: str, data: Path, runs: Path) -> str:
     """A path from a chain config with its data folder and runs folder replaced by ``data`` and ``runs``."""
     for default, new in ((DATA, data), (RUNS_DIR, runs)):
         if path == default or path.startswith(default + "/"):
-            return str(new) + path[len(default):]
+            return str(new) + path[len(default) :]
     return path
 
 
@@ -147,8 +149,10 @@ def train_runs(data: Path, runs: Path, stage1_from: Path | None = None) -> list[
 
 def train_twin(data: Path, runs: Path) -> Path:
     """The lifting-only twin (TWIN) on the chain's data, resuming where it stopped; returns its model file."""
-    cfg = load_config(CONFIGS / TWIN, [f"training.out={runs / Path(TWIN).stem}", f"training.noise_model={NOISE_MODEL}",
-                                       "data.photos=[]"])
+    cfg = load_config(
+        CONFIGS / TWIN,
+        [f"training.out={runs / Path(TWIN).stem}", f"training.noise_model={NOISE_MODEL}", "data.photos=[]"],
+    )
     train = [cfg.data.train] if isinstance(cfg.data.train, str) else cfg.data.train
     cfg.data.train = [relocated(spec, data, runs) for spec in train]
     cfg.data.eval = {name: relocated(spec, data, runs) for name, spec in cfg.data.eval.items()}
@@ -194,8 +198,9 @@ def evaluate_weights(weights: Path, data: Path, name: str) -> dict[str, dict[str
         results, datasets = {}, {}
         for split, spec in SPLITS.items():
             root, part = spec.split(":")
-            datasets[split] = model_dataset(model, data / root, part, inputs, cache="build", silhouettes=True,
-                                            mirrored=flip)
+            datasets[split] = model_dataset(
+                model, data / root, part, inputs, cache="build", silhouettes=True, mirrored=flip
+            )
             results[split] = evaluate(model, datasets[split], flip=flip)
         label = f"{name}, {'ground-truth' if inputs == 'gt' else 'MediaPipe'} 2D" + ("" if flip else ", no flip test")
         table.update(with_peer({label: results}, datasets) if inputs == "mediapipe" and flip else {label: results})
@@ -214,21 +219,26 @@ def _data_costs(data: Path) -> list[str]:
             continue
         info = PreparedData(data / domain).meta.info
         render, mp = info.get("render_seconds"), info.get("mediapipe", {})
-        lines.append(f"- {domain}: {len(PreparedData(data / domain))} crops; rendering "
-                     f"{'%.1f min' % (render / 60) if render else 'not recorded'}, MediaPipe "
-                     f"{'%.1f min' % (mp['seconds'] / 60) if mp.get('seconds') else 'not recorded'} "
-                     f"({mp.get('detected', '?')} detected, {mp.get('missed', '?')} missed; median 2D error "
-                     f"{mp.get('median_crop_px', '?')} crop px)")
+        lines.append(
+            f"- {domain}: {len(PreparedData(data / domain))} crops; rendering "
+            f"{'%.1f min' % (render / 60) if render else 'not recorded'}, MediaPipe "
+            f"{'%.1f min' % (mp['seconds'] / 60) if mp.get('seconds') else 'not recorded'} "
+            f"({mp.get('detected', '?')} detected, {mp.get('missed', '?')} missed; median 2D error "
+            f"{mp.get('median_crop_px', '?')} crop px)"
+        )
     for domain in ("rand", "upper"):
         for cache in sorted((data / domain / "features").glob("*.json")):
             record = json.loads(cache.read_text())
-            lines.append(f"- BlazePose features of the {domain} crops (`{cache.stem}`): {record['seconds'] / 60:.1f} min")
+            lines.append(
+                f"- BlazePose features of the {domain} crops (`{cache.stem}`): {record['seconds'] / 60:.1f} min"
+            )
     return lines
 
 
 def before_after_markdown(after: dict[str, dict[str, EvalResult]], before: dict[str, dict[str, EvalResult]]) -> str:
     """One row per test split: MediaPipe-2D MPJPE / P-MPJPE of the previous and these weights next to the
     peer's, and the last stage-1 layer's attention (off the silhouette vs uniform; peak on the person)."""
+
     def run(table: dict, kind: str) -> dict[str, EvalResult]:
         return next((splits for name, splits in table.items() if name.endswith(f"{kind} 2D")), {})
 
@@ -240,14 +250,18 @@ def before_after_markdown(after: dict[str, dict[str, EvalResult]], before: dict[
     rows = []
     for split in [s for s in new_runs if s in old_runs]:
         old, new, peer = old_runs[split], new_runs[split], peers.get(split)
-        rows.append(f"| {split} | {old.mpjpe:.1f} -> **{new.mpjpe:.1f}** | {old.p_mpjpe:.1f} -> **{new.p_mpjpe:.1f}** | "
-                    + (f"{peer.mpjpe:.1f} / {peer.p_mpjpe:.1f}" if peer else "-")
-                    + f" | {last_layer(old, 'off_silhouette')} -> **{last_layer(new, 'off_silhouette')}** "
-                    f"({last_layer(new, 'off_silhouette_uniform')}) | {last_layer(old, 'peak_on_person')} -> "
-                    f"**{last_layer(new, 'peak_on_person')}** |")
-    header = ("| split (MediaPipe 2D) | MPJPE: previous -> now | P-MPJPE: previous -> now | MediaPipe world landmarks: "
-              "MPJPE / P-MPJPE | last stage-1 layer off the silhouette: previous -> now (uniform) | peak on the person: "
-              "previous -> now |")
+        rows.append(
+            f"| {split} | {old.mpjpe:.1f} -> **{new.mpjpe:.1f}** | {old.p_mpjpe:.1f} -> **{new.p_mpjpe:.1f}** | "
+            + (f"{peer.mpjpe:.1f} / {peer.p_mpjpe:.1f}" if peer else "-")
+            + f" | {last_layer(old, 'off_silhouette')} -> **{last_layer(new, 'off_silhouette')}** "
+            f"({last_layer(new, 'off_silhouette_uniform')}) | {last_layer(old, 'peak_on_person')} -> "
+            f"**{last_layer(new, 'peak_on_person')}** |"
+        )
+    header = (
+        "| split (MediaPipe 2D) | MPJPE: previous -> now | P-MPJPE: previous -> now | MediaPipe world landmarks: "
+        "MPJPE / P-MPJPE | last stage-1 layer off the silhouette: previous -> now (uniform) | peak on the person: "
+        "previous -> now |"
+    )
     return "\n".join([header, "|---|---|---|---|---|---|", *rows]) + "\n"
 
 
@@ -256,18 +270,24 @@ def realval_markdown(after: dict | None, before: dict | None) -> list[str]:
     of these weights, with their twin and MediaPipe's world landmarks, and of the previous weights."""
     if not after:
         return []
-    lines = ["## Real photos (mm)",
-             f"`python -m train.evaluate_photos` on {', '.join(after['sets'])} (real Human3.6M frames, validation only: "
-             "nothing is trained or tuned on them); MPJPE after aligning the pelvis and PA-MPJPE after a similarity "
-             "Procrustes, on the 14 joints Human3.6M and MPI-INF-3DHP both annotate well and on all 17; the "
-             "MediaPipe-2D rows average the frames MediaPipe found (n).", "",
-             "| weights | row | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Real photos (mm)",
+        f"`python -m train.evaluate_photos` on {', '.join(after['sets'])} (real Human3.6M frames, validation only: "
+        "nothing is trained or tuned on them); MPJPE after aligning the pelvis and PA-MPJPE after a similarity "
+        "Procrustes, on the 14 joints Human3.6M and MPI-INF-3DHP both annotate well and on all 17; the "
+        "MediaPipe-2D rows average the frames MediaPipe found (n).",
+        "",
+        "| weights | row | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for label, report in (("these", after), ("previous", before)):
         for row, m in (report or {}).get("means", {}).items():
             if label == "previous" and row == "MediaPipe world landmarks":
                 continue  # the same detector on the same photos
-            lines.append(f"| {label} | {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | "
-                         f"{m['pa17']:.1f} |")
+            lines.append(
+                f"| {label} | {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | "
+                f"{m['pa17']:.1f} |"
+            )
     return [*lines, ""]
 
 
@@ -278,14 +298,23 @@ def _accuracy_limits(after: dict, before: dict | None, training: str) -> list[st
     mediapipe = next((splits for name, splits in after.items() if name.endswith("MediaPipe 2D")), {})
     lines = []
     if gt and mediapipe and min(r.mpjpe for r in mediapipe.values()) > 70:
-        lines.append(f"- Far from the 70 mm the project aimed at: with ground-truth 2D these weights are at "
-                     f"{min(r.mpjpe for r in gt.values()):.0f}-{max(r.mpjpe for r in gt.values()):.0f} mm MPJPE, so the "
-                     f"lifter itself ({training} on a 2-core CPU) is the limit as much as MediaPipe's 2D.")
+        lines.append(
+            f"- Far from the 70 mm the project aimed at: with ground-truth 2D these weights are at "
+            f"{min(r.mpjpe for r in gt.values()):.0f}-{max(r.mpjpe for r in gt.values()):.0f} mm MPJPE, so the "
+            f"lifter itself ({training} on a 2-core CPU) is the limit as much as MediaPipe's 2D."
+        )
     old = next((splits for name, splits in (before or {}).items() if name.endswith("MediaPipe 2D")), {})
-    worse = {split: r.mpjpe - old[split].mpjpe for split, r in mediapipe.items() if split in old and r.mpjpe > old[split].mpjpe}
+    worse = {
+        split: r.mpjpe - old[split].mpjpe
+        for split, r in mediapipe.items()
+        if split in old and r.mpjpe > old[split].mpjpe
+    }
     if worse:
-        lines.append("- MPJPE with MediaPipe 2D is higher than the previous weights' on " + ", ".join(
-            f"{split} (+{diff:.1f} mm)" for split, diff in worse.items()) + ".")
+        lines.append(
+            "- MPJPE with MediaPipe 2D is higher than the previous weights' on "
+            + ", ".join(f"{split} (+{diff:.1f} mm)" for split, diff in worse.items())
+            + "."
+        )
     return lines
 
 
@@ -305,14 +334,21 @@ def portrait_arms(weights: Path) -> dict[str, tuple[float, float]]:
 
 
 def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
-    measured = "; ".join(f"{name}: upper arm {upper:.0f} mm, forearm {fore:.0f} mm" for name, (upper, fore) in portraits.items())
+    measured = "; ".join(
+        f"{name}: upper arm {upper:.0f} mm, forearm {fore:.0f} mm" for name, (upper, fore) in portraits.items()
+    )
     ratios = {name: upper / fore for name, (upper, fore) in portraits.items()}
     short = [name for name, ratio in ratios.items() if ratio > 1.67]
-    verdict = (f"forearms still come out short on {', '.join(short)} (`tests/test_pipeline.py` fails on it)" if short
-               else "the arms keep the proportions `tests/test_pipeline.py` checks (upper arm / forearm under 1.67; "
-               f"an adult's is about 1.1-1.3, these are {min(ratios.values()):.2f}-{max(ratios.values()):.2f})")
-    return [f"- Portraits (MediaPipe extrapolates the hands and legs it cannot see): {verdict}. On the example "
-            f"portraits, refined pose: {measured}."]
+    verdict = (
+        f"forearms still come out short on {', '.join(short)} (`tests/test_pipeline.py` fails on it)"
+        if short
+        else "the arms keep the proportions `tests/test_pipeline.py` checks (upper arm / forearm under 1.67; "
+        f"an adult's is about 1.1-1.3, these are {min(ratios.values()):.2f}-{max(ratios.values()):.2f})"
+    )
+    return [
+        f"- Portraits (MediaPipe extrapolates the hands and legs it cannot see): {verdict}. On the example "
+        f"portraits, refined pose: {measured}."
+    ]
 
 
 def _run_line(run: RunRecord) -> str:
@@ -326,16 +362,27 @@ def _run_line(run: RunRecord) -> str:
         schedule = f"Adam {training['lr']:g} x {training['lr_decay']} every {training['lr_decay_every']} epochs"
         schedule += f", the last {anneal} a cosine down to {training.get('anneal_to', 1.0):g} of that" if anneal else ""
     flip = f", {training['flip']:.0%} of each batch mirrored left to right" if training.get("flip") else ""
-    loss = ("the joint distances as the loss (`training.loss: mpjpe`)" if training.get("loss") == "mpjpe"
-            else "Eq. 3's squared distances as the loss")
+    loss = (
+        "the joint distances as the loss (`training.loss: mpjpe`)"
+        if training.get("loss") == "mpjpe"
+        else "Eq. 3's squared distances as the loss"
+    )
     if training.get("bone_weight"):
         loss += f" plus {training['bone_weight']:g} x the bone-length errors (`training.bone_weight`)"
     return f"`{run.name}.yaml`: {epochs} epochs on {splits}, {schedule}{flip}, {loss}"
 
 
-def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights: Path, data: Path,
-               portraits: dict[str, tuple[float, float]], before_description: str | None = None,
-               photos: dict | None = None, photos_before: dict | None = None) -> str:
+def model_card(
+    after: dict,
+    before: dict | None,
+    runs: list[RunRecord],
+    weights: Path,
+    data: Path,
+    portraits: dict[str, tuple[float, float]],
+    before_description: str | None = None,
+    photos: dict | None = None,
+    photos_before: dict | None = None,
+) -> str:
     """MODEL_CARD.md from the records of the RUNS (stage-1 runs in order, then stage 2), the evaluations
     and the arms on the example portraits (:func:`portrait_arms`)."""
     *stage1_runs, stage2 = runs
@@ -352,16 +399,16 @@ def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights:
         "weights are read from the mediapipe 0.10.21 wheel, so this file holds only the lifter).",
         "",
         "## Retrain",
-        f"`pip install -e \".[synth]\"` (scikit-image: background photographs), then `python -m train.default_weights "
+        f'`pip install -e ".[synth]"` (scikit-image: background photographs), then `python -m train.default_weights '
         f"--data {data}`: renders, detects, measures the noise model, trains, exports, evaluates and writes this card; "
         "every step resumes.",
         "",
         "## Model",
         f"- stage 1 (TL, PGTL, TL; coarse loss), {stage1_epochs} epochs in {len(stage1_runs)} runs, each starting from "
         "the one before (`train/configs/rand/`):",
-        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}"
-          for i, run in enumerate(stage1_runs, 1)),
-        f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, stage 1 loaded and "
+        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}" for i, run in enumerate(stage1_runs, 1)),
+        f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, "
+        "stage 1 loaded and "
         f"frozen: {_run_line(stage2)}. Together, the paper's progressive training.",
         "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
         "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
@@ -370,7 +417,8 @@ def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights:
         f"joint's position (`pose_positions`); batch {training['batch_size']}; file size "
         f"{weights.stat().st_size / 2**20:.1f} MB.",
         "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
-        f"truth with MediaPipe-like errors from the measured noise model (`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
+        "truth with MediaPipe-like errors from the measured noise model "
+        f"(`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
         f"whole-body left/right flips {noise['flip_rate']:.1%} of crops, single-pair swaps up to "
         f"{max(noise['swap_rates']):.1%}, gross errors up to {max(noise['gross_rates']):.1%} per joint), plus "
         f"{training['noise_2d_px']:g} px jitter.",
@@ -378,7 +426,8 @@ def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights:
         "## Data",
         "LBI-Synth rand: people with varied body shapes, skin tones, hair and clothes (sleeves, trousers, shorts, "
         "skirts, prints) in everyday poses (standing, walking, running, sitting on chairs and on the floor, crouching, "
-        "kneeling, bending, reaching, leaning, exercising; arms crossed, hands on hips, phoning, waving, pointing, ...) "
+        "kneeling, bending, reaching, leaning, exercising; arms crossed, hands on hips, phoning, waving, "
+        "pointing, ...) "
         "seen by cameras from knee height to ceiling mounts, level to steeply down, 35-95 degree fields of view; each "
         "training pose on two backgrounds (rooms, outdoor scenes, photographs, patterns). Test subjects, poses and "
         "background photographs are held out. Upper: rand crops whose photo ends between the shoulders and the knees "
@@ -390,7 +439,11 @@ def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights:
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU.",
         "",
         *realval_markdown(photos, photos_before),
-        *(["## Before and after on synthetic test splits (mm, %)", "", before_after_markdown(after, before)] if before else []),
+        *(
+            ["## Before and after on synthetic test splits (mm, %)", "", before_after_markdown(after, before)]
+            if before
+            else []
+        ),
         "## Metrics (mm, %)",
         "MPJPE after root alignment; P-MPJPE after similarity alignment; with MediaPipe 2D, the crops where MediaPipe "
         "found nobody are left out (their count is the difference in n). The peer row is MediaPipe's own 3D "
@@ -400,10 +453,12 @@ def model_card(after: dict, before: dict | None, runs: list[RunRecord], weights:
         attention_markdown({k: v for k, v in after.items() if PEER not in k}, title=None),
     ]
     if before:
-        parts += ["## The previous weights, same evaluation",
-                  *([before_description, ""] if before_description else []),
-                  results_markdown(before, title=None),
-                  attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None)]
+        parts += [
+            "## The previous weights, same evaluation",
+            *([before_description, ""] if before_description else []),
+            results_markdown(before, title=None),
+            attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None),
+        ]
     parts += [
         "## Limits",
         "- Trained on synthetic people only; measured on real photos of one subject in one studio (above), more real "
@@ -422,25 +477,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="weights")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--before", default=None, help="re-evaluate this weights file as the previous weights")
-    parser.add_argument("--stage1-from", default=None, type=Path,
-                        help="retrain stage 2 only, on this weights file's frozen stage 1 (e.g. the bundled weights)")
-    parser.add_argument("--photos", nargs="*", default=[PHOTOS],
-                        help="folders of real annotated photos to measure on (train.evaluate_photos; skipped when absent)")
+    parser.add_argument(
+        "--stage1-from",
+        default=None,
+        type=Path,
+        help="retrain stage 2 only, on this weights file's frozen stage 1 (e.g. the bundled weights)",
+    )
+    parser.add_argument(
+        "--photos",
+        nargs="*",
+        default=[PHOTOS],
+        help="folders of real annotated photos to measure on (train.evaluate_photos; skipped when absent)",
+    )
     args = parser.parse_args(argv)
     data, runs = Path(args.data), Path(args.runs)
     prepare_data(data, args.workers)
     if args.before:
         command = " ".join(["python -m train.default_weights", *sys.argv[1:]])
-        write_results(evaluate_weights(Path(args.before), data, "previous"), RESULTS / "bundled_before",
-                      title="Previous bundled weights", info={"weights": args.before, "command": command,
-                                                                        "description": f"`{args.before}`, re-evaluated:"})
+        write_results(
+            evaluate_weights(Path(args.before), data, "previous"),
+            RESULTS / "bundled_before",
+            title="Previous bundled weights",
+            info={"weights": args.before, "command": command, "description": f"`{args.before}`, re-evaluated:"},
+        )
         measure_photos(Path(args.before), None, args.photos, RESULTS / "realval_previous")
     trained = train_runs(data, runs, args.stage1_from)
     save_run_records(trained)
-    twin = save_model(load_model(train_twin(data, runs)), Path(args.out) / "lifting_only.safetensors",
-                      extra={"twin_of": "lbi_synth.safetensors", "config": f"train/configs/rand/{TWIN}"})
-    weights = save_model(load_model(runs / trained[-1].name / "model.safetensors"), Path(args.out) / "lbi_synth.safetensors",
-                         extra={"trained_on": "LBI-Synth rand:train + upper:train + pairs", "configs": "train/configs/rand"})
+    twin = save_model(
+        load_model(train_twin(data, runs)),
+        Path(args.out) / "lifting_only.safetensors",
+        extra={"twin_of": "lbi_synth.safetensors", "config": f"train/configs/rand/{TWIN}"},
+    )
+    weights = save_model(
+        load_model(runs / trained[-1].name / "model.safetensors"),
+        Path(args.out) / "lbi_synth.safetensors",
+        extra={"trained_on": "LBI-Synth rand:train + upper:train + pairs", "configs": "train/configs/rand"},
+    )
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     after_path = RESULTS / "bundled.json"
     evaluated = json.loads(after_path.read_text()) if after_path.is_file() else None
@@ -448,16 +520,28 @@ def main(argv: list[str] | None = None) -> None:
         after = _table(evaluated)  # these very weights were evaluated already
     else:
         after = evaluate_weights(weights, data, "bundled")
-        write_results(after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest})
+        write_results(
+            after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest}
+        )
     before_path = RESULTS / "bundled_before.json"
     previous = json.loads(before_path.read_text()) if before_path.is_file() else None
     before, description = (_table(previous), previous["info"].get("description")) if previous else (None, None)
     photos = measure_photos(weights, twin, args.photos, RESULTS / "realval_bundled")
     photos_before = RESULTS / "realval_previous.json"
-    atomic_write_text(Path(args.out) / "MODEL_CARD.md", model_card(
-        after, before, trained, weights, data, portrait_arms(weights), description,
-        json.loads(photos.to_json()) if photos else None,
-        json.loads(photos_before.read_text()) if photos_before.is_file() else None))
+    atomic_write_text(
+        Path(args.out) / "MODEL_CARD.md",
+        model_card(
+            after,
+            before,
+            trained,
+            weights,
+            data,
+            portrait_arms(weights),
+            description,
+            json.loads(photos.to_json()) if photos else None,
+            json.loads(photos_before.read_text()) if photos_before.is_file() else None,
+        ),
+    )
     print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")
 
 

@@ -52,9 +52,11 @@ def _detect(index: int) -> tuple[int, np.ndarray | None, np.ndarray | None, np.n
 
 def detect(data: PreparedData, indices: np.ndarray, workers: int = 1) -> dict[str, np.ndarray]:
     """MediaPipe on the crops of ``indices``: the three arrays above, NaN where nobody was found."""
-    out = {f"joints2d_{KIND}": np.full((len(data), 17, 2), np.nan, np.float32),
-           f"confidence_{KIND}": np.full((len(data), 17), np.nan, np.float32),
-           f"joints3d_{KIND}": np.full((len(data), 17, 3), np.nan, np.float32)}
+    out = {
+        f"joints2d_{KIND}": np.full((len(data), 17, 2), np.nan, np.float32),
+        f"confidence_{KIND}": np.full((len(data), 17), np.nan, np.float32),
+        f"joints3d_{KIND}": np.full((len(data), 17, 3), np.nan, np.float32),
+    }
     jobs = [int(i) for i in indices]
     if workers > 1:
         pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(str(data.root),))
@@ -63,8 +65,9 @@ def detect(data: PreparedData, indices: np.ndarray, workers: int = 1) -> dict[st
         _init(str(data.root))
         pool, results = None, map(_detect, jobs)
     try:
-        for index, joints, confidence, world in tqdm(results, total=len(jobs), desc=f"MediaPipe on {data.root.name}",
-                                                     unit="crop"):
+        for index, joints, confidence, world in tqdm(
+            results, total=len(jobs), desc=f"MediaPipe on {data.root.name}", unit="crop"
+        ):
             if joints is not None:
                 out[f"joints2d_{KIND}"][index] = joints
                 out[f"confidence_{KIND}"][index] = confidence
@@ -95,20 +98,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1, help="MediaPipe processes (one per core)")
     args = parser.parse_args(argv)
     data = PreparedData(args.data)
-    indices = (np.arange(len(data)) if args.splits is None
-               else np.unique(np.concatenate([data.indices(s) for s in args.splits])))
+    indices = (
+        np.arange(len(data))
+        if args.splits is None
+        else np.unique(np.concatenate([data.indices(s) for s in args.splits]))
+    )
     start = time.perf_counter()
     arrays = detect(data, indices, args.workers)
     seconds = round(time.perf_counter() - start, 1)
-    with atomic_path(data.root / ANNOTATIONS) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **{**data.ann, **arrays})
+    with atomic_path(data.root / ANNOTATIONS) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **{**data.ann, **arrays})
     found = int(np.isfinite(arrays[f"joints2d_{KIND}"][indices]).all(axis=(1, 2)).sum())
     meta = data.meta
     meta.inputs_2d = sorted({*meta.inputs_2d, KIND})
-    meta.info[KIND] = {"detected": found, "missed": int(len(indices) - found), "splits": args.splits or "all",
-                       "seconds": seconds, "workers": args.workers,
-                       **crop_pixel_error(data, arrays[f"joints2d_{KIND}"], indices)}
+    meta.info[KIND] = {
+        "detected": found,
+        "missed": int(len(indices) - found),
+        "splits": args.splits or "all",
+        "seconds": seconds,
+        "workers": args.workers,
+        **crop_pixel_error(data, arrays[f"joints2d_{KIND}"], indices),
+    }
     atomic_write_text(data.root / META, json.dumps(asdict(meta), indent=2))
     print(json.dumps({"samples": int(len(indices)), **meta.info[KIND]}))
 

@@ -33,8 +33,7 @@ from lbi.codec import InputCodec
 from lbi.data.dataset import Batch, PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
-from lbi.model import build_model
-from lbi.model import LiftingByImage
+from lbi.model import LiftingByImage, build_model
 from lbi.model.flip import mirror_batch
 from lbi.skeleton import bone_lengths
 from lbi.weights import load_weights, save_model
@@ -148,8 +147,9 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
             if rank == 0:
                 model_dataset(model, data, split, inputs_2d, cache="build", mirrored=mirrored)
             dist.barrier()
-        return model_dataset(model, data, split, inputs_2d, cache=cache, silhouettes=evaluation,
-                             missing=missing, mirrored=mirrored)
+        return model_dataset(
+            model, data, split, inputs_2d, cache=cache, silhouettes=evaluation, missing=missing, mirrored=mirrored
+        )
 
     specs = [cfg.data.train] if isinstance(cfg.data.train, str) else list(cfg.data.train)
     parts = [make(spec, False) for spec in specs]
@@ -206,9 +206,9 @@ class PartBatches(Sampler[list[int]]):
         for n in self.sizes:
             order = offset + rng.permutation(n)
             end = n if n < self.batch_size else n - n % self.batch_size
-            batches += [order[i:i + self.batch_size].tolist() for i in range(0, end, self.batch_size)]
+            batches += [order[i : i + self.batch_size].tolist() for i in range(0, end, self.batch_size)]
             offset += n
-        return [batches[i] for i in rng.permutation(len(batches))][self.rank::self.world]
+        return [batches[i] for i in rng.permutation(len(batches))][self.rank :: self.world]
 
     def __iter__(self):
         return iter(self._batches())
@@ -220,8 +220,13 @@ class PartBatches(Sampler[list[int]]):
 # ------------------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
     """Everything needed to resume; tensors and plain values only, so weights_only loading works."""
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "epoch": epoch, "history": json.dumps(history)}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "epoch": epoch,
+        "history": json.dumps(history),
+    }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -232,8 +237,16 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         start, history = state["epoch"] + 1, json.loads(state["history"])
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, KeyError, TypeError,
-            ValueError) as err:
+    except (
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        EOFError,
+        RuntimeError,
+        OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise CheckpointError(f"{path} is not a readable lbi checkpoint ({reason[:200]}); {hint}") from None
     try:
@@ -244,8 +257,10 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler) -> tuple
         scheduler.load_state_dict({"lr_lambdas": [None] * len(scheduler.lr_lambdas), **schedule})
     except (RuntimeError, ValueError, KeyError) as err:
         reason = " ".join(str(err).split())[:300]
-        raise CheckpointError(f"{path} belongs to another model or optimiser than this config ({reason}); {hint} "
-                              "or point training.out elsewhere") from None
+        raise CheckpointError(
+            f"{path} belongs to another model or optimiser than this config ({reason}); {hint} "
+            "or point training.out elsewhere"
+        ) from None
     return start, history
 
 
@@ -268,16 +283,28 @@ class Augment2D:
             if pick.any():
                 noisy = self.model.sample(batch.joints2d_gt_px[torch.from_numpy(pick)].cpu().numpy(), rng)
                 joints2d = joints2d.clone()
-                joints2d[torch.from_numpy(pick).to(joints2d.device)] = torch.from_numpy(self.codec.normalize(noisy)).to(joints2d)
+                joints2d[torch.from_numpy(pick).to(joints2d.device)] = torch.from_numpy(self.codec.normalize(noisy)).to(
+                    joints2d
+                )
         if self.gaussian > 0:
             joints2d = joints2d + torch.randn_like(joints2d) * self.gaussian
         return joints2d
 
 
-def train_one_epoch(objective: nn.Module, loader: DataLoader, optimizer, autocast, augment: Augment2D,
-                    rng: np.random.Generator, show_progress: bool, desc: str, flip: float = 0.0) -> tuple[float, int]:
+def train_one_epoch(
+    objective: nn.Module,
+    loader: DataLoader,
+    optimizer,
+    autocast,
+    augment: Augment2D,
+    rng: np.random.Generator,
+    show_progress: bool,
+    desc: str,
+    flip: float = 0.0,
+) -> tuple[float, int]:
     """One pass over ``loader`` with the 2D input augmented by ``augment`` and a ``flip`` share of
-    each batch mirrored (both encoded by ``augment.codec``). Returns the mean training loss and the number of samples seen."""
+    each batch mirrored (both encoded by ``augment.codec``). Returns the mean training loss and the number of
+    samples seen."""
     objective.train()
     device = next(objective.parameters()).device
     total, count = 0.0, 0
@@ -333,13 +360,22 @@ class RunLog:
         self.tensorboard.close()
 
 
-def export(model: nn.Module, cfg: ExperimentConfig, results: dict[str, EvalResult], eval_sets: dict[str, PoseDataset],
-           info: dict) -> None:
+def export(
+    model: nn.Module,
+    cfg: ExperimentConfig,
+    results: dict[str, EvalResult],
+    eval_sets: dict[str, PoseDataset],
+    info: dict,
+) -> None:
     """The trained model file and the results table of a finished run (with the peer row)."""
     out = Path(cfg.training.out)
     save_model(model, out / "model.safetensors", extra={"training": asdict(cfg.training)})
-    write_results(with_peer({out.name: results}, eval_sets), out / "results", title=out.name,
-                  info={"config": cfg.to_dict(), **info})
+    write_results(
+        with_peer({out.name: results}, eval_sets),
+        out / "results",
+        title=out.name,
+        info={"config": cfg.to_dict(), **info},
+    )
     if cfg.data.photos:
         measure_photos(model, cfg.data.photos, out / "realval", out.name, coarse=cfg.training.mode.coarse_only)
 
@@ -355,8 +391,10 @@ def measure_photos(model: nn.Module, dirs: list[str], out: Path, name: str, coar
     model = model.float().cpu().eval()
     lifters = {name: PoseLifter(model, coarse)}
     if isinstance(model, LiftingByImage):
-        lifters = {name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
-                   f"{name}, image absent": PoseLifter(model, coarse)}
+        lifters = {
+            name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
+            f"{name}, image absent": PoseLifter(model, coarse),
+        }
     try:
         report = photo_report(dirs, lifters)
     except PhotoSetError as err:
@@ -382,13 +420,20 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     objective = Objective(model, training.mode, training.loss, training.bone_weight)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
     if isinstance(train_set, ConcatDataset) and len({_has_image(part) for part in train_set.datasets}) > 1:
-        sampler = PartBatches([len(part) for part in train_set.datasets], training.batch_size // world,
-                              training.seed, rank, world)
+        sampler = PartBatches(
+            [len(part) for part in train_set.datasets], training.batch_size // world, training.seed, rank, world
+        )
         loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.data.workers, collate_fn=Batch.collate)
     else:
         sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
-        loader = DataLoader(train_set, batch_size=training.batch_size // world, sampler=sampler, collate_fn=Batch.collate,
-                            num_workers=cfg.data.workers, drop_last=len(train_set) >= training.batch_size)
+        loader = DataLoader(
+            train_set,
+            batch_size=training.batch_size // world,
+            sampler=sampler,
+            collate_fn=Batch.collate,
+            num_workers=cfg.data.workers,
+            drop_last=len(train_set) >= training.batch_size,
+        )
 
     start_epoch, history = 0, []
     if resume and (out / CHECKPOINT).is_file():
@@ -400,9 +445,12 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     log = RunLog(out, cfg) if rank == 0 else None
 
     def evaluate_all() -> dict[str, EvalResult]:
-        return {name: evaluate(model, ds, device=device, limit=training.eval_limit,
-                               coarse_only=training.mode.coarse_only)  # stage 2 is untrained then
-                for name, ds in eval_sets.items()}
+        return {
+            name: evaluate(
+                model, ds, device=device, limit=training.eval_limit, coarse_only=training.mode.coarse_only
+            )  # stage 2 is untrained then
+            for name, ds in eval_sets.items()
+        }
 
     autocast = _autocast(training.precision, device)
     augment = Augment2D(training, InputCodec.for_model(model))
@@ -412,12 +460,26 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
         rng = np.random.default_rng([training.seed, epoch, rank])
         sampler.set_epoch(epoch)
         start = time.perf_counter()
-        loss, count = train_one_epoch(wrapped, loader, optimizer, autocast, augment, rng, rank == 0,
-                                      f"epoch {epoch + 1}/{training.epochs}", training.flip)
+        loss, count = train_one_epoch(
+            wrapped,
+            loader,
+            optimizer,
+            autocast,
+            augment,
+            rng,
+            rank == 0,
+            f"epoch {epoch + 1}/{training.epochs}",
+            training.flip,
+        )
         scheduler.step()
         seconds = time.perf_counter() - start
-        row = {"epoch": epoch + 1, "train_loss": loss, "lr": optimizer.param_groups[0]["lr"],
-               "seconds": round(seconds, 1), "samples_per_s": round(count * world / seconds, 1)}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss,
+            "lr": optimizer.param_groups[0]["lr"],
+            "seconds": round(seconds, 1),
+            "samples_per_s": round(count * world / seconds, 1),
+        }
         last = epoch + 1 == training.epochs
         if rank == 0 and (last or (training.eval_every and (epoch + 1) % training.eval_every == 0)):
             results = evaluate_all()
@@ -428,8 +490,13 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
             save_checkpoint(out / CHECKPOINT, model, optimizer, scheduler, epoch, history)
     if rank == 0:
         results = results or evaluate_all()
-        export(model, cfg, results, eval_sets, {"wall_seconds": round(time.perf_counter() - wall_start, 1),
-                                     "world_size": world, "device": str(device)})
+        export(
+            model,
+            cfg,
+            results,
+            eval_sets,
+            {"wall_seconds": round(time.perf_counter() - wall_start, 1), "world_size": world, "device": str(device)},
+        )
         log.close()
     if dist.is_initialized():
         dist.barrier()

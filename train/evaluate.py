@@ -1,6 +1,6 @@
 """Evaluation: MPJPE, P-MPJPE, PCK, AUC, bone lengths and background attention per split, and results tables.
 
-    python -m train.evaluate --weights runs/x/model.safetensors --data lab-test=data/lbi-synth/lab:test
+python -m train.evaluate --weights runs/x/model.safetensors --data lab-test=data/lbi-synth/lab:test
 """
 
 from __future__ import annotations
@@ -61,12 +61,23 @@ class EvalResult:
 #: joint circles (the paper's "background") and off the silhouette, each with the level of uniform
 #: attention on the same crops; and the share of keypoints whose most-attended token is within 30 px
 #: of their own joint, and on the person (silhouette only on synthetic data)
-ATTENTION_METRICS = ("off_circles", "off_circles_uniform", "off_silhouette", "off_silhouette_uniform",
-                     "peak_near_joint", "peak_on_person")
+ATTENTION_METRICS = (
+    "off_circles",
+    "off_circles_uniform",
+    "off_silhouette",
+    "off_silhouette_uniform",
+    "peak_near_joint",
+    "peak_on_person",
+)
 
 
-def attention_metrics(stage1_attention: list[torch.Tensor], grid: tuple[int, int], stride: int,
-                      joints_px: np.ndarray, silhouettes: np.ndarray | None) -> dict[str, np.ndarray]:
+def attention_metrics(
+    stage1_attention: list[torch.Tensor],
+    grid: tuple[int, int],
+    stride: int,
+    joints_px: np.ndarray,
+    silhouettes: np.ndarray | None,
+) -> dict[str, np.ndarray]:
     """Per-sample ATTENTION_METRICS of each stage-1 layer (heads averaged): keys ``<layer>/<metric>``.
     joints_px (B, N, 2): the true joints in crop pixels; silhouettes (B, h, w) or None."""
     h, w = grid
@@ -75,11 +86,17 @@ def attention_metrics(stage1_attention: list[torch.Tensor], grid: tuple[int, int
     out = {}
     for i, attn in enumerate(stage1_attention):
         maps = attn.float().mean(dim=1).cpu().numpy().reshape(len(joints_px), -1, h, w)
-        values = {"off_circles": attention_share(maps, circles), "off_circles_uniform": circles.mean(axis=(1, 2)),
-                  "peak_near_joint": peak_near_joint(maps, joints_px, stride)}
+        values = {
+            "off_circles": attention_share(maps, circles),
+            "off_circles_uniform": circles.mean(axis=(1, 2)),
+            "peak_near_joint": peak_near_joint(maps, joints_px, stride),
+        }
         if body is not None:
-            values.update(off_silhouette=attention_share(maps, body), off_silhouette_uniform=body.mean(axis=(1, 2)),
-                          peak_on_person=peak_on_person(maps, body))
+            values.update(
+                off_silhouette=attention_share(maps, body),
+                off_silhouette_uniform=body.mean(axis=(1, 2)),
+                peak_on_person=peak_on_person(maps, body),
+            )
         out.update({f"{i}/{k}": v for k, v in values.items()})
     return out
 
@@ -90,10 +107,18 @@ def spread(n: int, limit: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device: str | torch.device = "cpu",
-            retention: float | None = None, limit: int = 0, workers: int = 0,
-            coarse_only: bool = False, alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
-            flip: bool = False) -> dict[str, np.ndarray]:
+def predict(
+    model: nn.Module,
+    dataset: PoseDataset,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    retention: float | None = None,
+    limit: int = 0,
+    workers: int = 0,
+    coarse_only: bool = False,
+    alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    flip: bool = False,
+) -> dict[str, np.ndarray]:
     """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), the row indices
     and, for image models, the per-sample attention metrics of every stage-1 layer
     (:func:`attention_metrics`; "background" is the last layer's share outside the 30-px circles).
@@ -126,8 +151,9 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
         out["index"].append(batch.index.cpu().numpy())
         if result.stage1_attention and stride and batch.has_image:  # pose-only data has no attention to measure
             silhouettes = batch.silhouette.cpu().numpy() if batch.silhouette is not None else None
-            metrics = attention_metrics(result.stage1_attention, result.grid, stride, batch.joints2d_gt_px.cpu().numpy(),
-                                        silhouettes)
+            metrics = attention_metrics(
+                result.stage1_attention, result.grid, stride, batch.joints2d_gt_px.cpu().numpy(), silhouettes
+            )
             for key, value in metrics.items():
                 out.setdefault(key, []).append(value)
             out["background"].append(metrics[f"{len(result.stage1_attention) - 1}/off_circles"])
@@ -136,8 +162,9 @@ def predict(model: nn.Module, dataset: PoseDataset, batch_size: int = 64, device
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None,
-              layer_names: list[str] | None = None) -> EvalResult:
+def summarise(
+    pred: dict[str, np.ndarray], actions: np.ndarray | None = None, layer_names: list[str] | None = None
+) -> EvalResult:
     refined, coarse, target = pred["refined"], pred["coarse"], pred["target"]
     errors = mpjpe(refined, target)
     err14 = joint_errors(to_mpi_eval_joints(refined), to_mpi_eval_joints(target))
@@ -149,11 +176,18 @@ def summarise(pred: dict[str, np.ndarray], actions: np.ndarray | None = None,
             name = layer_names[int(layer)] if layer_names else f"stage 1 · layer {int(layer) + 1}"
             attention.setdefault(name, {})[metric] = float(np.mean(values))
     return EvalResult(
-        samples=len(target), mpjpe=float(errors.mean()), p_mpjpe=float(p_mpjpe(refined, target).mean()),
-        pck=pck(err14), auc=auc(err14), mpjpe_coarse=float(mpjpe(coarse, target).mean()),
+        samples=len(target),
+        mpjpe=float(errors.mean()),
+        p_mpjpe=float(p_mpjpe(refined, target).mean()),
+        pck=pck(err14),
+        auc=auc(err14),
+        mpjpe_coarse=float(mpjpe(coarse, target).mean()),
         background_attention=None if np.isnan(background).all() else float(np.nanmean(background)),
-        per_action=per_action_mean(errors, list(actions)) if actions is not None else {}, attention=attention,
-        bone_error=float(bone_length_error(refined, target).mean()), forearm_ratio=forearm_ratio(refined, target))
+        per_action=per_action_mean(errors, list(actions)) if actions is not None else {},
+        attention=attention,
+        bone_error=float(bone_length_error(refined, target).mean()),
+        forearm_ratio=forearm_ratio(refined, target),
+    )
 
 
 def mediapipe_peer(dataset: PoseDataset, limit: int = 0) -> EvalResult | None:
@@ -170,8 +204,10 @@ def mediapipe_peer(dataset: PoseDataset, limit: int = 0) -> EvalResult | None:
     if not found.any():
         return None
     pred, target = pred[found], dataset.target[pick][found].astype(np.float64) * 1000
-    return summarise({"refined": pred, "coarse": pred, "target": target, "background": np.full(len(pred), np.nan)},
-                     dataset.data.ann["action"][rows[found]])
+    return summarise(
+        {"refined": pred, "coarse": pred, "target": target, "background": np.full(len(pred), np.nan)},
+        dataset.data.ann["action"][rows[found]],
+    )
 
 
 def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
@@ -180,27 +216,46 @@ def evaluate(model: nn.Module, dataset: PoseDataset, **kwargs) -> EvalResult:
     return summarise(pred, dataset.data.ann["action"][pred["index"]], names)
 
 
-COLUMNS = (("MPJPE", "mpjpe"), ("P-MPJPE", "p_mpjpe"), ("PCK", "pck"), ("AUC", "auc"),
-           ("coarse MPJPE", "mpjpe_coarse"), ("bone error", "bone_error"), ("forearm length", "forearm_ratio"),
-           ("bg. attention", "background_attention"))
+COLUMNS = (
+    ("MPJPE", "mpjpe"),
+    ("P-MPJPE", "p_mpjpe"),
+    ("PCK", "pck"),
+    ("AUC", "auc"),
+    ("coarse MPJPE", "mpjpe_coarse"),
+    ("bone error", "bone_error"),
+    ("forearm length", "forearm_ratio"),
+    ("bg. attention", "background_attention"),
+)
 
 
 def results_markdown(results: dict[str, dict[str, EvalResult]], title: str | None = "Results") -> str:
     """One row per (run, split): the columns of COLUMNS, mm and %; a ``### title`` above unless None."""
     lines = [f"### {title}", ""] if title else []
-    lines += ["| run | split | n | " + " | ".join(c for c, _ in COLUMNS) + " |", "|---|---|---|" + "---|" * len(COLUMNS)]
+    lines += [
+        "| run | split | n | " + " | ".join(c for c, _ in COLUMNS) + " |",
+        "|---|---|---|" + "---|" * len(COLUMNS),
+    ]
     for run, splits in results.items():
         for split, r in splits.items():
             cells = []
             for _, key in COLUMNS:
                 value = getattr(r, key)
-                cells.append("-" if value is None else f"{value * 100:.1f}%" if key == "background_attention"
-                             else f"{value:.2f}x" if key == "forearm_ratio" else f"{value:.1f}")
+                cells.append(
+                    "-"
+                    if value is None
+                    else f"{value * 100:.1f}%"
+                    if key == "background_attention"
+                    else f"{value:.2f}x"
+                    if key == "forearm_ratio"
+                    else f"{value:.1f}"
+                )
             lines.append(f"| {run} | {split} | {r.samples} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def attention_markdown(results: dict[str, dict[str, EvalResult]], title: str | None = "Where the attention looks") -> str:
+def attention_markdown(
+    results: dict[str, dict[str, EvalResult]], title: str | None = "Where the attention looks"
+) -> str:
     """Per (run, split, stage-1 layer): attention off the 30-px joint circles and off the silhouette,
     each as model / uniform attention, and where the keypoints' most-attended tokens lie. Empty
     when no result has attention."""
@@ -208,35 +263,55 @@ def attention_markdown(results: dict[str, dict[str, EvalResult]], title: str | N
     for run, splits in results.items():
         for split, r in splits.items():
             for layer, m in r.attention.items():
-                pct = lambda key: f"{m[key] * 100:.1f}%" if key in m else "-"  # noqa: E731
-                rows.append(f"| {run} | {split} | {layer} | {pct('off_circles')} / {pct('off_circles_uniform')} | "
-                            f"{pct('off_silhouette')} / {pct('off_silhouette_uniform')} | {pct('peak_near_joint')} | "
-                            f"{pct('peak_on_person')} |")
+
+                def pct(key: str, m: dict = m) -> str:
+                    return f"{m[key] * 100:.1f}%" if key in m else "-"
+
+                rows.append(
+                    f"| {run} | {split} | {layer} | {pct('off_circles')} / {pct('off_circles_uniform')} | "
+                    f"{pct('off_silhouette')} / {pct('off_silhouette_uniform')} | {pct('peak_near_joint')} | "
+                    f"{pct('peak_on_person')} |"
+                )
     if not rows:
         return ""
     lines = [f"### {title}", ""] if title else []
-    lines += ["| run | split | layer | off 30-px circles: model / uniform | off silhouette: model / uniform | "
-              "peak within 30 px of own joint | peak on the person |", "|---|---|---|---|---|---|---|", *rows]
+    lines += [
+        "| run | split | layer | off 30-px circles: model / uniform | off silhouette: model / uniform | "
+        "peak within 30 px of own joint | peak on the person |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: dict[str, dict[str, EvalResult]], out_stem: str | Path, title: str = "Results",
-                  info: dict | None = None, notes: list[str] = ()) -> None:
+def write_results(
+    results: dict[str, dict[str, EvalResult]],
+    out_stem: str | Path,
+    title: str = "Results",
+    info: dict | None = None,
+    notes: list[str] = (),
+) -> None:
     """Writes <stem>.md (the tables, then ``notes`` as a list) and <stem>.json atomically."""
     out_stem = Path(out_stem)
-    payload = {"info": info or {}, "results": {run: {s: asdict(r) for s, r in splits.items()} for run, splits in results.items()}}
+    payload = {
+        "info": info or {},
+        "results": {run: {s: asdict(r) for s, r in splits.items()} for run, splits in results.items()},
+    }
     atomic_write_text(out_stem.with_suffix(".json"), json.dumps(payload, indent=2))
     footer = "".join(f"- {note}\n" for note in notes)
     attention = attention_markdown(results)
-    atomic_write_text(out_stem.with_suffix(".md"), results_markdown(results, title) + ("\n" + attention if attention else "")
-                      + ("\n" + footer if footer else ""))
+    atomic_write_text(
+        out_stem.with_suffix(".md"),
+        results_markdown(results, title) + ("\n" + attention if attention else "") + ("\n" + footer if footer else ""),
+    )
 
 
 PEER = "MediaPipe world landmarks (peer)"
 
 
-def with_peer(results: dict[str, dict[str, EvalResult]], datasets: dict[str, PoseDataset],
-              limit: int = 0) -> dict[str, dict[str, EvalResult]]:
+def with_peer(
+    results: dict[str, dict[str, EvalResult]], datasets: dict[str, PoseDataset], limit: int = 0
+) -> dict[str, dict[str, EvalResult]]:
     """``results`` plus the peer row (:func:`mediapipe_peer`) on the splits whose data has it."""
     peer = {split: r for split, ds in datasets.items() if (r := mediapipe_peer(ds, limit)) is not None}
     return {**results, PEER: peer} if peer else results
@@ -253,12 +328,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", required=True)
     parser.add_argument("--data", nargs="+", required=True, help="name=root:split ...")
     parser.add_argument("--inputs-2d", default="gt")
-    parser.add_argument("--retention", type=retention_rate, default=None,
-                        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)")
-    parser.add_argument("--flip-test", action="store_true",
-                        help="average each pose with the mirrored crop's (mirrored features are cached too)")
-    parser.add_argument("--limit", type=int, default=0,
-                        help="evaluate N samples spread evenly over each split (0: all), the peer row on the same")
+    parser.add_argument(
+        "--retention",
+        type=retention_rate,
+        default=None,
+        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)",
+    )
+    parser.add_argument(
+        "--flip-test",
+        action="store_true",
+        help="average each pose with the mirrored crop's (mirrored features are cached too)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="evaluate N samples spread evenly over each split (0: all), the peer row on the same",
+    )
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json")
     args = parser.parse_args(argv)
     if args.limit < 0:
@@ -269,8 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.data:
             name, _, spec = item.partition("=")
             root, split = split_spec(spec)
-            datasets[name] = model_dataset(model, root, split, args.inputs_2d, silhouettes=True, mirrored=args.flip_test)
-            results[name] = evaluate(model, datasets[name], retention=args.retention, flip=args.flip_test, limit=args.limit)
+            datasets[name] = model_dataset(
+                model, root, split, args.inputs_2d, silhouettes=True, mirrored=args.flip_test
+            )
+            results[name] = evaluate(
+                model, datasets[name], retention=args.retention, flip=args.flip_test, limit=args.limit
+            )
     except (DatasetError, WeightsError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

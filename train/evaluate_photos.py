@@ -64,7 +64,7 @@ class PhotoSet:
     K: np.ndarray  # (T, 3, 3)
 
     @classmethod
-    def load(cls, root: str | Path) -> "PhotoSet":
+    def load(cls, root: str | Path) -> PhotoSet:
         root = Path(root)
         if not (root / "gt.npz").is_file():
             raise PhotoSetError(f"{root}: no gt.npz (see python -m train.evaluate_photos --help for the format)")
@@ -80,8 +80,10 @@ class PhotoSet:
         joints, k = np.asarray(data["joints3d_mm"], np.float64), np.asarray(data["K"], np.float64)
         t = len(names)
         if joints.shape != (t, NUM_JOINTS, 3) or k.shape != (t, 3, 3):
-            raise PhotoSetError(f"{root / 'gt.npz'}: joints3d_mm {joints.shape} and K {k.shape} should be "
-                                f"({t}, {NUM_JOINTS}, 3) and ({t}, 3, 3) for its {t} images")
+            raise PhotoSetError(
+                f"{root / 'gt.npz'}: joints3d_mm {joints.shape} and K {k.shape} should be "
+                f"({t}, {NUM_JOINTS}, 3) and ({t}, 3, 3) for its {t} images"
+            )
         if not (np.isfinite(joints).all() and np.isfinite(k).all()):
             raise PhotoSetError(f"{root / 'gt.npz'}: joints3d_mm and K must be finite")
         if (joints[..., 2] <= 0).any():
@@ -109,8 +111,12 @@ def errors(pred_mm: np.ndarray, true_mm: np.ndarray) -> dict[str, float]:
     """Root-relative MPJPE and PA-MPJPE, mm, of one pose (17, 3) on the 14 and on all 17 joints."""
     pred, true = pred_mm - pred_mm[:1], true_mm - true_mm[:1]
     pred14, true14 = to_mpi_eval_joints(pred)[None], to_mpi_eval_joints(true)[None]
-    return {"mpjpe14": float(mpjpe(pred14, true14)[0]), "pa14": float(p_mpjpe(pred14, true14)[0]),
-            "mpjpe17": float(mpjpe(pred[None], true[None])[0]), "pa17": float(p_mpjpe(pred[None], true[None])[0])}
+    return {
+        "mpjpe14": float(mpjpe(pred14, true14)[0]),
+        "pa14": float(p_mpjpe(pred14, true14)[0]),
+        "mpjpe17": float(mpjpe(pred[None], true[None])[0]),
+        "pa17": float(p_mpjpe(pred[None], true[None])[0]),
+    }
 
 
 class ImageLifter:
@@ -169,21 +175,34 @@ class Report:
         return out
 
     def markdown(self) -> str:
-        lines = [f"# Real photos: {', '.join(self.sets)}", "",
-                 "MPJPE after aligning the pelvis and PA-MPJPE (similarity Procrustes), mm; 14 joints (those "
-                 "Human3.6M and MPI-INF-3DHP both annotate well) and all 17; n frames averaged.", "",
-                 "| | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |", "|---|---|---|---|---|---|"]
+        lines = [
+            f"# Real photos: {', '.join(self.sets)}",
+            "",
+            "MPJPE after aligning the pelvis and PA-MPJPE (similarity Procrustes), mm; 14 joints (those "
+            "Human3.6M and MPI-INF-3DHP both annotate well) and all 17; n frames averaged.",
+            "",
+            "| | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |",
+            "|---|---|---|---|---|---|",
+        ]
         for row, m in self.means().items():
-            lines.append(f"| {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | {m['pa17']:.1f} |")
+            lines.append(
+                f"| {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | {m['pa17']:.1f} |"
+            )
         total = len(self.frames)
-        lines += ["", f"MediaPipe found the person in {total - len(self.missed)} of {total} frames"
-                  + (f"; missed: {', '.join(self.missed)}." if self.missed else "."), ""]
+        lines += [
+            "",
+            f"MediaPipe found the person in {total - len(self.missed)} of {total} frames"
+            + (f"; missed: {', '.join(self.missed)}." if self.missed else "."),
+            "",
+        ]
         lines += [f"{key.replace('_', ' ').capitalize()}: `{value}`" + "  " for key, value in self.info.items()]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:
-        return json.dumps({"sets": self.sets, "means": self.means(), "missed": self.missed, "frames": self.frames,
-                           "info": self.info}, indent=1)
+        return json.dumps(
+            {"sets": self.sets, "means": self.means(), "missed": self.missed, "frames": self.frames, "info": self.info},
+            indent=1,
+        )
 
 
 def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = True, progress=None) -> Report:
@@ -201,12 +220,20 @@ def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = 
                 inputs = {"MediaPipe 2D": people[0].joints, **inputs}
             else:
                 report.missed.append(f"{photos.root.name}/{name}")
-            rows = {f"{lifter}, {source}": errors(model.pose_mm(rgb, joints, camera, flip), true)
-                    for lifter, model in lifters.items() for source, joints in inputs.items()}
+            rows = {
+                f"{lifter}, {source}": errors(model.pose_mm(rgb, joints, camera, flip), true)
+                for lifter, model in lifters.items()
+                for source, joints in inputs.items()
+            }
             if people and people[0].joints3d_mm is not None:
                 rows["MediaPipe world landmarks"] = errors(people[0].joints3d_mm, true)
-            report.frames.append({"set": photos.root.name, "image": name,
-                                  "rows": {r: {m: round(v, 2) for m, v in e.items()} for r, e in rows.items()}})
+            report.frames.append(
+                {
+                    "set": photos.root.name,
+                    "image": name,
+                    "rows": {r: {m: round(v, 2) for m, v in e.items()} for r, e in rows.items()},
+                }
+            )
             if progress is not None:
                 progress()
     return report
@@ -220,23 +247,35 @@ def photo_report(dirs: list[str | Path], lifters: dict, flip: bool = True, show_
 
     sets = [PhotoSet.load(d) for d in dirs]
     started, cpu = time.perf_counter(), time.process_time()
-    with PoseDetector() as detector, tqdm(total=sum(len(s.names) for s in sets), unit="photo",
-                                          disable=not show_progress) as bar:
+    with (
+        PoseDetector() as detector,
+        tqdm(total=sum(len(s.names) for s in sets), unit="photo", disable=not show_progress) as bar,
+    ):
         report = evaluate_photos(sets, lifters, detector, flip, progress=bar.update)
-    report.info.update(flip_test=flip, seconds=round(time.perf_counter() - started, 1),
-                       cpu_seconds=round(time.process_time() - cpu, 1))
+    report.info.update(
+        flip_test=flip, seconds=round(time.perf_counter() - started, 1), cpu_seconds=round(time.process_time() - cpu, 1)
+    )
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.evaluate_photos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m train.evaluate_photos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dirs", nargs="+", help="folders of annotated photos (format above)")
     parser.add_argument("--weights", default=None, help="lbi model file (default: the bundled weights)")
-    parser.add_argument("--twin", default=str(BUNDLED_TWIN),
-                        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin)")
-    parser.add_argument("--image-absent", action="store_true",
-                        help="also lbi's pose path alone (the image absent): what the image adds or costs")
+    parser.add_argument(
+        "--twin",
+        default=str(BUNDLED_TWIN),
+        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin)",
+    )
+    parser.add_argument(
+        "--image-absent",
+        action="store_true",
+        help="also lbi's pose path alone (the image absent): what the image adds or costs",
+    )
     parser.add_argument("--no-flip-test", action="store_true", help="lift each crop alone, not also its mirror")
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
     args = parser.parse_args(argv)
@@ -258,8 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     except (PhotoSetError, WeightsError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    report.info = {"weights": weights, "twin": None if "twin" not in lifters else args.twin, **report.info,
-                   "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)])}
+    report.info = {
+        "weights": weights,
+        "twin": None if "twin" not in lifters else args.twin,
+        **report.info,
+        "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)]),
+    }
     print(report.markdown())
     if args.out:
         atomic_write_text(f"{args.out}.md", report.markdown())

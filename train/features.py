@@ -60,9 +60,16 @@ def cache_path(data: PreparedData, name: str) -> Path:
     return Path(data.root) / "features" / f"{name}.npy"
 
 
-def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size: int = 64,
-                  device: str | torch.device = "cpu", workers: int = 0, create: bool = True,
-                  mirrored: bool = False) -> np.ndarray | None:
+def feature_cache(
+    data: PreparedData,
+    encoder: nn.Module,
+    name: str,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    workers: int = 0,
+    create: bool = True,
+    mirrored: bool = False,
+) -> np.ndarray | None:
     """float16 features of every crop (``mirrored``: flipped left to right), (T, C, H, W),
     memory-mapped from <root>/features/<name>.npy (and how long computing them took in <name>.json).
 
@@ -92,22 +99,38 @@ def feature_cache(data: PreparedData, encoder: nn.Module, name: str, batch_size:
     with torch.inference_mode():
         for images in tqdm(loader, desc=f"caching {name} features", unit="batch"):
             feats = encoder(images.to(device)).float().cpu().numpy()
-            out[start:start + len(feats)] = feats.astype(np.float16)
+            out[start : start + len(feats)] = feats.astype(np.float16)
             start += len(feats)
     out.flush()
     del out
     tmp.replace(path)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({"samples": len(data), "seconds": round(time.perf_counter() - start_time, 1),
-                                                             "batch_size": batch_size, "device": str(device)}))
+    atomic_write_text(
+        path.with_suffix(".json"),
+        json.dumps(
+            {
+                "samples": len(data),
+                "seconds": round(time.perf_counter() - start_time, 1),
+                "batch_size": batch_size,
+                "device": str(device),
+            }
+        ),
+    )
     return np.load(path, mmap_mode="r")
 
 
 CACHE_POLICIES = ("off", "use", "build")
 
 
-def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str, inputs_2d: str = "gt",
-                  cache: str = "use", silhouettes: bool = False, missing: str = "drop",
-                  mirrored: bool = False) -> PoseDataset:
+def model_dataset(
+    model: nn.Module,
+    data: PreparedData | str | Path,
+    split: str,
+    inputs_2d: str = "gt",
+    cache: str = "use",
+    silhouettes: bool = False,
+    missing: str = "drop",
+    mirrored: bool = False,
+) -> PoseDataset:
     """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
     model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
     ``<root>/features`` holds them for exactly these weights) or "build" (computed when missing),
@@ -124,12 +147,21 @@ def model_dataset(model: nn.Module, data: PreparedData | str | Path, split: str,
     if has_encoder and cache != "off":
         features = feature_cache(data, model.encoder, cache_name(model), create=cache == "build")
         if mirrored and features is not None:
-            features_mirrored = feature_cache(data, model.encoder, cache_name(model, True), create=cache == "build",
-                                              mirrored=True)
+            features_mirrored = feature_cache(
+                data, model.encoder, cache_name(model, True), create=cache == "build", mirrored=True
+            )
             features = features if features_mirrored is not None else None  # both cached, or the crops
-    return PoseDataset(data, split, InputCodec.for_model(model), inputs_2d, features=features,
-                       features_mirrored=features_mirrored, load_images=has_encoder and features is None,
-                       load_silhouettes=silhouettes and has_encoder and data.meta.silhouettes, missing=missing)
+    return PoseDataset(
+        data,
+        split,
+        InputCodec.for_model(model),
+        inputs_2d,
+        features=features,
+        features_mirrored=features_mirrored,
+        load_images=has_encoder and features is None,
+        load_silhouettes=silhouettes and has_encoder and data.meta.silhouettes,
+        missing=missing,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,22 +44,35 @@ def main(argv: list[str] | None = None) -> None:
         name, _, spec = item.partition("=")
         root, split = split_spec(spec)
         dataset = model_dataset(model, root, split, args.inputs_2d, cache="build")
-        rows[name] = {variant: summarise(predict(model, dataset, batch_size=128, alter_features=alter))
-                      for variant, alter in VARIANTS.items()}
-    lines = [f"### Image reliance of `{args.weights}`", "",
-             "| split | image features | MPJPE | coarse MPJPE | P-MPJPE |", "|---|---|---|---|---|"]
+        rows[name] = {
+            variant: summarise(predict(model, dataset, batch_size=128, alter_features=alter))
+            for variant, alter in VARIANTS.items()
+        }
+    lines = [
+        f"### Image reliance of `{args.weights}`",
+        "",
+        "| split | image features | MPJPE | coarse MPJPE | P-MPJPE |",
+        "|---|---|---|---|---|",
+    ]
     for name, variants in rows.items():
         for variant, r in variants.items():
             lines.append(f"| {name} | {variant} | {r.mpjpe:.1f} | {r.mpjpe_coarse:.1f} | {r.p_mpjpe:.1f} |")
-    lines += ["", f"{args.inputs_2d} 2D inputs; `python -m train.image_reliance {' '.join(argv or sys.argv[1:])}`: "
-              f"{time.perf_counter() - start_wall:.0f} s wall, {time.process_time() - start_cpu:.0f} s CPU "
-              "(feature caches built if missing)"]
+    lines += [
+        "",
+        f"{args.inputs_2d} 2D inputs; `python -m train.image_reliance {' '.join(argv or sys.argv[1:])}`: "
+        f"{time.perf_counter() - start_wall:.0f} s wall, {time.process_time() - start_cpu:.0f} s CPU "
+        "(feature caches built if missing)",
+    ]
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
         atomic_write_text(Path(args.out).with_suffix(".md"), table)
-        atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps(
-            {name: {v: r.__dict__ for v, r in variants.items()} for name, variants in rows.items()}, indent=2))
+        atomic_write_text(
+            Path(args.out).with_suffix(".json"),
+            json.dumps(
+                {name: {v: r.__dict__ for v, r in variants.items()} for name, variants in rows.items()}, indent=2
+            ),
+        )
 
 
 if __name__ == "__main__":

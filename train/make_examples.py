@@ -51,8 +51,12 @@ def render_example(seed: int, domain: str, subject: str, family: str) -> tuple[n
             break
     crop = full_frame_crop(shot.camera.size)
     image, silhouette = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
-    truth = {"joints3d_mm": np.round(joints_cam * 1000, 1).tolist(),
-             "joints2d_px": np.round(crop.to_crop(joints_px), 1).tolist(), "subject": subject, "family": family}
+    truth = {
+        "joints3d_mm": np.round(joints_cam * 1000, 1).tolist(),
+        "joints2d_px": np.round(crop.to_crop(joints_px), 1).tolist(),
+        "subject": subject,
+        "family": family,
+    }
     return image, truth
 
 

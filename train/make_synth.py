@@ -1,4 +1,5 @@
-"""python -m train.make_synth --out data/lbi-synth [--size tiny|small|default] [--domains lab wild rand upper pairs] [--resume]
+"""python -m train.make_synth --out data/lbi-synth [--size tiny|small|default] [--domains lab wild rand upper pairs]
+                             [--resume]
 
 Renders LBI-Synth into the prepared-dataset format: lab (train + test subjects, 4 fixed cameras),
 wild (test: random cameras and scenes) and rand (train + test: the domain-randomised split, each
@@ -23,10 +24,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="default", choices=sorted(SIZES))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--domains", nargs="+", default=["lab", "wild", "rand", "upper"],
-                        choices=["lab", "wild", "rand", "upper", "pairs"])
-    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS,
-                        help="lab and wild: render only these parts (e.g. lab_test wild_test: the two test splits)")
+    parser.add_argument(
+        "--domains",
+        nargs="+",
+        default=["lab", "wild", "rand", "upper"],
+        choices=["lab", "wild", "rand", "upper", "pairs"],
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=list(PARTS),
+        choices=PARTS,
+        help="lab and wild: render only these parts (e.g. lab_test wild_test: the two test splits)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted render")
     args = parser.parse_args(argv)
     parts = tuple(p for p in args.parts if p.split("_")[0] in args.domains)
@@ -37,9 +47,21 @@ def main(argv: list[str] | None = None) -> None:
         seconds["upper"] = generate_upper(args.out, args.size, args.seed)
     if "pairs" in args.domains:
         seconds["pairs"] = generate_pairs(args.out, args.size, args.seed, args.workers, args.resume)
-    print(json.dumps({"out": args.out, "size": args.size, "counts": {**SIZES[args.size], "rand": RAND_SIZES[args.size],
-                                                             "upper": UPPER_SIZES[args.size], "pairs": PAIR_SIZES[args.size]},
-                      "seconds": {k: round(v, 1) for k, v in seconds.items()}}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "size": args.size,
+                "counts": {
+                    **SIZES[args.size],
+                    "rand": RAND_SIZES[args.size],
+                    "upper": UPPER_SIZES[args.size],
+                    "pairs": PAIR_SIZES[args.size],
+                },
+                "seconds": {k: round(v, 1) for k, v in seconds.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

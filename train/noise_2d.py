@@ -53,8 +53,15 @@ class NoiseModel2D:
     source: dict = field(default_factory=dict)
 
     @classmethod
-    def measure(cls, gt: np.ndarray, det: np.ndarray, gross_px: float = 25.0, margin_px: float = 10.0,
-                keep: int = 300, seed: int = 0) -> "NoiseModel2D":
+    def measure(
+        cls,
+        gt: np.ndarray,
+        det: np.ndarray,
+        gross_px: float = 25.0,
+        margin_px: float = 10.0,
+        keep: int = 300,
+        seed: int = 0,
+    ) -> NoiseModel2D:
         """From ground-truth and detected 2D joints (T, 17, 2) in crop pixels (NaN: not detected)."""
         found = np.isfinite(det).all(axis=(1, 2))
         gt, det = np.asarray(gt, np.float64)[found], np.asarray(det, np.float64)[found]
@@ -65,7 +72,10 @@ class NoiseModel2D:
         swapped = swap + margin_px < same  # (T', pairs)
         fixed = det.copy()
         for k, (left, right) in enumerate(PAIRS):
-            fixed[swapped[:, k], left], fixed[swapped[:, k], right] = det[swapped[:, k], right], det[swapped[:, k], left]
+            fixed[swapped[:, k], left], fixed[swapped[:, k], right] = (
+                det[swapped[:, k], right],
+                det[swapped[:, k], left],
+            )
         error = fixed - gt
         gross = np.linalg.norm(error, axis=-1) > gross_px
         rng = np.random.default_rng(seed)
@@ -76,9 +86,16 @@ class NoiseModel2D:
             cov.append(np.cov(inliers.T).tolist())
             pool = error[gross[:, j], j]
             pools.append(pool[rng.permutation(len(pool))[:keep]].round(2).tolist())
-        return cls(flip_rate=float(flipped.mean()), swap_rates=swapped[~flipped].mean(axis=0).tolist(),
-                   gross_px=gross_px, gross_rates=gross.mean(axis=0).tolist(), bias=bias, cov=cov,
-                   gross_errors=pools, detected=float(found.mean()))
+        return cls(
+            flip_rate=float(flipped.mean()),
+            swap_rates=swapped[~flipped].mean(axis=0).tolist(),
+            gross_px=gross_px,
+            gross_rates=gross.mean(axis=0).tolist(),
+            bias=bias,
+            cov=cov,
+            gross_errors=pools,
+            detected=float(found.mean()),
+        )
 
     def sample(self, gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Ground-truth 2D (B, 17, 2) in crop pixels -> the same with MediaPipe-like errors."""
@@ -100,7 +117,7 @@ class NoiseModel2D:
         atomic_write_text(path, json.dumps(asdict(self), indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> "NoiseModel2D":
+    def load(cls, path: str | Path) -> NoiseModel2D:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"2D noise model not found: {path} (make it with python -m train.noise_2d)")
@@ -110,9 +127,13 @@ class NoiseModel2D:
             raise ConfigError(f"{path} is not a 2D noise model written by train.noise_2d ({err})") from None
 
     def summary(self) -> dict:
-        return {"flip_rate": round(self.flip_rate, 4), "swap_rates": [round(r, 4) for r in self.swap_rates],
-                "gross_rates": [round(r, 4) for r in self.gross_rates], "detected": round(self.detected, 4),
-                "inlier_std_px": [round(float(np.sqrt(np.trace(np.asarray(c)) / 2)), 2) for c in self.cov]}
+        return {
+            "flip_rate": round(self.flip_rate, 4),
+            "swap_rates": [round(r, 4) for r in self.swap_rates],
+            "gross_rates": [round(r, 4) for r in self.gross_rates],
+            "detected": round(self.detected, 4),
+            "inlier_std_px": [round(float(np.sqrt(np.trace(np.asarray(c)) / 2)), 2) for c in self.cov],
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     to_crop = data.to_crop_matrices()[rows]
     gt = codec.encode_joints(data.ann["joints2d_gt"][rows], to_crop)[0]
     if "joints2d_mediapipe" not in data.ann:
-        raise SystemExit(f"error: {args.data} has no MediaPipe detections: run python -m train.detect_2d --data {args.data}")
+        raise SystemExit(
+            f"error: {args.data} has no MediaPipe detections: run python -m train.detect_2d --data {args.data}"
+        )
     det = codec.encode_joints(data.ann["joints2d_mediapipe"][rows], to_crop)[0]
     model = NoiseModel2D.measure(gt, det)
     model.source = {"data": str(args.data), "split": args.split, "samples": int(len(rows))}

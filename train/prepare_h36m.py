@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", required=True, help="folder holding S1/Videos/<action>.<camera>.mp4, ...")
     parser.add_argument("--poses-3d", required=True, help="data_3d_h36m.npz (positions_3d, metres, world frame)")
     parser.add_argument("--cameras", required=True, help="camera parameters JSON (see lbi.data.h36m.load_cameras)")
-    parser.add_argument("--poses-2d", nargs="*", default=[], metavar="NAME=NPZ", help="2D inputs, e.g. cpn=FILE sh=FILE")
+    parser.add_argument(
+        "--poses-2d", nargs="*", default=[], metavar="NAME=NPZ", help="2D inputs, e.g. cpn=FILE sh=FILE"
+    )
     parser.add_argument("--out", default="data/h36m")
     parser.add_argument("--subjects", nargs="+", default=list(TRAIN_SUBJECTS + TEST_SUBJECTS))
     parser.add_argument("--stride", type=int, default=10, help="keep every n-th frame (10: 50 -> 5 fps)")
@@ -32,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--poses-2d {item!r}: write NAME=FILE, e.g. cpn=data_2d_h36m_cpn_ft_h36m_dbb.npz")
         kinds[name] = path
     try:
-        counts = prepare_h36m(args.videos, args.poses_3d, args.cameras, args.out, kinds, tuple(args.subjects), args.stride)
+        counts = prepare_h36m(
+            args.videos, args.poses_3d, args.cameras, args.out, kinds, tuple(args.subjects), args.stride
+        )
     except DatasetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -36,11 +36,15 @@ def coverage(size: str, seed: int = 0) -> dict:
             pitches.append(camera_pitch_deg(camera))
             fovs.append(np.degrees(2 * np.arctan(camera.size[0] / 2 / camera.K[0, 0])))
             distances.append(np.linalg.norm(camera.to_camera(skeleton.joints[:1])))
-        out[split] = {"poses": len(jobs), "families": dict(families.most_common()), "gestures": dict(gestures.most_common()),
-                      "camera_height_m": _histogram(heights, [0.3, 0.6, 0.9, 1.2, 1.5, 1.9, 2.4, 2.9, 3.3]),
-                      "pitch_deg": _histogram(pitches, [-40, -10, 0, 10, 20, 30, 45, 60, 90]),
-                      "fov_deg": _histogram(fovs, [35, 45, 55, 65, 75, 85, 95]),
-                      "distance_m": _histogram(distances, [1.5, 2.5, 3.5, 5, 7, 10])}
+        out[split] = {
+            "poses": len(jobs),
+            "families": dict(families.most_common()),
+            "gestures": dict(gestures.most_common()),
+            "camera_height_m": _histogram(heights, [0.3, 0.6, 0.9, 1.2, 1.5, 1.9, 2.4, 2.9, 3.3]),
+            "pitch_deg": _histogram(pitches, [-40, -10, 0, 10, 20, 30, 45, 60, 90]),
+            "fov_deg": _histogram(fovs, [35, 45, 55, 65, 75, 85, 95]),
+            "distance_m": _histogram(distances, [1.5, 2.5, 3.5, 5, 7, 10]),
+        }
     return out
 
 
@@ -61,11 +65,19 @@ def detection_rates(data: Path) -> dict[str, dict[str, float]]:
 
 def markdown(cov: dict, rates: dict) -> str:
     lines = ["### LBI-Synth rand: what it covers", ""]
-    for key, title in (("families", "pose family"), ("gestures", "arm gesture"), ("camera_height_m", "camera height (m)"),
-                       ("pitch_deg", "camera pitch (degrees down)"), ("fov_deg", "horizontal field of view (degrees)"),
-                       ("distance_m", "camera to pelvis (m)")):
-        lines += [f"| {title} | train poses | test poses |" + (" MediaPipe found the person |" if key == "families" and rates else ""),
-                  "|---|---|---|" + ("---|" if key == "families" and rates else "")]
+    for key, title in (
+        ("families", "pose family"),
+        ("gestures", "arm gesture"),
+        ("camera_height_m", "camera height (m)"),
+        ("pitch_deg", "camera pitch (degrees down)"),
+        ("fov_deg", "horizontal field of view (degrees)"),
+        ("distance_m", "camera to pelvis (m)"),
+    ):
+        lines += [
+            f"| {title} | train poses | test poses |"
+            + (" MediaPipe found the person |" if key == "families" and rates else ""),
+            "|---|---|---|" + ("---|" if key == "families" and rates else ""),
+        ]
         for name in cov["train"][key]:
             row = f"| {name} | {cov['train'][key][name]} | {cov['test'][key].get(name, 0)} |"
             if key == "families" and rates:
@@ -84,7 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cov = coverage(args.size, args.seed)
     rates = detection_rates(Path(args.data)) if Path(args.data, "meta.json").is_file() else {}
-    atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps({"coverage": cov, "mediapipe_found": rates}, indent=1))
+    atomic_write_text(
+        Path(args.out).with_suffix(".json"), json.dumps({"coverage": cov, "mediapipe_found": rates}, indent=1)
+    )
     atomic_write_text(Path(args.out).with_suffix(".md"), markdown(cov, rates))
     print(markdown(cov, rates))
 

@@ -55,8 +55,12 @@ RUNS = (  # in order of importance, so that an interrupted table still answers t
     Row("LBI refined r=0.3, 60-epoch stage 1", "lbi_stage2.yaml", init_from=STAGE1_LONG),
     Row("lifting-only, hidden 256", "lifting_only.yaml", ("model.hidden=256",)),  # LBI d=64's parameter count
     # PGTL vs plain TLs when trained longer (compare with the 60-epoch LBI's epoch-40 row in its metrics.csv)
-    Row("plain image (3 TLs), 40 epochs", "plain_image.yaml", ("training.epochs=40", "training.eval_every=10"),
-        continues="plain image (3 TLs)"),
+    Row(
+        "plain image (3 TLs), 40 epochs",
+        "plain_image.yaml",
+        ("training.epochs=40", "training.eval_every=10"),
+        continues="plain image (3 TLs)",
+    ),
 )
 
 
@@ -99,9 +103,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.only is not None and name not in args.only:
             continue
         out = Path(args.runs) / slug(name)
-        overrides = [f"data.train={args.data}/lab:train",
-                     f"data.eval={{lab-test: {args.data}/lab:test, wild-test: {args.data}/wild:test}}",
-                     f"training.out={out}", *row.overrides]
+        overrides = [
+            f"data.train={args.data}/lab:train",
+            f"data.eval={{lab-test: {args.data}/lab:test, wild-test: {args.data}/wild:test}}",
+            f"training.out={out}",
+            *row.overrides,
+        ]
         if row.init_from:
             overrides.append(f"training.init={Path(args.runs) / slug(row.init_from)}/model.safetensors")
         if args.epochs:
@@ -122,18 +129,24 @@ def main(argv: list[str] | None = None) -> None:
             train_seconds[name] = round(train_seconds[name] - epoch_seconds(Path(args.runs) / slug(row.continues)), 1)
         print(results_markdown({name: results[name]}), flush=True)
 
-    info = {"command": " ".join(["python -m train.synth_table", *(shlex.quote(a) for a in (argv or sys.argv[1:]))]),
-            "wall_seconds_this_call": round(time.perf_counter() - start, 1),
-            "train_and_eval_seconds_per_run": timings, "total_train_and_eval_seconds": round(sum(timings.values()), 1),
-            "train_seconds_per_run": train_seconds, "total_train_seconds": round(sum(train_seconds.values()), 1),
-            "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
-            "data": args.data}
-    notes = [f"Command: `{info['command']}` (data: `python -m train.make_synth --out {args.data}`)",
-             f"Training time of these runs (sum of their epochs, from metrics.csv): "
-             f"{info['total_train_seconds'] / 60:.1f} min on {info['machine']}; per run (min): "
-             + ", ".join(f"{name} {sec / 60:.1f}" for name, sec in train_seconds.items()),
-             "MPJPE, P-MPJPE, coarse MPJPE in mm; PCK@150 mm and AUC (0:5:150 mm) in % on the 14 3DHP joints; "
-             "bg. attention: share of the last stage-1 layer's attention outside 30-px circles around the joints"]
+    info = {
+        "command": " ".join(["python -m train.synth_table", *(shlex.quote(a) for a in (argv or sys.argv[1:]))]),
+        "wall_seconds_this_call": round(time.perf_counter() - start, 1),
+        "train_and_eval_seconds_per_run": timings,
+        "total_train_and_eval_seconds": round(sum(timings.values()), 1),
+        "train_seconds_per_run": train_seconds,
+        "total_train_seconds": round(sum(train_seconds.values()), 1),
+        "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "data": args.data,
+    }
+    notes = [
+        f"Command: `{info['command']}` (data: `python -m train.make_synth --out {args.data}`)",
+        f"Training time of these runs (sum of their epochs, from metrics.csv): "
+        f"{info['total_train_seconds'] / 60:.1f} min on {info['machine']}; per run (min): "
+        + ", ".join(f"{name} {sec / 60:.1f}" for name, sec in train_seconds.items()),
+        "MPJPE, P-MPJPE, coarse MPJPE in mm; PCK@150 mm and AUC (0:5:150 mm) in % on the 14 3DHP joints; "
+        "bg. attention: share of the last stage-1 layer's attention outside 30-px circles around the joints",
+    ]
     write_results(results, args.out, title="LBI-Synth", info=info, notes=notes)
     print(Path(args.out).with_suffix(".md").read_text())
 

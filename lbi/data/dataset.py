@@ -30,16 +30,22 @@ class Batch:
     silhouette: torch.Tensor | None = None  # (B, h, w) uint8 0/1
 
     @classmethod
-    def collate(cls, items: list[dict[str, torch.Tensor]]) -> "Batch":
+    def collate(cls, items: list[dict[str, torch.Tensor]]) -> Batch:
         """A DataLoader's ``collate_fn``: PoseDataset items -> one Batch."""
         return cls(**default_collate(items))
 
     def __len__(self) -> int:
         return len(self.target)
 
-    def to(self, device: torch.device | str) -> "Batch":
-        return replace(self, **{f.name: value.to(device, non_blocking=True) for f in fields(self)
-                                if (value := getattr(self, f.name)) is not None})
+    def to(self, device: torch.device | str) -> Batch:
+        return replace(
+            self,
+            **{
+                f.name: value.to(device, non_blocking=True)
+                for f in fields(self)
+                if (value := getattr(self, f.name)) is not None
+            },
+        )
 
     @property
     def has_image(self) -> bool:
@@ -53,7 +59,8 @@ class PoseDataset(Dataset):
     Each item: ``joints2d`` (17, 2) the chosen 2D input encoded by ``codec`` (crop-normalised),
     ``joints2d_px`` (17, 2) the same in crop pixels, ``joints2d_gt_px`` the true 2D joints in crop
     pixels, ``target`` (17, 3) root-relative 3D joints in
-    metres in the model's axes (the codec's frame), ``index`` the sample's row, and either ``image`` (3, h, w) in [0, 1] or,
+    metres in the model's axes (the codec's frame), ``index`` the sample's row, and either ``image`` (3, h, w) in
+    [0, 1] or,
     given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
     ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; given ``features_mirrored`` (the
     features of the crops flipped left to right), also ``features_mirrored``; ``detected`` (bool) says whether the 2D
@@ -62,9 +69,18 @@ class PoseDataset(Dataset):
     for training with a noise model, which then always replaces their 2D); ``missing_2d`` counts them.
     """
 
-    def __init__(self, data: PreparedData | str, split: str, codec: InputCodec | None = None, inputs_2d: str = "gt",
-                 features: np.ndarray | None = None, load_images: bool = True, load_silhouettes: bool = False,
-                 missing: str = "drop", features_mirrored: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        data: PreparedData | str,
+        split: str,
+        codec: InputCodec | None = None,
+        inputs_2d: str = "gt",
+        features: np.ndarray | None = None,
+        load_images: bool = True,
+        load_silhouettes: bool = False,
+        missing: str = "drop",
+        features_mirrored: np.ndarray | None = None,
+    ) -> None:
         self.data = data if isinstance(data, PreparedData) else PreparedData(data)
         self.codec = codec or InputCodec()
         try:
@@ -83,12 +99,17 @@ class PoseDataset(Dataset):
         self.rows = rows[found] if missing == "drop" else rows
         self.detected = found[found] if missing == "drop" else found
         if len(self.rows) == 0:
-            raise DatasetError(f"{self.data.root}: split {split!r} has no samples with 2D input {inputs_2d!r}"
-                               if len(rows) else f"{self.data.root}: split {split!r} is empty")
+            raise DatasetError(
+                f"{self.data.root}: split {split!r} has no samples with 2D input {inputs_2d!r}"
+                if len(rows)
+                else f"{self.data.root}: split {split!r} is empty"
+            )
         self.split = split
         self.inputs_2d = inputs_2d
         to_crop = self.data.to_crop_matrices()[self.rows]
-        inputs = np.where(self.detected[:, None, None], self.data.ann[key][self.rows], self.data.ann["joints2d_gt"][self.rows])
+        inputs = np.where(
+            self.detected[:, None, None], self.data.ann[key][self.rows], self.data.ann["joints2d_gt"][self.rows]
+        )
         self.joints2d_px, self.joints2d = self.codec.encode_joints(inputs, to_crop)
         self.joints2d_gt_px = self.codec.encode_joints(self.data.ann["joints2d_gt"][self.rows], to_crop)[0]
         centres, intrinsics = self.data.ann["center"][self.rows], self.data.ann["intrinsics"][self.rows]
@@ -107,9 +128,14 @@ class PoseDataset(Dataset):
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         row = int(self.rows[k])
-        item = {"joints2d": torch.from_numpy(self.joints2d[k]), "joints2d_px": torch.from_numpy(self.joints2d_px[k]),
-                "joints2d_gt_px": torch.from_numpy(self.joints2d_gt_px[k]), "target": torch.from_numpy(self.target[k]),
-                "index": torch.tensor(row), "detected": torch.tensor(bool(self.detected[k]))}
+        item = {
+            "joints2d": torch.from_numpy(self.joints2d[k]),
+            "joints2d_px": torch.from_numpy(self.joints2d_px[k]),
+            "joints2d_gt_px": torch.from_numpy(self.joints2d_gt_px[k]),
+            "target": torch.from_numpy(self.target[k]),
+            "index": torch.tensor(row),
+            "detected": torch.tensor(bool(self.detected[k])),
+        }
         if self.features is not None:
             item["features"] = torch.from_numpy(np.asarray(self.features[row], dtype=np.float32))
             if self.features_mirrored is not None:

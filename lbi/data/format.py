@@ -1,16 +1,16 @@
 """The prepared-dataset format shared by Human3.6M, MPI-INF-3DHP and LBI-Synth.
 
-    <root>/meta.json          name, format, crop size (w, h), splits {split: [subjects]}, 2D kinds
-    <root>/annotations.npz    one row per sample (T rows):
-        subject, action, camera  (T,) str      frame (T,) int
-        joints3d   (T, 17, 3) float32  camera coordinates, mm, H36M-17 order
-        joints2d_<kind> (T, 17, 2) float32  image pixels (kind: gt, cpn, sh, ...)
-        center, scale (T, 2) float32  the crop (HRNet convention: scale in units of 200 px)
-        image_size (T, 2) int (w, h)    intrinsics (T, 4) float32 fx, fy, cx, cy (NaN if unknown)
-    <root>/crops/0000000.jpg  the RGB crop of sample i, crop-sized, cut out through the affine (unless meta
-                              ``images`` is false: pose-only data, 2D/3D pairs with no picture)
-    <root>/silhouettes/0000000.png  optional (meta ``silhouettes``): the person's mask in the crop, 0/255
-    <root>/features/<name>.npy  optional cache of frozen-encoder features, float16 (T, C, H, W)
+<root>/meta.json          name, format, crop size (w, h), splits {split: [subjects]}, 2D kinds
+<root>/annotations.npz    one row per sample (T rows):
+    subject, action, camera  (T,) str      frame (T,) int
+    joints3d   (T, 17, 3) float32  camera coordinates, mm, H36M-17 order
+    joints2d_<kind> (T, 17, 2) float32  image pixels (kind: gt, cpn, sh, ...)
+    center, scale (T, 2) float32  the crop (HRNet convention: scale in units of 200 px)
+    image_size (T, 2) int (w, h)    intrinsics (T, 4) float32 fx, fy, cx, cy (NaN if unknown)
+<root>/crops/0000000.jpg  the RGB crop of sample i, crop-sized, cut out through the affine (unless meta
+                          ``images`` is false: pose-only data, 2D/3D pairs with no picture)
+<root>/silhouettes/0000000.png  optional (meta ``silhouettes``): the person's mask in the crop, 0/255
+<root>/features/<name>.npy  optional cache of frozen-encoder features, float16 (T, C, H, W)
 """
 
 from __future__ import annotations
@@ -29,8 +29,15 @@ FORMAT_VERSION = 1
 META, ANNOTATIONS, CROPS, SILHOUETTES = "meta.json", "annotations.npz", "crops", "silhouettes"
 STRING_FIELDS = ("subject", "action", "camera")
 INT_FIELDS = ("frame", "image_size", "variant", "cut_row", "source_index")
-ARRAY_FIELDS = {"frame": (), "joints3d": (17, 3), "center": (2,), "scale": (2,), "image_size": (2,),
-                "intrinsics": (4,), "joints2d_gt": (17, 2)}
+ARRAY_FIELDS = {
+    "frame": (),
+    "joints3d": (17, 3),
+    "center": (2,),
+    "scale": (2,),
+    "image_size": (2,),
+    "intrinsics": (4,),
+    "joints2d_gt": (17, 2),
+}
 
 
 class DatasetError(ValueError):
@@ -89,16 +96,21 @@ class DatasetWriter:
                     self.progress = int(state["progress"])
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) if k in STRING_FIELDS else np.asarray(v, dtype=np.int32 if k in INT_FIELDS else np.float32)
-                for k, v in self.rows.items()}
+        return {
+            k: np.asarray(v) if k in STRING_FIELDS else np.asarray(v, dtype=np.int32 if k in INT_FIELDS else np.float32)
+            for k, v in self.rows.items()
+        }
 
     def checkpoint(self, progress: int) -> None:
         """Saves the rows written so far and the producer's ``progress`` (e.g. jobs done), atomically."""
         self.progress = progress
-        with atomic_path(self.root / PROGRESS) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, meta=json.dumps(asdict(self.meta)), progress=progress,
-                         **{f"row:{k}": v for k, v in self._arrays().items()})
+        with atomic_path(self.root / PROGRESS) as tmp, open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                meta=json.dumps(asdict(self.meta)),
+                progress=progress,
+                **{f"row:{k}": v for k, v in self._arrays().items()},
+            )
 
     def __len__(self) -> int:
         return len(self.rows.get("frame", []))
@@ -108,11 +120,15 @@ class DatasetWriter:
         data), its silhouette (bool / uint8 mask or PNG bytes; required when ``meta.silhouettes``) and its fields."""
         index = len(self)
         if self.meta.images != (crop_rgb is not None):
-            raise DatasetError(f"{self.root}: meta.images is {self.meta.images}, so every sample "
-                               f"{'needs a' if self.meta.images else 'takes no'} crop")
+            raise DatasetError(
+                f"{self.root}: meta.images is {self.meta.images}, so every sample "
+                f"{'needs a' if self.meta.images else 'takes no'} crop"
+            )
         if self.meta.silhouettes != (silhouette is not None):
-            raise DatasetError(f"{self.root}: meta.silhouettes is {self.meta.silhouettes}, so every sample "
-                               f"{'needs' if self.meta.silhouettes else 'takes no'} silhouette")
+            raise DatasetError(
+                f"{self.root}: meta.silhouettes is {self.meta.silhouettes}, so every sample "
+                f"{'needs' if self.meta.silhouettes else 'takes no'} silhouette"
+            )
         # plain writes: a dataset is valid only once close() has written annotations.npz last
         if crop_rgb is not None:
             data = crop_rgb if isinstance(crop_rgb, bytes) else encode_jpeg(crop_rgb, self.quality)
@@ -120,7 +136,8 @@ class DatasetWriter:
         if silhouette is not None:
             silhouette_path(self.root, index).parent.mkdir(exist_ok=True)
             silhouette_path(self.root, index).write_bytes(
-                silhouette if isinstance(silhouette, bytes) else encode_mask(silhouette))
+                silhouette if isinstance(silhouette, bytes) else encode_mask(silhouette)
+            )
         for key, value in fields.items():
             self.rows.setdefault(key, []).append(value)
         return index
@@ -130,9 +147,8 @@ class DatasetWriter:
         if missing:
             raise DatasetError(f"cannot write {self.root}: samples lack {missing}")
         arrays = self._arrays()
-        with atomic_path(self.root / ANNOTATIONS) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+        with atomic_path(self.root / ANNOTATIONS) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
         atomic_write_text(self.root / META, json.dumps(asdict(self.meta), indent=2))
         (self.root / PROGRESS).unlink(missing_ok=True)
         return self.root
@@ -161,7 +177,9 @@ class PreparedData:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DatasetError(f"dataset folder not found: {self.root} (prepare it first; see the README's Training section)")
+            raise DatasetError(
+                f"dataset folder not found: {self.root} (prepare it first; see the README's Training section)"
+            )
         meta_path, ann_path = self.root / META, self.root / ANNOTATIONS
         for path in (meta_path, ann_path):
             if not path.is_file():
@@ -200,15 +218,21 @@ class PreparedData:
         return np.flatnonzero(np.isin(self.ann["subject"], self.meta.splits[split]))
 
     def crop(self, index: int) -> Crop:
-        return Crop(self.ann["center"][index].astype(np.float64), self.ann["scale"][index].astype(np.float64),
-                    self.meta.crop_size)
+        return Crop(
+            self.ann["center"][index].astype(np.float64),
+            self.ann["scale"][index].astype(np.float64),
+            self.meta.crop_size,
+        )
 
     def to_crop_matrices(self) -> np.ndarray:
         """(T, 2, 3) image -> crop affine of every sample, computed once."""
         if self._matrices is None:
-            self._matrices = np.stack([get_affine_transform(c, s, self.meta.crop_size)
-                                       for c, s in zip(self.ann["center"].astype(np.float64),
-                                                       self.ann["scale"].astype(np.float64))])
+            self._matrices = np.stack(
+                [
+                    get_affine_transform(c, s, self.meta.crop_size)
+                    for c, s in zip(self.ann["center"].astype(np.float64), self.ann["scale"].astype(np.float64))
+                ]
+            )
         return self._matrices
 
     def silhouette(self, index: int) -> np.ndarray:

@@ -68,13 +68,25 @@ def load_cameras(path: str | Path) -> dict[tuple[str, str], H36MCamera]:
         for subject, cams in raw["extrinsics"].items():
             for cam_id, ext in cams.items():
                 i = raw["intrinsics"][cam_id]
-                intr = Intrinsics(i["focal_length"][0], i["focal_length"][1], i["center"][0], i["center"][1],
-                                  tuple(i.get("radial_distortion", (0, 0, 0))), tuple(i.get("tangential_distortion", (0, 0))))
-                cameras[(subject, cam_id)] = H36MCamera(intr, (int(i["res_w"]), int(i["res_h"])),
-                                                        np.asarray(ext["orientation"], float), np.asarray(ext["translation"], float))
+                intr = Intrinsics(
+                    i["focal_length"][0],
+                    i["focal_length"][1],
+                    i["center"][0],
+                    i["center"][1],
+                    tuple(i.get("radial_distortion", (0, 0, 0))),
+                    tuple(i.get("tangential_distortion", (0, 0))),
+                )
+                cameras[(subject, cam_id)] = H36MCamera(
+                    intr,
+                    (int(i["res_w"]), int(i["res_h"])),
+                    np.asarray(ext["orientation"], float),
+                    np.asarray(ext["translation"], float),
+                )
     except (json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
-        raise DatasetError(f"{path}: expected {{'intrinsics': {{camera: ...}}, 'extrinsics': {{subject: {{camera: ...}}}}}} "
-                           f"with res_w, res_h, center, focal_length, orientation, translation ({err!r})") from err
+        raise DatasetError(
+            f"{path}: expected {{'intrinsics': {{camera: ...}}, 'extrinsics': {{subject: {{camera: ...}}}}}} "
+            f"with res_w, res_h, center, focal_length, orientation, translation ({err!r})"
+        ) from err
     return cameras
 
 
@@ -111,9 +123,16 @@ def _read_frames(video: Path, count: int, stride: int):
         cap.release()
 
 
-def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, out: str | Path,
-                 poses_2d: dict[str, str | Path] | None = None, subjects: tuple[str, ...] = TRAIN_SUBJECTS + TEST_SUBJECTS,
-                 stride: int = 10, crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict[str, int]:
+def prepare_h36m(
+    videos: str | Path,
+    poses_3d: str | Path,
+    cameras: str | Path,
+    out: str | Path,
+    poses_2d: dict[str, str | Path] | None = None,
+    subjects: tuple[str, ...] = TRAIN_SUBJECTS + TEST_SUBJECTS,
+    stride: int = 10,
+    crop_size: tuple[int, int] = DEFAULT_CROP_SIZE,
+) -> dict[str, int]:
     """Writes a prepared Human3.6M dataset to ``out``; returns counts (samples, videos, missing)."""
     videos = Path(videos)
     if not videos.is_dir():
@@ -124,14 +143,23 @@ def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, 
     positions = data3d["positions_3d"]
     cams = load_cameras(cameras)
     kinds = {name: _positions_2d(Path(p)) for name, p in (poses_2d or {}).items()}
-    meta = DatasetMeta("h36m", crop_size, {"train": [s for s in TRAIN_SUBJECTS if s in subjects],
-                                           "test": [s for s in TEST_SUBJECTS if s in subjects]},
-                       inputs_2d=sorted({"gt", *kinds}), info={"stride": stride, "fps": 50 / stride})
+    meta = DatasetMeta(
+        "h36m",
+        crop_size,
+        {"train": [s for s in TRAIN_SUBJECTS if s in subjects], "test": [s for s in TEST_SUBJECTS if s in subjects]},
+        inputs_2d=sorted({"gt", *kinds}),
+        info={"stride": stride, "fps": 50 / stride},
+    )
     writer = DatasetWriter(out, meta)
     codec = InputCodec(crop_size)
     counts = {"samples": 0, "videos": 0, "missing_videos": 0}
-    jobs = [(s, a, c) for s in subjects for a in sorted(positions.get(s, {})) for c in range(len(CAMERA_IDS))
-            if not (s == "S11" and a.startswith("Directions"))]
+    jobs = [
+        (s, a, c)
+        for s in subjects
+        for a in sorted(positions.get(s, {}))
+        for c in range(len(CAMERA_IDS))
+        if not (s == "S11" and a.startswith("Directions"))
+    ]
     if not jobs:
         raise DatasetError(f"{poses_3d} has no poses for subjects {list(subjects)}")
     for subject, action, cam_index in tqdm(jobs, desc="Human3.6M", unit="video"):
@@ -157,10 +185,19 @@ def prepare_h36m(videos: str | Path, poses_3d: str | Path, cameras: str | Path, 
         counts["videos"] += 1
         for frame, rgb in _read_frames(video, count, stride):
             crop = codec.crop(joint_box(inputs["gt"][frame]))
-            writer.add(crop.warp(rgb), subject=subject, action=action, camera=cam_id, frame=frame,
-                       joints3d=joints_cam[frame], center=crop.center, scale=crop.scale, image_size=cam.size,
-                       intrinsics=(cam.intrinsics.fx, cam.intrinsics.fy, cam.intrinsics.cx, cam.intrinsics.cy),
-                       **{f"joints2d_{k}": v[frame] for k, v in inputs.items()})
+            writer.add(
+                crop.warp(rgb),
+                subject=subject,
+                action=action,
+                camera=cam_id,
+                frame=frame,
+                joints3d=joints_cam[frame],
+                center=crop.center,
+                scale=crop.scale,
+                image_size=cam.size,
+                intrinsics=(cam.intrinsics.fx, cam.intrinsics.fy, cam.intrinsics.cx, cam.intrinsics.cy),
+                **{f"joints2d_{k}": v[frame] for k, v in inputs.items()},
+            )
             counts["samples"] += 1
     if counts["samples"] == 0:
         raise DatasetError(f"no frames were prepared: check {videos} (expected <subject>/Videos/<action>.<camera>.mp4)")

@@ -23,8 +23,15 @@ from .format import DatasetError, DatasetMeta, DatasetWriter
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 SCENE_GROUPS = {"GS": ["TS1", "TS2"], "noGS": ["TS3", "TS4"], "Outdoor": ["TS5", "TS6"]}
-ACTIVITIES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching", 5: "OnTheFloor",
-              6: "Sports", 7: "Miscellaneous"}
+ACTIVITIES = {
+    1: "Standing/Walking",
+    2: "Exercising",
+    3: "Sitting",
+    4: "Reaching/Crouching",
+    5: "OnTheFloor",
+    6: "Sports",
+    7: "Miscellaneous",
+}
 
 
 def read_annotations(path: str | Path) -> dict[str, np.ndarray]:
@@ -40,18 +47,27 @@ def read_annotations(path: str | Path) -> dict[str, np.ndarray]:
             annot2 = np.asarray(f["annot2"], dtype=np.float64).reshape(-1, 17, 2)
             annot3 = np.asarray(f["univ_annot3"], dtype=np.float64).reshape(-1, 17, 3)
             valid = np.asarray(f["valid_frame"]).reshape(-1).astype(bool)
-            activity = (np.asarray(f["activity_annotation"]).reshape(-1).astype(int) if "activity_annotation" in f
-                        else np.zeros(len(valid), int))
+            activity = (
+                np.asarray(f["activity_annotation"]).reshape(-1).astype(int)
+                if "activity_annotation" in f
+                else np.zeros(len(valid), int)
+            )
     except OSError as err:
         raise DatasetError(f"{path}: not a readable MATLAB v7.3 / HDF5 file ({err})") from err
     if not len(annot2) == len(annot3) == len(valid):
-        raise DatasetError(f"{path}: annot2, univ_annot3 and valid_frame disagree in length "
-                           f"({len(annot2)}, {len(annot3)}, {len(valid)})")
+        raise DatasetError(
+            f"{path}: annot2, univ_annot3 and valid_frame disagree in length "
+            f"({len(annot2)}, {len(annot3)}, {len(valid)})"
+        )
     return {"annot2": annot2, "univ_annot3": annot3, "valid": valid, "activity": activity}
 
 
-def prepare_3dhp(root: str | Path, out: str | Path, sequences: tuple[str, ...] = SEQUENCES,
-                 crop_size: tuple[int, int] = DEFAULT_CROP_SIZE) -> dict[str, int]:
+def prepare_3dhp(
+    root: str | Path,
+    out: str | Path,
+    sequences: tuple[str, ...] = SEQUENCES,
+    crop_size: tuple[int, int] = DEFAULT_CROP_SIZE,
+) -> dict[str, int]:
     """Writes the prepared 3DHP test set to ``out``; returns counts per sequence."""
     root = Path(root)
     if not root.is_dir():
@@ -71,11 +87,19 @@ def prepare_3dhp(root: str | Path, out: str | Path, sequences: tuple[str, ...] =
                 raise DatasetError(f"{image_path}: missing or not a readable image")
             joints2d = ann["annot2"][i][list(MPI_TO_H36M)]
             crop = codec.crop(joint_box(joints2d))
-            writer.add(crop.warp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), subject=seq,
-                       action=ACTIVITIES.get(int(ann["activity"][i]), "unknown"), camera=seq, frame=int(i),
-                       joints3d=ann["univ_annot3"][i][list(MPI_TO_H36M)], joints2d_gt=joints2d,
-                       center=crop.center, scale=crop.scale, image_size=(bgr.shape[1], bgr.shape[0]),
-                       intrinsics=(np.nan,) * 4)
+            writer.add(
+                crop.warp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)),
+                subject=seq,
+                action=ACTIVITIES.get(int(ann["activity"][i]), "unknown"),
+                camera=seq,
+                frame=int(i),
+                joints3d=ann["univ_annot3"][i][list(MPI_TO_H36M)],
+                joints2d_gt=joints2d,
+                center=crop.center,
+                scale=crop.scale,
+                image_size=(bgr.shape[1], bgr.shape[0]),
+                intrinsics=(np.nan,) * 4,
+            )
             counts[seq] += 1
     writer.close()
     return counts

@@ -32,5 +32,13 @@ def build_encoder(name: str) -> ImageEncoder:
     raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
 
 
-__all__ = ["ENCODERS", "BlazePoseEncoder", "CheckpointError", "HRNetEncoder", "ImageEncoder",
-           "SmallCNNEncoder", "build_encoder", "load_hrnet_checkpoint"]
+__all__ = [
+    "ENCODERS",
+    "BlazePoseEncoder",
+    "CheckpointError",
+    "HRNetEncoder",
+    "ImageEncoder",
+    "SmallCNNEncoder",
+    "build_encoder",
+    "load_hrnet_checkpoint",
+]

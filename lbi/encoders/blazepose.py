@@ -39,7 +39,9 @@ def landmark_model_path() -> Path:
     try:
         import mediapipe
     except ImportError as err:  # pragma: no cover - mediapipe is a core dependency
-        raise MediaPipeModelMissing("the BlazePose encoder needs the mediapipe package (pip install mediapipe==0.10.21)") from err
+        raise MediaPipeModelMissing(
+            "the BlazePose encoder needs the mediapipe package (pip install mediapipe==0.10.21)"
+        ) from err
     path = Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
     if not path.is_file():
         raise MediaPipeModelMissing(f"{path} is missing: reinstall mediapipe==0.10.21, whose wheel ships it")

@@ -130,8 +130,10 @@ def _make_transition(prev: list[int], cur: list[int]) -> nn.ModuleList:
         if i < len(prev):
             layers.append(_conv_bn(prev[i], c, 3, 1, relu=True) if c != prev[i] else None)
         else:  # a new, lower-resolution branch grown from the lowest existing one
-            steps = [_conv_bn(prev[-1], c if k == i - len(prev) else prev[-1], 3, 2, relu=True)
-                     for k in range(i + 1 - len(prev))]
+            steps = [
+                _conv_bn(prev[-1], c if k == i - len(prev) else prev[-1], 3, 2, relu=True)
+                for k in range(i + 1 - len(prev))
+            ]
             layers.append(nn.Sequential(*steps))
     return nn.ModuleList(layers)  # type: ignore[arg-type]  # None: a branch that passes through unchanged
 
@@ -169,10 +171,18 @@ class HRNetEncoder(ImageEncoder):
             cur = spec.channels(stage)
             setattr(self, f"transition{stage - 1}", _make_transition(prev, cur))
             last_single = stage == 4  # the last module of stage 4 outputs the high-res branch only
-            setattr(self, f"stage{stage}", nn.Sequential(*(
-                HighResolutionModule(cur, spec.blocks, multi_scale_output=not (last_single and m == n_modules - 1))
-                for m in range(n_modules)
-            )))
+            setattr(
+                self,
+                f"stage{stage}",
+                nn.Sequential(
+                    *(
+                        HighResolutionModule(
+                            cur, spec.blocks, multi_scale_output=not (last_single and m == n_modules - 1)
+                        )
+                        for m in range(n_modules)
+                    )
+                ),
+            )
             prev = cur
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,7 +217,7 @@ def _unwrap(obj: object, path: str) -> dict[str, torch.Tensor]:
             changed = False
             for prefix in WRAPPER_PREFIXES:
                 if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
+                    key, changed = key[len(prefix) :], True
         state[key] = value
     return state
 
@@ -232,14 +242,21 @@ def load_hrnet_checkpoint(encoder: HRNetEncoder, path: str | Path) -> list[str]:
     own = encoder.state_dict()
     missing = sorted(set(own) - set(trunk))
     unexpected = sorted(set(trunk) - set(own))
-    wrong = sorted(f"{k}: checkpoint {tuple(trunk[k].shape)} vs model {tuple(own[k].shape)}"
-                   for k in set(own) & set(trunk) if trunk[k].shape != own[k].shape)
+    wrong = sorted(
+        f"{k}: checkpoint {tuple(trunk[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(trunk)
+        if trunk[k].shape != own[k].shape
+    )
     if missing or unexpected or wrong:
+
         def show(items: list[str]) -> str:
             return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
-        parts = [f"{len(missing)} missing: {show(missing)}" if missing else "",
-                 f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else "",
-                 f"{len(wrong)} wrong shape: {show(wrong)}" if wrong else ""]
+
+        parts = [
+            f"{len(missing)} missing: {show(missing)}" if missing else "",
+            f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else "",
+            f"{len(wrong)} wrong shape: {show(wrong)}" if wrong else "",
+        ]
         raise CheckpointError(f"{path} does not fit HRNet-w{encoder.out_channels}: " + "; ".join(p for p in parts if p))
     encoder.load_state_dict(trunk, strict=True)
     return dropped

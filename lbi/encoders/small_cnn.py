@@ -23,8 +23,9 @@ class SmallCNNEncoder(ImageEncoder):
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         self.out_channels = width
-        self.body = nn.Sequential(_block(3, width // 2, 2), _block(width // 2, width, 1),
-                                  _block(width, width, 2), _block(width, width, 1))
+        self.body = nn.Sequential(
+            _block(3, width // 2, 2), _block(width // 2, width, 1), _block(width, width, 2), _block(width, width, 1)
+        )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

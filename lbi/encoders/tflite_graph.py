@@ -81,8 +81,10 @@ class TFLiteGraph(nn.Module):
         op_names = _enum_names(tflite.BuiltinOperator)
 
         self.tensor_names = [graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())]
-        shapes = [tuple(graph.Tensors(i).ShapeAsNumpy()) if graph.Tensors(i).ShapeLength() else ()
-                  for i in range(graph.TensorsLength())]
+        shapes = [
+            tuple(graph.Tensors(i).ShapeAsNumpy()) if graph.Tensors(i).ShapeLength() else ()
+            for i in range(graph.TensorsLength())
+        ]
         self._input_index = int(graph.InputsAsNumpy()[0])
 
         def constant(index: int) -> np.ndarray | None:
@@ -131,9 +133,12 @@ class TFLiteGraph(nn.Module):
         if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             opt = tflite.Conv2DOptions() if kind == "CONV_2D" else tflite.DepthwiseConv2DOptions()
             opt.Init(raw.Bytes, raw.Pos)
-            return dict(same=opt.Padding() == 0, stride=(opt.StrideH(), opt.StrideW()),
-                        dilation=(opt.DilationHFactor(), opt.DilationWFactor()),
-                        act=opt.FusedActivationFunction())
+            return dict(
+                same=opt.Padding() == 0,
+                stride=(opt.StrideH(), opt.StrideW()),
+                dilation=(opt.DilationHFactor(), opt.DilationWFactor()),
+                act=opt.FusedActivationFunction(),
+            )
         if kind == "ADD":
             opt = tflite.AddOptions()
             opt.Init(raw.Bytes, raw.Pos)
@@ -141,8 +146,12 @@ class TFLiteGraph(nn.Module):
         if kind == "MAX_POOL_2D":
             opt = tflite.Pool2DOptions()
             opt.Init(raw.Bytes, raw.Pos)
-            return dict(same=opt.Padding() == 0, stride=(opt.StrideH(), opt.StrideW()),
-                        kernel=(opt.FilterHeight(), opt.FilterWidth()), act=opt.FusedActivationFunction())
+            return dict(
+                same=opt.Padding() == 0,
+                stride=(opt.StrideH(), opt.StrideW()),
+                kernel=(opt.FilterHeight(), opt.FilterWidth()),
+                act=opt.FusedActivationFunction(),
+            )
         if kind == "RESIZE_BILINEAR":
             opt = tflite.ResizeBilinearOptions()
             opt.Init(raw.Bytes, raw.Pos)
@@ -204,7 +213,7 @@ class TFLiteGraph(nn.Module):
         o = op.options
         key = op.outputs[0]
         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            w, b = self.weights[f"w{key}"], self.weights[f"b{key}"] if f"b{key}" in self.weights else None
+            w, b = self.weights[f"w{key}"], self.weights.get(f"b{key}")
             if o["same"]:
                 ph = _same_padding(x.shape[2], w.shape[2], o["stride"][0], o["dilation"][0])
                 pw = _same_padding(x.shape[3], w.shape[3], o["stride"][1], o["dilation"][1])

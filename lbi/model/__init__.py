@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from .baselines import MartinezConfig, MartinezMLP
 from .flip import flip_test, mirror_joints
 from .layers import PGTL_NORMS, PoseGuidedLayer, TransformerLayer
@@ -13,7 +11,9 @@ from .selection import FeatureSelection, kept_count
 #: a model that lifts 2D poses: the paper's network, or the image-free baseline
 Lifter = LiftingByImage | MartinezMLP
 ARCHS: dict[str, tuple[type[Lifter], type[LiftingConfig] | type[MartinezConfig]]] = {
-    LiftingByImage.arch: (LiftingByImage, LiftingConfig), MartinezMLP.arch: (MartinezMLP, MartinezConfig)}
+    LiftingByImage.arch: (LiftingByImage, LiftingConfig),
+    MartinezMLP.arch: (MartinezMLP, MartinezConfig),
+}
 
 
 def build_model(arch: str, config: dict | None = None) -> Lifter:
@@ -24,6 +24,21 @@ def build_model(arch: str, config: dict | None = None) -> Lifter:
     return model_cls(config_cls.from_dict(config or {}))
 
 
-__all__ = ["ARCHS", "FeatureSelection", "LiftingByImage", "LiftingConfig", "LiftingOutput", "MartinezConfig",
-           "MartinezMLP", "PGTL_NORMS", "PoseGuidedLayer", "Stage1Output", "TransformerLayer", "build_model",
-           "flip_test", "kept_count", "mirror_joints", "plain_image_config"]
+__all__ = [
+    "ARCHS",
+    "FeatureSelection",
+    "LiftingByImage",
+    "LiftingConfig",
+    "LiftingOutput",
+    "MartinezConfig",
+    "MartinezMLP",
+    "PGTL_NORMS",
+    "PoseGuidedLayer",
+    "Stage1Output",
+    "TransformerLayer",
+    "build_model",
+    "flip_test",
+    "kept_count",
+    "mirror_joints",
+    "plain_image_config",
+]

@@ -49,4 +49,6 @@ class MultiHeadAttention(nn.Module):
 class FeedForward(nn.Sequential):
     def __init__(self, dim: int, mlp_ratio: float, dropout: float = 0.0) -> None:
         hidden = int(dim * mlp_ratio)
-        super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim), nn.Dropout(dropout)
+        )

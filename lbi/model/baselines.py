@@ -33,13 +33,18 @@ class MartinezConfig(DictConfig):
         self.crop_size = InputCodec((w, h), self.frame).crop_size
 
 
-
 class _ResidualBlock(nn.Module):
     def __init__(self, hidden: int, dropout: float) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,13 +61,22 @@ class MartinezMLP(nn.Module):
         super().__init__()
         self.config = config = config or MartinezConfig()
         n = config.num_joints
-        self.inp = nn.Sequential(nn.Linear(n * 2, config.hidden), nn.BatchNorm1d(config.hidden),
-                                 nn.ReLU(inplace=True), nn.Dropout(config.dropout))
+        self.inp = nn.Sequential(
+            nn.Linear(n * 2, config.hidden),
+            nn.BatchNorm1d(config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+        )
         self.blocks = nn.Sequential(*(_ResidualBlock(config.hidden, config.dropout) for _ in range(config.blocks)))
         self.out = nn.Linear(config.hidden, n * 3)
 
-    def forward(self, images: torch.Tensor | None, joints2d: torch.Tensor, retention: float | None = None,
-                features: torch.Tensor | None = None) -> LiftingOutput:
+    def forward(
+        self,
+        images: torch.Tensor | None,
+        joints2d: torch.Tensor,
+        retention: float | None = None,
+        features: torch.Tensor | None = None,
+    ) -> LiftingOutput:
         b, n, _ = joints2d.shape
         pose = self.out(self.blocks(self.inp(joints2d.reshape(b, n * 2)))).view(b, n, 3)
         return LiftingOutput(coarse=pose, refined=pose)

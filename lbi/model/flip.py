@@ -51,8 +51,11 @@ def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
     their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), and ``image``
     (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
     pick, pick_maps = which.view(-1, 1, 1), which.view(-1, 1, 1, 1)
-    out = replace(batch, joints2d=torch.where(pick, mirror_joints2d(batch.joints2d, codec), batch.joints2d),
-                  target=torch.where(pick, mirror_joints(batch.target), batch.target))
+    out = replace(
+        batch,
+        joints2d=torch.where(pick, mirror_joints2d(batch.joints2d, codec), batch.joints2d),
+        target=torch.where(pick, mirror_joints(batch.target), batch.target),
+    )
     if batch.features is not None:
         if batch.features_mirrored is None:
             raise ValueError("flip augmentation on cached features needs the mirrored crops' features too")
@@ -62,9 +65,13 @@ def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
     return out
 
 
-def with_mirrors(joints2d: torch.Tensor, codec: InputCodec, images: torch.Tensor | None = None,
-                 features: torch.Tensor | None = None, features_mirrored: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+def with_mirrors(
+    joints2d: torch.Tensor,
+    codec: InputCodec,
+    images: torch.Tensor | None = None,
+    features: torch.Tensor | None = None,
+    features_mirrored: torch.Tensor | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
     """Doubles a batch for the flip test: the B inputs, then their B mirrors. Returns images
     (2B, 3, h, w) or None, 2D joints (2B, N, 2) and features (2B, C, H, W) or None; cached
     ``features`` need the mirrored crops' ``features_mirrored``."""
@@ -81,15 +88,25 @@ def merge_mirrors(out: LiftingOutput) -> LiftingOutput:
     and the stage-1 cache are the unflipped pass's."""
     b = out.coarse.shape[0] // 2
     plain, mirrored = select_samples(out, slice(0, b)), select_samples(out, slice(b, 2 * b))
-    return replace(plain, coarse=(plain.coarse + mirror_joints(mirrored.coarse)) / 2,
-                   refined=(plain.refined + mirror_joints(mirrored.refined)) / 2)
+    return replace(
+        plain,
+        coarse=(plain.coarse + mirror_joints(mirrored.coarse)) / 2,
+        refined=(plain.refined + mirror_joints(mirrored.refined)) / 2,
+    )
 
 
-def flip_test(model: nn.Module, images: torch.Tensor | None, joints2d: torch.Tensor,
-              features: torch.Tensor | None = None, features_mirrored: torch.Tensor | None = None,
-              retention: float | None = None) -> LiftingOutput:
+def flip_test(
+    model: nn.Module,
+    images: torch.Tensor | None,
+    joints2d: torch.Tensor,
+    features: torch.Tensor | None = None,
+    features_mirrored: torch.Tensor | None = None,
+    retention: float | None = None,
+) -> LiftingOutput:
     """The model's output on the inputs, its coarse and refined poses averaged with those of the
     mirrored inputs (mirrored back), in one batch of 2B. ``images`` (B, 3, h, w) are flipped here;
     with cached ``features`` (B, C, H, W), the mirrored crops' ``features_mirrored`` are needed too."""
-    images, joints2d, features = with_mirrors(joints2d, InputCodec.for_model(model), images, features, features_mirrored)
+    images, joints2d, features = with_mirrors(
+        joints2d, InputCodec.for_model(model), images, features, features_mirrored
+    )
     return merge_mirrors(model(images, joints2d, retention=retention, features=features))

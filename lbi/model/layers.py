@@ -37,8 +37,9 @@ class TransformerLayer(nn.Module):
         x = self.norm_msa(joints)
         return joints + self.msa(x, x, x)[0]
 
-    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
-                     joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def cross_attend(
+        self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor, joint_pos: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns updated keypoint tokens, image tokens and the attention (B, h, N, M).
         ``joint_pos`` (B, N, d), when given, is added to the keypoint queries (as ``pos`` is to the keys)."""
         img = self.norm_image(image)
@@ -46,8 +47,9 @@ class TransformerLayer(nn.Module):
         update, attn = self.mca(x if joint_pos is None else x + joint_pos, img + pos, img)
         return joints + update, image, attn
 
-    def forward(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
-                joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor, joint_pos: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         joints = self.self_attend(joints)
         joints, image, attn = self.cross_attend(joints, image, pos, joint_pos)
         joints = joints + self.ffn(self.norm_ffn(joints))
@@ -69,7 +71,9 @@ class PoseGuidedLayer(TransformerLayer):
     cross-attention with its own queries and keys).
     """
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float = 3.0, dropout: float = 0.0, norm: str = "before") -> None:
+    def __init__(
+        self, dim: int, heads: int, mlp_ratio: float = 3.0, dropout: float = 0.0, norm: str = "before"
+    ) -> None:
         super().__init__(dim, heads, mlp_ratio, dropout)
         if norm not in PGTL_NORMS:
             raise ValueError(f"unknown PGTL normalisation {norm!r}; choose one of {PGTL_NORMS}")
@@ -80,8 +84,9 @@ class PoseGuidedLayer(TransformerLayer):
             self.q_image = nn.Linear(dim, dim)
             self.k_joints = nn.Linear(dim, dim)
 
-    def cross_attend(self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor,
-                     joint_pos: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def cross_attend(
+        self, joints: torch.Tensor, image: torch.Tensor, pos: torch.Tensor, joint_pos: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.norm_joints(joints)
         img = self.norm_image(image)
         mca = self.mca
@@ -97,8 +102,9 @@ class PoseGuidedLayer(TransformerLayer):
         image = image + merge_heads(image_to_joints @ v_joints)  # (B, M, d)
         return joints, image, attn
 
-    def image_weights(self, attn: torch.Tensor, logits: torch.Tensor, x: torch.Tensor,
-                       img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def image_weights(
+        self, attn: torch.Tensor, logits: torch.Tensor, x: torch.Tensor, img: torch.Tensor, pos: torch.Tensor
+    ) -> torch.Tensor:
         """How much each image token takes from each keypoint: (B, h, M, N)."""
         if self.norm == "before":
             return attn.transpose(-2, -1)

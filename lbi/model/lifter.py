@@ -21,8 +21,8 @@ from torch import nn
 
 from ..codec import DEFAULT_CROP_SIZE, InputCodec
 from ..encoders import ImageEncoder, build_encoder
-from .embedding import ImageEmbedding, PoseEmbedding
 from .dict_config import DictConfig
+from .embedding import ImageEmbedding, PoseEmbedding
 from .layers import PGTL_NORMS, build_layer
 from .selection import FeatureSelection, kept_count
 
@@ -65,8 +65,9 @@ class LiftingConfig(DictConfig):
     @property
     def layer_names(self) -> list[str]:
         """Names of the attention layers, in the order of ``LiftingOutput.attention()``."""
-        return ([f"stage 1 · layer {i + 1} ({kind.upper()})" for i, kind in enumerate(self.stage1)]
-                + [f"stage 2 · layer {i + 1} (TL, kept patches)" for i in range(self.stage2_depth)])
+        return [f"stage 1 · layer {i + 1} ({kind.upper()})" for i, kind in enumerate(self.stage1)] + [
+            f"stage 2 · layer {i + 1} (TL, kept patches)" for i in range(self.stage2_depth)
+        ]
 
 
 def select_samples(output, rows: slice | list[int]):
@@ -84,8 +85,9 @@ def select_samples(output, rows: slice | list[int]):
             return select_samples(value, rows)
         return value
 
-    return replace(output, **{f.name: pick(getattr(output, f.name)) for f in fields(output)
-                              if not f.metadata.get("shared")})
+    return replace(
+        output, **{f.name: pick(getattr(output, f.name)) for f in fields(output) if not f.metadata.get("shared")}
+    )
 
 
 def select_sample(output, k: int):
@@ -105,7 +107,7 @@ class Stage1Output:
     grid: tuple[int, int]  # (H, W) of the token grid
     joint_pos: torch.Tensor | None = None  # (B, N, d) the keypoints' positions (pose_positions), for their queries
 
-    def select(self, k: int) -> "Stage1Output":
+    def select(self, k: int) -> Stage1Output:
         """Sample ``k`` as a batch of one."""
         return select_sample(self, k)
 
@@ -133,7 +135,7 @@ class LiftingOutput:
                 maps.append(attn.new_zeros(b, h, n, hw).scatter(3, index, attn))
         return maps
 
-    def select(self, k: int) -> "LiftingOutput":
+    def select(self, k: int) -> LiftingOutput:
         """Sample ``k`` of a batched output as a batch of one (stage-1 cache included)."""
         return select_sample(self, k)
 
@@ -163,15 +165,23 @@ class LiftingByImage(nn.Module):
         self.coarse_head = nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, 3))
         self.selection = FeatureSelection()
         self.stage2_layers = nn.ModuleList(build_layer("tl", *args) for _ in range(config.stage2_depth))
-        self.refine_head = nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, 3)) if config.stage2_depth else None
+        self.refine_head = (
+            nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, 3)) if config.stage2_depth else None
+        )
         self.stage1_frozen = False
         for module in self._transformer_modules():
             module.apply(_init_weights)
 
     # ------------------------------------------------------------------ parts
     def _transformer_modules(self) -> list[nn.Module]:
-        return [self.pose_embed, self.image_embed, self.stage1_layers, self.coarse_head, self.stage2_layers,
-                *([self.refine_head] if self.refine_head is not None else [])]
+        return [
+            self.pose_embed,
+            self.image_embed,
+            self.stage1_layers,
+            self.coarse_head,
+            self.stage2_layers,
+            *([self.refine_head] if self.refine_head is not None else []),
+        ]
 
     #: attribute names of stage 1: the encoder and everything up to the coarse head
     STAGE1_PARTS = ("encoder", "pose_embed", "image_embed", "stage1_layers", "coarse_head")
@@ -190,7 +200,7 @@ class LiftingByImage(nn.Module):
             module.requires_grad_(not frozen)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "LiftingByImage":
+    def train(self, mode: bool = True) -> LiftingByImage:
         super().train(mode)
         if self.stage1_frozen:
             for module in self.stage1_modules():
@@ -198,8 +208,9 @@ class LiftingByImage(nn.Module):
         return self
 
     # --------------------------------------------------------------- forward
-    def stage1(self, joints2d: torch.Tensor, images: torch.Tensor | None = None,
-               features: torch.Tensor | None = None) -> Stage1Output:
+    def stage1(
+        self, joints2d: torch.Tensor, images: torch.Tensor | None = None, features: torch.Tensor | None = None
+    ) -> Stage1Output:
         """joints2d (B, N, 2); images (B, 3, h, w) in [0, 1], or precomputed encoder features; neither:
         the image is absent (one image token of zero features), and the pose path alone answers."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.stage1_frozen):
@@ -219,8 +230,9 @@ class LiftingByImage(nn.Module):
     def stage2(self, s1: Stage1Output, retention: float | None = None) -> LiftingOutput:
         """Selection + stage 2 on cached stage-1 results; ``retention`` overrides the config's r."""
         r = self.config.retention if retention is None else retention
-        out = LiftingOutput(coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention,
-                            grid=s1.grid, retention=r, stage1=s1)
+        out = LiftingOutput(
+            coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention, grid=s1.grid, retention=r, stage1=s1
+        )
         if not self.stage2_layers:
             return out
         joints, image, pos = s1.joints, s1.image, s1.pos
@@ -235,8 +247,13 @@ class LiftingByImage(nn.Module):
         out.kept_indices = chosen.indices
         return out
 
-    def forward(self, images: torch.Tensor | None, joints2d: torch.Tensor, retention: float | None = None,
-                features: torch.Tensor | None = None) -> LiftingOutput:
+    def forward(
+        self,
+        images: torch.Tensor | None,
+        joints2d: torch.Tensor,
+        retention: float | None = None,
+        features: torch.Tensor | None = None,
+    ) -> LiftingOutput:
         return self.stage2(self.stage1(joints2d, images, features), retention)
 
 

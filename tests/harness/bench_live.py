@@ -23,7 +23,12 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: these harnesses start its app.py
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
 
 
 def chromium_path() -> str | None:
@@ -47,8 +52,12 @@ def still_clip(image: Path, path: Path, size: tuple[int, int] = (640, 480), fram
     side = min(w, h)
     square = cv2.resize(rgb, (side, side))
     pad = (w - side) // 2
-    clip = [cv2.copyMakeBorder(np.roll(square, 4 * (k - frames // 2), axis=1), 0, 0, pad, w - side - pad,
-                               cv2.BORDER_REPLICATE) for k in range(frames)]
+    clip = [
+        cv2.copyMakeBorder(
+            np.roll(square, 4 * (k - frames // 2), axis=1), 0, 0, pad, w - side - pad, cv2.BORDER_REPLICATE
+        )
+        for k in range(frames)
+    ]
     write_y4m(path, clip)
     return path
 
@@ -60,14 +69,19 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_app(timeout: float = 120.0, extra_args: tuple[str, ...] = (), env: dict | None = None, log=None,
-                on_start=None):
+def running_app(
+    timeout: float = 120.0, extra_args: tuple[str, ...] = (), env: dict | None = None, log=None, on_start=None
+):
     """``python app.py`` on a free port, as a user starts it; yields its URL. ``log``: a file for its
     output (default: discarded); ``on_start(process)`` is called once it serves."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), *extra_args], cwd=ROOT,
-                               stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
-                               env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port), *extra_args],
+        cwd=ROOT,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+        env=env,
+    )
     try:
         deadline = time.time() + timeout
         while True:
@@ -103,12 +117,16 @@ def start_live(page, url: str) -> None:
 def count_frames(page, seconds: float, elem_id: str = "live-out") -> int:
     """Distinct processed frames shown in ``elem_id`` during ``seconds``, counted inside the page by a
     MutationObserver (polling from here would itself load the two cores being measured)."""
-    page.evaluate("""(id) => {
+    page.evaluate(
+        """(id) => {
         window.__frames = new Set();
-        const note = () => { const i = document.querySelector('#' + id + ' img'); if (i && i.src) window.__frames.add(i.src); };
+        const note = () => {
+          const i = document.querySelector('#' + id + ' img'); if (i && i.src) window.__frames.add(i.src); };
         window.__observer = new MutationObserver(note);
         window.__observer.observe(document.querySelector('#' + id), {subtree: true, childList: true, attributes: true});
-    }""", elem_id)
+    }""",
+        elem_id,
+    )
     page.wait_for_timeout(seconds * 1000)
     return page.evaluate("() => { window.__observer.disconnect(); return window.__frames.size; }")
 
@@ -119,24 +137,39 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--clip", default=str(ROOT / "assets" / "lbi_synth_lab.jpg"), help="photo to play as the webcam")
+    parser.add_argument(
+        "--clip", default=str(ROOT / "assets" / "lbi_synth_lab.jpg"), help="photo to play as the webcam"
+    )
     args = parser.parse_args(argv)
     chromium = chromium_path()
     if chromium is None:
         sys.exit("chromium not found: apt-get install chromium")
     clip = still_clip(Path(args.clip), Path("/tmp/lbi_bench_live.y4m"))
     with running_app() as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium,
-                                             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"]
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         start_live(page, url)
         count_frames(page, args.warmup)
         frames = count_frames(page, args.seconds)
-        size = page.evaluate("(() => { const i = document.querySelector('#live-out img'); "
-                             "return i ? [i.naturalWidth, i.naturalHeight] : null })()")
+        size = page.evaluate(
+            "(() => { const i = document.querySelector('#live-out img'); "
+            "return i ? [i.naturalWidth, i.naturalHeight] : null })()"
+        )
         browser.close()
-    print(json.dumps({"clip": "640x480", "frame_size_processed": size, "seconds": args.seconds, "frames_back": frames,
-                      "fps_end_to_end": round(frames / args.seconds, 1)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "clip": "640x480",
+                "frame_size_processed": size,
+                "seconds": args.seconds,
+                "frames_back": frames,
+                "fps_end_to_end": round(frames / args.seconds, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

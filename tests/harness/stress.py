@@ -19,6 +19,7 @@ prints JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -54,8 +55,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` and whose pixel data is a few bytes."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _png_bomb(side: int) -> bytes:
@@ -78,8 +83,14 @@ def hostile_files(folder: Path, count: int = 320, seed: int = 0) -> list[tuple[P
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     photo = Image.open(ASSETS / "grace_hopper.jpg").convert("RGB")
-    valid = {"jpg": _save(photo, "JPEG", quality=90), "png": _save(photo, "PNG"), "webp": _save(photo, "WEBP"),
-             "gif": _save(photo.convert("P"), "GIF"), "tif": _save(photo, "TIFF"), "bmp": _save(photo, "BMP")}
+    valid = {
+        "jpg": _save(photo, "JPEG", quality=90),
+        "png": _save(photo, "PNG"),
+        "webp": _save(photo, "WEBP"),
+        "gif": _save(photo.convert("P"), "GIF"),
+        "tif": _save(photo, "TIFF"),
+        "bmp": _save(photo, "BMP"),
+    }
     cases: list[tuple[str, str, bytes]] = [("empty", "jpg", b""), ("empty", "png", b"")]
     for k in range(30):
         cases.append(("random bytes", ["jpg", "png", "bin"][k % 3], rng.bytes(int(rng.integers(1, 60_000)))))
@@ -101,13 +112,21 @@ def hostile_files(folder: Path, count: int = 320, seed: int = 0) -> list[tuple[P
         cases.append(("text-chunk bomb", "png", png[:33] + icc + png[33:]))
     grey = photo.convert("L")
     modes = {
-        "1": photo.convert("1"), "L": grey, "LA": photo.convert("LA"), "P": photo.convert("P"),
-        "PA": photo.convert("PA"), "RGBA-clear": Image.new("RGBA", photo.size, (0, 0, 0, 0)), "CMYK": photo.convert("CMYK"),
-        "I;16": Image.fromarray(np.asarray(grey, np.uint16) * 257), "I": Image.fromarray(np.asarray(grey, np.int32) * 300 - 20000),
-        "F": Image.fromarray(np.asarray(grey, np.float32) / 255 * 3 - 1), "F-nan": Image.fromarray(np.full((200, 200), np.nan, np.float32)),
-        "YCbCr": photo.convert("YCbCr"), "HSV": photo.convert("HSV"),
+        "1": photo.convert("1"),
+        "L": grey,
+        "LA": photo.convert("LA"),
+        "P": photo.convert("P"),
+        "PA": photo.convert("PA"),
+        "RGBA-clear": Image.new("RGBA", photo.size, (0, 0, 0, 0)),
+        "CMYK": photo.convert("CMYK"),
+        "I;16": Image.fromarray(np.asarray(grey, np.uint16) * 257),
+        "I": Image.fromarray(np.asarray(grey, np.int32) * 300 - 20000),
+        "F": Image.fromarray(np.asarray(grey, np.float32) / 255 * 3 - 1),
+        "F-nan": Image.fromarray(np.full((200, 200), np.nan, np.float32)),
+        "YCbCr": photo.convert("YCbCr"),
+        "HSV": photo.convert("HSV"),
     }
-    for mode, image in modes.items():
+    for image in modes.values():
         for fmt in ("TIFF",) if image.mode in ("I", "F") else ("PNG", "TIFF"):  # a format that stores the mode
             try:
                 cases.append(("odd mode", fmt.lower(), _save(image, fmt)))
@@ -115,14 +134,22 @@ def hostile_files(folder: Path, count: int = 320, seed: int = 0) -> list[tuple[P
             except (OSError, KeyError, ValueError):
                 continue
     cases.append(("odd mode", "png", _save(Image.fromarray((np.asarray(photo, np.uint16) * 257)[..., 0]), "PNG")))
-    formats = {"ico": ("ICO", photo.resize((128, 128))), "ppm": ("PPM", photo), "pcx": ("PCX", photo), "tga": ("TGA", photo),
-               "jp2": ("JPEG2000", photo), "eps": ("EPS", photo), "pdf": ("PDF", photo), "im": ("IM", photo),
-               "sgi": ("SGI", photo), "dds": ("DDS", photo.convert("RGBA")), "qoi": ("QOI", photo)}
+    formats = {
+        "ico": ("ICO", photo.resize((128, 128))),
+        "ppm": ("PPM", photo),
+        "pcx": ("PCX", photo),
+        "tga": ("TGA", photo),
+        "jp2": ("JPEG2000", photo),
+        "eps": ("EPS", photo),
+        "pdf": ("PDF", photo),
+        "im": ("IM", photo),
+        "sgi": ("SGI", photo),
+        "dds": ("DDS", photo.convert("RGBA")),
+        "qoi": ("QOI", photo),
+    }
     for ext, (fmt, image) in formats.items():
-        try:
+        with contextlib.suppress(OSError, KeyError, ValueError):  # a format this Pillow cannot write
             cases.append(("odd format", ext, _save(image, fmt)))
-        except (OSError, KeyError, ValueError):
-            pass
     frames = [photo.rotate(a).convert("P") for a in (0, 10, 20)]
     cases.append(("odd format", "gif", _save(frames[0], "GIF", save_all=True, append_images=frames[1:])))
     cases.append(("odd format", "tif", _save(photo, "TIFF", save_all=True, append_images=[grey.convert("RGB")])))
@@ -132,7 +159,9 @@ def hostile_files(folder: Path, count: int = 320, seed: int = 0) -> list[tuple[P
     cases.append(("extreme aspect", "png", _save(Image.new("RGB", (7999, 64), (200, 100, 50)), "PNG")))
     # small files of 7999 px that decode to gigabytes at full size: a photo of a person, a 16-bit gradient
     person = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
-    cases.append(("large photo", "jpg", _save(person.resize((7999, 7999), Image.Resampling.BILINEAR), "JPEG", quality=80)))
+    cases.append(
+        ("large photo", "jpg", _save(person.resize((7999, 7999), Image.Resampling.BILINEAR), "JPEG", quality=80))
+    )
     gradient = np.add.outer(np.arange(7999, dtype=np.uint32), np.arange(6000, dtype=np.uint32)) * 4
     cases.append(("large photo", "png", _save(Image.fromarray(gradient.astype(np.uint16)), "PNG")))
     del gradient
@@ -171,7 +200,9 @@ class Monitor:
         while not self._stop.is_set():
             try:
                 status = Path(f"/proc/{self.pid}/status").read_text()
-                self.rss_mb.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024)
+                self.rss_mb.append(
+                    int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+                )
             except (OSError, StopIteration):
                 pass
             self.disk_mb.append(folder_mb(self.folder))
@@ -190,10 +221,8 @@ def folder_mb(folder: Path) -> float:
     total = 0
     for root, _, names in os.walk(folder):
         for name in names:
-            try:
+            with contextlib.suppress(OSError):  # deleted meanwhile
                 total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
     return total / 2**20
 
 
@@ -221,13 +250,20 @@ def load_phase(url: str, clients: int, requests: int, layer: str) -> dict:
             start = time.perf_counter()
             try:
                 if i % 2 == 0:
-                    out = client.predict(gradio_client.handle_file(str(photo)), RETENTION, "all keypoints", layer, "refined",
-                                         api_name="/analyse")
+                    out = client.predict(
+                        gradio_client.handle_file(str(photo)),
+                        RETENTION,
+                        "all keypoints",
+                        layer,
+                        "refined",
+                        api_name="/analyse",
+                    )
                     for picture in (out[0], out[2], out[3]):
                         read_image(picture)  # a whole picture, not a truncated download
                 else:
-                    out = client.predict(0.1 + 0.8 * (i % 7) / 6, "all keypoints", layer, "refined", None,
-                                         api_name="/retention")
+                    out = client.predict(
+                        0.1 + 0.8 * (i % 7) / 6, "all keypoints", layer, "refined", None, api_name="/retention"
+                    )
                 result = json.loads(Path(out[5]).read_text())
                 if (out[6] or "").startswith(ERROR_MARK):  # notes ("2 people found", ...) are not errors
                     raise RuntimeError(f"status {out[6]!r}")
@@ -241,8 +277,14 @@ def load_phase(url: str, clients: int, requests: int, layer: str) -> dict:
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client_run, range(clients)))
-    return {"clients": clients, "requests": clients * requests, "errors": len(errors), "error_samples": errors[:5],
-            "seconds": round(time.perf_counter() - start, 1), "latency_ms": _percentiles(latencies)}
+    return {
+        "clients": clients,
+        "requests": clients * requests,
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "seconds": round(time.perf_counter() - start, 1),
+        "latency_ms": _percentiles(latencies),
+    }
 
 
 def hostile_phase(url: str, files: list[tuple[Path, str]], layer: str) -> dict:
@@ -256,8 +298,9 @@ def hostile_phase(url: str, files: list[tuple[Path, str]], layer: str) -> dict:
         counts["files"] += 1
         start = time.perf_counter()
         try:
-            out = client.predict(gradio_client.handle_file(str(path)), RETENTION, "all keypoints", layer, "refined",
-                                 api_name="/analyse")
+            out = client.predict(
+                gradio_client.handle_file(str(path)), RETENTION, "all keypoints", layer, "refined", api_name="/analyse"
+            )
         except Exception as err:  # noqa: BLE001 - a request that fails outright is what this phase looks for
             crashes.append(f"{path.name} ({category}): {type(err).__name__}: {str(err)[:160]}")
             continue
@@ -268,29 +311,53 @@ def hostile_phase(url: str, files: list[tuple[Path, str]], layer: str) -> dict:
             counts["refused"] += 1
             message = status.removeprefix(ERROR_MARK).strip()
             messages.setdefault(category, message[:120])
-            if len(message) < 20 or "Error" == message.strip():
+            if len(message) < 20 or message.strip() == "Error":
                 generic.append(f"{path.name}: {message}")
         else:
             counts["analysed"] += 1
         if n % 40 == 39:  # the app keeps serving real photos in between
-            good = client.predict(gradio_client.handle_file(str(PHOTOS[0])), RETENTION, "all keypoints", layer, "refined",
-                                  api_name="/analyse")
+            good = client.predict(
+                gradio_client.handle_file(str(PHOTOS[0])),
+                RETENTION,
+                "all keypoints",
+                layer,
+                "refined",
+                api_name="/analyse",
+            )
             if (good[6] or "").startswith(ERROR_MARK) or not good[5]:
                 crashes.append(f"a good photo after {path.name} got {good[6]!r}")
-    return {"files": len(files), "crashes": len(crashes), "crash_samples": crashes[:5], "generic_messages": len(generic),
-            "by_category": by_category, "latency_ms": _percentiles(latencies), "example_messages": messages}
+    return {
+        "files": len(files),
+        "crashes": len(crashes),
+        "crash_samples": crashes[:5],
+        "generic_messages": len(generic),
+        "by_category": by_category,
+        "latency_ms": _percentiles(latencies),
+        "example_messages": messages,
+    }
 
 
 def cli_phase(files: list[tuple[Path, str]], out: Path) -> dict:
     """``python -m lbi predict`` on every hostile file in one run."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "lbi", "predict", *(str(p) for p, _ in files), "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lbi", "predict", *(str(p) for p, _ in files), "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     written = json.loads(out.read_text()) if out.is_file() else {"results": []}
     entries = written["results"]
-    return {"exit_code": proc.returncode, "json_written": out.is_file(), "entries": len(entries),
-            "errors": sum("error" in e for e in entries), "results": sum("joints3d_mm" in e for e in entries),
-            "tracebacks": proc.stderr.count("Traceback"), "seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "exit_code": proc.returncode,
+        "json_written": out.is_file(),
+        "entries": len(entries),
+        "errors": sum("error" in e for e in entries),
+        "results": sum("joints3d_mm" in e for e in entries),
+        "tracebacks": proc.stderr.count("Traceback"),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def traversal_phase(url: str, layer: str) -> dict:
@@ -298,7 +365,12 @@ def traversal_phase(url: str, layer: str) -> dict:
     import httpx
 
     refused, attempts = 0, 0
-    for path in ("/etc/passwd", str(ROOT / "README.md"), "../../../../etc/hostname", str(ROOT / "weights" / "lbi_synth.safetensors")):
+    for path in (
+        "/etc/passwd",
+        str(ROOT / "README.md"),
+        "../../../../etc/hostname",
+        str(ROOT / "weights" / "lbi_synth.safetensors"),
+    ):
         for route in (f"gradio_api/file={path}", f"file={path}", f"gradio_api/file/{path}"):
             attempts += 1
             refused += httpx.get(url + route, timeout=10).status_code != 200
@@ -312,8 +384,9 @@ def traversal_phase(url: str, layer: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.harness.stress", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.harness.stress", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--hostile", type=int, default=320)
@@ -325,17 +398,18 @@ def main(argv: list[str] | None = None) -> None:
     env = {**os.environ, "TMPDIR": str(app_tmp), "GRADIO_TEMP_DIR": str(app_tmp / "gradio")}
     files = hostile_files(work / "hostile", args.hostile, args.seed)
     monitor = Monitor(app_tmp)
-    log = open(work / "app.log", "w")
+    log = open(work / "app.log", "w")  # noqa: SIM115  (the app writes to it until the report is done)
     report: dict = {"machine": f"{os.cpu_count()} cores", "app_tmp": str(app_tmp)}
     with running_app(env=env, log=log, on_start=monitor.start) as url:
-        from .weights import default_weights
         from .model import LiftingConfig
-        from .weights import read_header
+        from .weights import default_weights, read_header
 
         layer = LiftingConfig.from_dict(read_header(default_weights())["config"]).layer_names[1]
         report["idle_rss_mb"] = round(monitor.rss_mb[-1], 1) if monitor.rss_mb else None
-        for phase, run in (("load", lambda: load_phase(url, args.clients, args.requests, layer)),
-                           ("hostile_app", lambda: hostile_phase(url, files, layer))):
+        for phase, run in (
+            ("load", lambda: load_phase(url, args.clients, args.requests, layer)),
+            ("hostile_app", lambda: hostile_phase(url, files, layer)),
+        ):
             start = len(monitor.rss_mb)
             report[phase] = run()
             report[phase]["max_rss_mb"] = monitor.peak_since(start)
@@ -346,8 +420,9 @@ def main(argv: list[str] | None = None) -> None:
     log.close()
     report["hostile_cli"] = cli_phase(files, work / "cli.json")
     # Gradio itself logs a traceback for each crafted request it refuses (InvalidPathError)
-    report["server_tracebacks_traversal"] = (work / "app.log").read_text(errors="replace").count("Traceback") - \
-        report["server_tracebacks_load_and_hostile"]
+    report["server_tracebacks_traversal"] = (work / "app.log").read_text(errors="replace").count("Traceback") - report[
+        "server_tracebacks_load_and_hostile"
+    ]
     report["max_rss_mb"] = round(max(monitor.rss_mb), 1) if monitor.rss_mb else None
     report["app_tmp_mb"] = {"max": round(max(monitor.disk_mb), 1), "end": round(monitor.disk_mb[-1], 1)}
     print(json.dumps(report, indent=2))

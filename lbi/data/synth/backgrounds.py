@@ -24,9 +24,22 @@ from .scenes import procedural_texture
 
 #: photographs in installed packages that show no person (file names relative to each package)
 PHOTO_FILES = {
-    "skimage": ("data/brick.png", "data/chelsea.png", "data/coffee.png", "data/grass.png", "data/gravel.png",
-                "data/hubble_deep_field.jpg", "data/ihc.png", "data/motorcycle_left.png", "data/motorcycle_right.png",
-                "data/rocket.jpg", "data/color.png", "data/coins.png", "data/page.png", "data/retina.jpg"),
+    "skimage": (
+        "data/brick.png",
+        "data/chelsea.png",
+        "data/coffee.png",
+        "data/grass.png",
+        "data/gravel.png",
+        "data/hubble_deep_field.jpg",
+        "data/ihc.png",
+        "data/motorcycle_left.png",
+        "data/motorcycle_right.png",
+        "data/rocket.jpg",
+        "data/color.png",
+        "data/coins.png",
+        "data/page.png",
+        "data/retina.jpg",
+    ),
     "matplotlib": ("mpl-data/sample_data/Minduka_Present_Blue_Pack.png", "mpl-data/sample_data/logo2.png"),
 }
 
@@ -75,7 +88,7 @@ def _extra_texture(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarra
         t = (((ys % bh) < 2) | (((xs + (row % 2) * bw / 2) % bw) < 2)).astype(np.float32)
     else:  # gradient
         angle = rng.uniform(0, np.pi)
-        t = (xs * np.cos(angle) + ys * np.sin(angle))
+        t = xs * np.cos(angle) + ys * np.sin(angle)
         t = (t - t.min()) / (np.ptp(t) + 1e-6)
     return c1 * t[..., None] + c2 * (1 - t[..., None])
 
@@ -89,7 +102,7 @@ def texture(rng: np.random.Generator, photos: tuple[np.ndarray, ...], size: tupl
         zoom = rng.uniform(0.25, 1.0)
         cw, ch = max(16, int(sw * zoom)), max(16, int(sh * zoom))
         x0, y0 = rng.integers(0, sw - cw + 1), rng.integers(0, sh - ch + 1)
-        out = cv2.resize(src[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(src[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
         out = np.rot90(out, int(rng.integers(4))) if rng.random() < 0.3 else out
         out = np.ascontiguousarray(out[:, ::-1] if rng.random() < 0.5 else out)
         out = cv2.resize(out, (w, h)) if out.shape[:2] != (h, w) else out
@@ -107,7 +120,9 @@ def _sample(tex: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return cv2.remap(tex, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
 
 
-def _planes(rng: np.random.Generator, focus: np.ndarray, camera: Camera) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _planes(
+    rng: np.random.Generator, focus: np.ndarray, camera: Camera
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """A room's planes as (point, normal, u axis, v axis): the floor and walls behind the person."""
     planes = [(np.zeros(3), np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]))]
     away = focus - camera.position
@@ -123,7 +138,9 @@ def _planes(rng: np.random.Generator, focus: np.ndarray, camera: Camera) -> list
     return planes
 
 
-def _boxes(rng: np.random.Generator, focus: np.ndarray, camera: Camera) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _boxes(
+    rng: np.random.Generator, focus: np.ndarray, camera: Camera
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Furniture: boxes on the floor beside and behind the person, (centre, rotation, half sizes)."""
     away = focus - camera.position
     away[1] = 0
@@ -140,8 +157,14 @@ def _boxes(rng: np.random.Generator, focus: np.ndarray, camera: Camera) -> list[
     return boxes
 
 
-def random_background(rng: np.random.Generator, camera: Camera, crop: Crop, light: Light, joints: np.ndarray,
-                      photos: tuple[np.ndarray, ...]) -> np.ndarray:
+def random_background(
+    rng: np.random.Generator,
+    camera: Camera,
+    crop: Crop,
+    light: Light,
+    joints: np.ndarray,
+    photos: tuple[np.ndarray, ...],
+) -> np.ndarray:
     """A crop-sized background (h, w, 3) float32 for a person with world ``joints`` seen by ``camera``."""
     w, h = crop.size
     kind = rng.choice(3, p=[0.45, 0.3, 0.25])  # room, outdoor, flat
@@ -207,8 +230,12 @@ def random_background(rng: np.random.Generator, camera: Camera, crop: Crop, ligh
 def random_light(rng: np.random.Generator) -> Light:
     """A light for the person (camera frame): mostly from above, any side, tinted."""
     direction = np.array([rng.normal(), -abs(rng.normal()) - 0.3, rng.normal() - 0.3])
-    return Light(direction / np.linalg.norm(direction), ambient=rng.uniform(0.2, 0.6), intensity=rng.uniform(0.4, 0.9),
-                 colour=np.clip(rng.normal(1.0, 0.07, 3), 0.8, 1.2))
+    return Light(
+        direction / np.linalg.norm(direction),
+        ambient=rng.uniform(0.2, 0.6),
+        intensity=rng.uniform(0.4, 0.9),
+        colour=np.clip(rng.normal(1.0, 0.07, 3), 0.8, 1.2),
+    )
 
 
 def camera_effects(image: np.ndarray, rng: np.random.Generator, upsampling: float) -> tuple[np.ndarray, int]:

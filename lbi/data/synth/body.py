@@ -11,9 +11,8 @@ unconstrained random angles.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +22,18 @@ FAMILIES = ("walk", "sit", "squat", "reach", "bend", "turn")
 J = {name: i for i, name in enumerate(H36M_JOINTS)}
 
 # mean H36M segment lengths in metres (root-to-hip is lateral)
-MEAN_LENGTHS = {"hip": 0.13, "thigh": 0.45, "shin": 0.44, "spine_low": 0.23, "spine_high": 0.25,
-                "neck": 0.115, "head": 0.115, "shoulder": 0.15, "upper_arm": 0.28, "forearm": 0.25}
+MEAN_LENGTHS = {
+    "hip": 0.13,
+    "thigh": 0.45,
+    "shin": 0.44,
+    "spine_low": 0.23,
+    "spine_high": 0.25,
+    "neck": 0.115,
+    "head": 0.115,
+    "shoulder": 0.15,
+    "upper_arm": 0.28,
+    "forearm": 0.25,
+}
 
 
 def rot_x(a: float) -> np.ndarray:
@@ -55,15 +64,22 @@ class BodyShape:
     hair: np.ndarray
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "BodyShape":
+    def sample(cls, rng: np.random.Generator) -> BodyShape:
         scale = rng.uniform(0.9, 1.1)  # overall size, +-10 %
         lengths = {k: v * scale * rng.uniform(0.96, 1.04) for k, v in MEAN_LENGTHS.items()}
-        skin_tones = np.array([[0.96, 0.80, 0.69], [0.87, 0.67, 0.52], [0.71, 0.51, 0.36],
-                               [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]])
+        skin_tones = np.array(
+            [[0.96, 0.80, 0.69], [0.87, 0.67, 0.52], [0.71, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]]
+        )
         skin = skin_tones[rng.integers(len(skin_tones))] * rng.uniform(0.92, 1.05)
-        return cls(lengths=lengths, girth=rng.uniform(0.85, 1.2), skin=np.clip(skin, 0, 1),
-                   shirt=rng.uniform(0.05, 0.95, 3), pants=rng.uniform(0.05, 0.7, 3),
-                   shoes=rng.uniform(0.02, 0.25, 3), hair=rng.uniform(0.02, 0.35, 3))
+        return cls(
+            lengths=lengths,
+            girth=rng.uniform(0.85, 1.2),
+            skin=np.clip(skin, 0, 1),
+            shirt=rng.uniform(0.05, 0.95, 3),
+            pants=rng.uniform(0.05, 0.7, 3),
+            shoes=rng.uniform(0.02, 0.25, 3),
+            hair=rng.uniform(0.02, 0.35, 3),
+        )
 
 
 @dataclass
@@ -84,19 +100,34 @@ class PoseAngles:
     shoulder_abd: tuple[float, float] = (0.15, 0.15)
     elbow: tuple[float, float] = (0.1, 0.1)
 
-    LIMITS = {"bend": (-0.3, 1.6), "twist": (-0.8, 0.8), "lean": (-0.4, 0.4), "head_pitch": (-0.6, 0.7),
-              "head_yaw": (-1.0, 1.0), "hip_flex": (-0.5, 2.1), "hip_abd": (-0.2, 0.8), "knee": (0.0, 2.5),
-              "shoulder_flex": (-0.9, 3.0), "shoulder_abd": (0.0, 2.8), "elbow": (0.0, 2.5), "pitch": (-0.3, 0.3)}
+    LIMITS = {
+        "bend": (-0.3, 1.6),
+        "twist": (-0.8, 0.8),
+        "lean": (-0.4, 0.4),
+        "head_pitch": (-0.6, 0.7),
+        "head_yaw": (-1.0, 1.0),
+        "hip_flex": (-0.5, 2.1),
+        "hip_abd": (-0.2, 0.8),
+        "knee": (0.0, 2.5),
+        "shoulder_flex": (-0.9, 3.0),
+        "shoulder_abd": (0.0, 2.8),
+        "elbow": (0.0, 2.5),
+        "pitch": (-0.3, 0.3),
+    }
 
-    def clipped(self) -> "PoseAngles":
+    def clipped(self) -> PoseAngles:
         values: dict[str, Any] = {}
         for name, (lo, hi) in self.LIMITS.items():
             v = getattr(self, name)
-            values[name] = tuple(float(np.clip(x, lo, hi)) for x in v) if isinstance(v, tuple) else float(np.clip(v, lo, hi))
+            values[name] = (
+                tuple(float(np.clip(x, lo, hi)) for x in v) if isinstance(v, tuple) else float(np.clip(v, lo, hi))
+            )
         return PoseAngles(yaw=self.yaw, **values)
 
 
-def sample_angles(rng: np.random.Generator, family: str | None = None, yaw: float | None = None) -> tuple[str, PoseAngles]:
+def sample_angles(
+    rng: np.random.Generator, family: str | None = None, yaw: float | None = None
+) -> tuple[str, PoseAngles]:
     """A pose from a motion family (random if None), perturbed within the joint limits."""
     family = family or FAMILIES[rng.integers(len(FAMILIES))]
     u = rng.uniform
@@ -104,33 +135,65 @@ def sample_angles(rng: np.random.Generator, family: str | None = None, yaw: floa
     if family == "walk":
         phase = u(-1, 1)
         swing = u(0.2, 0.55) * phase
-        a = PoseAngles(hip_flex=(swing, -swing), knee=(u(0, 0.9) if swing < 0 else u(0, 0.3), u(0, 0.9) if swing > 0 else u(0, 0.3)),
-                       shoulder_flex=(-swing * u(0.6, 1.2), swing * u(0.6, 1.2)), elbow=(u(0.1, 0.8), u(0.1, 0.8)),
-                       bend=u(-0.05, 0.15), twist=0.2 * phase)
+        a = PoseAngles(
+            hip_flex=(swing, -swing),
+            knee=(u(0, 0.9) if swing < 0 else u(0, 0.3), u(0, 0.9) if swing > 0 else u(0, 0.3)),
+            shoulder_flex=(-swing * u(0.6, 1.2), swing * u(0.6, 1.2)),
+            elbow=(u(0.1, 0.8), u(0.1, 0.8)),
+            bend=u(-0.05, 0.15),
+            twist=0.2 * phase,
+        )
     elif family == "sit":
         hip = u(1.2, 1.75)
-        a = PoseAngles(hip_flex=(hip + u(-0.2, 0.2), hip + u(-0.2, 0.2)), knee=(u(1.2, 1.9), u(1.2, 1.9)),
-                       hip_abd=(u(0, 0.35), u(0, 0.35)), bend=u(-0.15, 0.4),
-                       shoulder_flex=(u(0, 1.0), u(0, 1.0)), elbow=(u(0.3, 1.8), u(0.3, 1.8)))
+        a = PoseAngles(
+            hip_flex=(hip + u(-0.2, 0.2), hip + u(-0.2, 0.2)),
+            knee=(u(1.2, 1.9), u(1.2, 1.9)),
+            hip_abd=(u(0, 0.35), u(0, 0.35)),
+            bend=u(-0.15, 0.4),
+            shoulder_flex=(u(0, 1.0), u(0, 1.0)),
+            elbow=(u(0.3, 1.8), u(0.3, 1.8)),
+        )
     elif family == "squat":
         knee = u(1.6, 2.4)
-        a = PoseAngles(hip_flex=(knee * u(0.75, 0.95),) * 2, knee=(knee, knee + u(-0.15, 0.15)),
-                       hip_abd=(u(0.1, 0.5), u(0.1, 0.5)), bend=u(0.2, 0.7),
-                       shoulder_flex=(u(0.3, 1.6), u(0.3, 1.6)), elbow=(u(0, 1.2), u(0, 1.2)))
+        a = PoseAngles(
+            hip_flex=(knee * u(0.75, 0.95),) * 2,
+            knee=(knee, knee + u(-0.15, 0.15)),
+            hip_abd=(u(0.1, 0.5), u(0.1, 0.5)),
+            bend=u(0.2, 0.7),
+            shoulder_flex=(u(0.3, 1.6), u(0.3, 1.6)),
+            elbow=(u(0, 1.2), u(0, 1.2)),
+        )
     elif family == "reach":
         up = (u(1.2, 3.0), u(-0.3, 1.0)) if side > 0 else (u(-0.3, 1.0), u(1.2, 3.0))
-        a = PoseAngles(shoulder_flex=up, shoulder_abd=(u(0, 1.2), u(0, 1.2)), elbow=(u(0, 0.6), u(0, 0.6)),
-                       bend=u(-0.1, 0.3), lean=u(-0.25, 0.25), hip_flex=(u(-0.1, 0.3), u(-0.1, 0.3)),
-                       twist=u(-0.4, 0.4))
+        a = PoseAngles(
+            shoulder_flex=up,
+            shoulder_abd=(u(0, 1.2), u(0, 1.2)),
+            elbow=(u(0, 0.6), u(0, 0.6)),
+            bend=u(-0.1, 0.3),
+            lean=u(-0.25, 0.25),
+            hip_flex=(u(-0.1, 0.3), u(-0.1, 0.3)),
+            twist=u(-0.4, 0.4),
+        )
     elif family == "bend":
-        a = PoseAngles(bend=u(0.6, 1.5), hip_flex=(u(0.1, 0.6),) * 2, knee=(u(0, 0.5), u(0, 0.5)),
-                       shoulder_flex=(u(0.3, 1.8), u(0.3, 1.8)), elbow=(u(0, 0.8), u(0, 0.8)),
-                       head_pitch=u(-0.5, 0.2))
+        a = PoseAngles(
+            bend=u(0.6, 1.5),
+            hip_flex=(u(0.1, 0.6),) * 2,
+            knee=(u(0, 0.5), u(0, 0.5)),
+            shoulder_flex=(u(0.3, 1.8), u(0.3, 1.8)),
+            elbow=(u(0, 0.8), u(0, 0.8)),
+            head_pitch=u(-0.5, 0.2),
+        )
     elif family == "turn":
-        a = PoseAngles(twist=side * u(0.3, 0.8), head_yaw=side * u(0.2, 1.0), lean=u(-0.2, 0.2),
-                       hip_flex=(u(-0.1, 0.4), u(-0.1, 0.4)), knee=(u(0, 0.4), u(0, 0.4)),
-                       shoulder_flex=(u(-0.4, 1.2), u(-0.4, 1.2)), shoulder_abd=(u(0, 1.2), u(0, 1.2)),
-                       elbow=(u(0, 1.5), u(0, 1.5)))
+        a = PoseAngles(
+            twist=side * u(0.3, 0.8),
+            head_yaw=side * u(0.2, 1.0),
+            lean=u(-0.2, 0.2),
+            hip_flex=(u(-0.1, 0.4), u(-0.1, 0.4)),
+            knee=(u(0, 0.4), u(0, 0.4)),
+            shoulder_flex=(u(-0.4, 1.2), u(-0.4, 1.2)),
+            shoulder_abd=(u(0, 1.2), u(0, 1.2)),
+            elbow=(u(0, 1.5), u(0, 1.5)),
+        )
     else:
         raise ValueError(f"unknown motion family {family!r}; choose one of {FAMILIES}")
     # perturb every angle a little, then clip to the limits
@@ -188,8 +251,11 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
         ankle = knee + r_shin @ (down * L["shin"])
         toe = ankle + r_shin @ rot_x(-np.pi / 2 - 0.1) @ (down * 0.15) + np.array([0, -0.03, 0])
         joints[J[f"{side}_hip"]], joints[J[f"{side}_knee"]], joints[J[f"{side}_foot"]] = hip, knee, ankle
-        capsules += [(hip, knee, 0.075 * g, shape.pants), (knee, ankle, 0.055 * g, shape.pants),
-                     (ankle, toe, 0.042, shape.shoes)]
+        capsules += [
+            (hip, knee, 0.075 * g, shape.pants),
+            (knee, ankle, 0.055 * g, shape.pants),
+            (ankle, toe, 0.042, shape.shoes),
+        ]
         feet += [ankle, toe]
 
         shoulder = thorax + r_high @ np.array([sx * L["shoulder"], -0.03, -0.01])
@@ -204,7 +270,12 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
 
     ellipsoids += [
         ((pelvis + spine) / 2 + r_low @ np.array([0, -0.03, 0]), r_low, np.array([0.165, 0.17, 0.11]) * g, shape.pants),
-        ((spine + thorax) / 2 + r_high @ np.array([0, -0.02, 0]), r_high, np.array([0.175, 0.19, 0.115]) * g, shape.shirt),
+        (
+            (spine + thorax) / 2 + r_high @ np.array([0, -0.02, 0]),
+            r_high,
+            np.array([0.175, 0.19, 0.115]) * g,
+            shape.shirt,
+        ),
         (head_centre, r_head, np.array([0.078, 0.105, 0.095]), shape.skin),
         (head_centre + r_head @ np.array([0, 0.03, -0.012]), r_head, np.array([0.082, 0.09, 0.095]), shape.hair),
     ]
@@ -212,11 +283,15 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
     # a face: nose and eyes on the front of the head (front/back and left/right cues)
     spheres += [(head_centre + r_head @ np.array([0, -0.015, 0.095]), 0.018, shape.skin * 0.9)]
     for sx in (1.0, -1.0):
-        spheres.append((head_centre + r_head @ np.array([sx * 0.032, 0.018, 0.086]), 0.014, np.array([0.05, 0.05, 0.08])))
+        spheres.append(
+            (head_centre + r_head @ np.array([sx * 0.032, 0.018, 0.086]), 0.014, np.array([0.05, 0.05, 0.08]))
+        )
 
     lowest = min(p[1] for p in feet) - 0.042
     offset = np.array([position[0], -lowest, position[1]])
-    return Posed(joints + offset,
-                 [(p + offset, q + offset, r, c) for p, q, r, c in capsules],
-                 [(c + offset, rot, radii, col) for c, rot, radii, col in ellipsoids],
-                 [(c + offset, r, col) for c, r, col in spheres])
+    return Posed(
+        joints + offset,
+        [(p + offset, q + offset, r, c) for p, q, r, c in capsules],
+        [(c + offset, rot, radii, col) for c, rot, radii, col in ellipsoids],
+        [(c + offset, r, col) for c, r, col in spheres],
+    )

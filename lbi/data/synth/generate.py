@@ -1,9 +1,9 @@
 """Generates LBI-Synth into the prepared-dataset format (deterministic by seed).
 
-    <out>/lab   splits: train (subjects L00-L09), test (L10-L13)   4 fixed cameras
-    <out>/wild  split:  test (subjects W00-W05)                     random cameras and scenes
-    <out>/rand  splits: train (R000-R199), test (T000-T039)         domain-randomised (randomised.py):
-                any camera, rooms / outdoor / flat backgrounds, each pose on several of them
+<out>/lab   splits: train (subjects L00-L09), test (L10-L13)   4 fixed cameras
+<out>/wild  split:  test (subjects W00-W05)                     random cameras and scenes
+<out>/rand  splits: train (R000-R199), test (T000-T039)         domain-randomised (randomised.py):
+            any camera, rooms / outdoor / flat backgrounds, each pose on several of them
 """
 
 from __future__ import annotations
@@ -62,9 +62,18 @@ def render_job(job: Job) -> tuple[bytes, bytes, dict]:
     crop = CODEC.crop(joint_box(joints_px, grow=0.12))
     image, silhouette = render_body(posed, shot.camera, crop, shot_background(shot, crop, rng), shot.light)
     K = shot.camera.K
-    row = dict(subject=job.subject, action=family, camera=shot.camera_name, frame=job.index,
-               joints3d=joints_cam * 1000.0, joints2d_gt=joints_px, center=crop.center, scale=crop.scale,
-               image_size=shot.camera.size, intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    row = dict(
+        subject=job.subject,
+        action=family,
+        camera=shot.camera_name,
+        frame=job.index,
+        joints3d=joints_cam * 1000.0,
+        joints2d_gt=joints_px,
+        center=crop.center,
+        scale=crop.scale,
+        image_size=shot.camera.size,
+        intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]),
+    )
     return encode_jpeg(image), encode_mask(silhouette), row
 
 
@@ -111,13 +120,24 @@ def render_rand_job(job: RandJob) -> list[tuple[bytes, bytes, dict]]:
     """One pose of the domain-randomised split on its backgrounds: (JPEG, silhouette PNG, row) each."""
     split_code = ("train", "test").index(job.split)
     rng, person = rand_person(job)
-    variant_rngs = [np.random.default_rng([job.seed, 20 + split_code, job.index, k]) for k in range(RAND_VARIANTS[job.split])]
+    variant_rngs = [
+        np.random.default_rng([job.seed, 20 + split_code, job.index, k]) for k in range(RAND_VARIANTS[job.split])
+    ]
     sample = render_randomised(rng, person, variant_rngs, job.split, CODEC)
     joints_cam = sample.camera.to_camera(sample.joints_world)
     K = sample.camera.K
-    row = dict(subject=job.subject, action=f"{sample.spec.family} {sample.spec.gesture}", camera="rand", frame=job.index,
-               joints3d=joints_cam * 1000.0, joints2d_gt=sample.camera.project(joints_cam), center=sample.crop.center,
-               scale=sample.crop.scale, image_size=sample.camera.size, intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    row = dict(
+        subject=job.subject,
+        action=f"{sample.spec.family} {sample.spec.gesture}",
+        camera="rand",
+        frame=job.index,
+        joints3d=joints_cam * 1000.0,
+        joints2d_gt=sample.camera.project(joints_cam),
+        center=sample.crop.center,
+        scale=sample.crop.scale,
+        image_size=sample.camera.size,
+        intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]),
+    )
     mask = encode_mask(sample.silhouette)
     return [(encode_jpeg(v.image, v.jpeg_quality), mask, {**row, "variant": k}) for k, v in enumerate(sample.variants)]
 
@@ -137,8 +157,9 @@ def _write(out: Path, meta: DatasetMeta, jobs: list, render, workers: int, resum
     pool = ctx.Pool(workers, initializer=_init_worker) if ctx else None
     try:
         results = pool.imap(render, todo, chunksize=8) if pool else map(render, todo)
-        for done, samples in enumerate(tqdm(results, total=len(todo), desc=f"LBI-Synth {out.name}", unit="job"),
-                                       start=writer.progress + 1):
+        for done, samples in enumerate(
+            tqdm(results, total=len(todo), desc=f"LBI-Synth {out.name}", unit="job"), start=writer.progress + 1
+        ):
             for jpeg, mask, row in samples:
                 writer.add(jpeg, mask, **row)
             if done % every == 0:
@@ -153,8 +174,14 @@ def _write(out: Path, meta: DatasetMeta, jobs: list, render, workers: int, resum
     return seconds
 
 
-def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
-             parts: tuple[str, ...] = PARTS, resume: bool = False) -> dict[str, float]:
+def generate(
+    out: str | Path,
+    size: str = "default",
+    seed: int = 0,
+    workers: int = 2,
+    parts: tuple[str, ...] = PARTS,
+    resume: bool = False,
+) -> dict[str, float]:
     """Writes <out>/lab and <out>/wild; returns wall seconds per domain. ``parts`` renders only
     some of lab_train, lab_test, wild_test (each sample is the same whatever else is rendered)."""
     if size not in SIZES:
@@ -165,24 +192,46 @@ def generate(out: str | Path, size: str = "default", seed: int = 0, workers: int
     counts = {part: n if part in parts else 0 for part, n in SIZES[size].items()}
     out = Path(out)
     plan = {
-        "lab": (DatasetMeta("lbi-synth-lab", CODEC.crop_size, {"train": LAB_TRAIN, "test": LAB_TEST},
-                            info={"size": size, "seed": seed, "domain": "lab"}, silhouettes=True),
-                _jobs(seed, "lab_train", counts["lab_train"], LAB_TRAIN) + _jobs(seed, "lab_test", counts["lab_test"], LAB_TEST)),
-        "wild": (DatasetMeta("lbi-synth-wild", CODEC.crop_size, {"test": WILD_TEST},
-                             info={"size": size, "seed": seed, "domain": "wild"}, silhouettes=True),
-                 _jobs(seed, "wild_test", counts["wild_test"], WILD_TEST)),
+        "lab": (
+            DatasetMeta(
+                "lbi-synth-lab",
+                CODEC.crop_size,
+                {"train": LAB_TRAIN, "test": LAB_TEST},
+                info={"size": size, "seed": seed, "domain": "lab"},
+                silhouettes=True,
+            ),
+            _jobs(seed, "lab_train", counts["lab_train"], LAB_TRAIN)
+            + _jobs(seed, "lab_test", counts["lab_test"], LAB_TEST),
+        ),
+        "wild": (
+            DatasetMeta(
+                "lbi-synth-wild",
+                CODEC.crop_size,
+                {"test": WILD_TEST},
+                info={"size": size, "seed": seed, "domain": "wild"},
+                silhouettes=True,
+            ),
+            _jobs(seed, "wild_test", counts["wild_test"], WILD_TEST),
+        ),
     }
-    return {domain: _write(out / domain, meta, jobs, _render_lab_wild, workers, resume)
-            for domain, (meta, jobs) in plan.items() if jobs}
+    return {
+        domain: _write(out / domain, meta, jobs, _render_lab_wild, workers, resume)
+        for domain, (meta, jobs) in plan.items()
+        if jobs
+    }
 
 
 def rand_jobs(seed: int, counts: dict[str, int]) -> list[RandJob]:
-    return [RandJob(seed, split, i, subjects[i % len(subjects)])
-            for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST)) for i in range(counts[split])]
+    return [
+        RandJob(seed, split, i, subjects[i % len(subjects)])
+        for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST))
+        for i in range(counts[split])
+    ]
 
 
-def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
-                        resume: bool = False) -> float:
+def generate_randomised(
+    out: str | Path, size: str = "default", seed: int = 0, workers: int = 2, resume: bool = False
+) -> float:
     """Writes the domain-randomised split to <out>/rand (train: RAND_TRAIN subjects, test: RAND_TEST,
     RAND_VARIANTS backgrounds per pose); returns wall seconds."""
     if size not in RAND_SIZES:
@@ -191,9 +240,19 @@ def generate_randomised(out: str | Path, size: str = "default", seed: int = 0, w
 
     counts = RAND_SIZES[size]
     jobs = rand_jobs(seed, counts)
-    meta = DatasetMeta("lbi-synth-rand", CODEC.crop_size, {"train": RAND_TRAIN, "test": RAND_TEST},
-                       info={"size": size, "seed": seed, "domain": "rand", "variants": RAND_VARIANTS,
-                             "photos": [p.name for p in photo_names()]}, silhouettes=True)
+    meta = DatasetMeta(
+        "lbi-synth-rand",
+        CODEC.crop_size,
+        {"train": RAND_TRAIN, "test": RAND_TEST},
+        info={
+            "size": size,
+            "seed": seed,
+            "domain": "rand",
+            "variants": RAND_VARIANTS,
+            "photos": [p.name for p in photo_names()],
+        },
+        silhouettes=True,
+    )
     return _write(Path(out) / "rand", meta, jobs, render_rand_job, workers, resume)
 
 
@@ -203,8 +262,11 @@ PAIR_TEST = [f"Q{i:03d}" for i in range(10)]
 #: splits of pairs: train (all training subjects), mix (a tenth of them: pose-only batches beside renders), test
 PAIR_SPLITS = {"train": PAIR_TRAIN, "mix": PAIR_TRAIN[:10], "test": PAIR_TEST}
 #: pairs per split
-PAIR_SIZES = {"tiny": {"train": 80, "test": 16}, "small": {"train": 20000, "test": 2000},
-              "default": {"train": 200000, "test": 5000}}
+PAIR_SIZES = {
+    "tiny": {"train": 80, "test": 16},
+    "small": {"train": 20000, "test": 2000},
+    "default": {"train": 200000, "test": 5000},
+}
 PAIRS_PER_JOB = 100
 
 
@@ -224,17 +286,37 @@ def pair_job(job: PairJob) -> list[tuple[None, None, dict]]:
     rng = np.random.default_rng([job.seed, 40 + split_code, job.index])
     subjects = PAIR_TRAIN if job.split == "train" else PAIR_TEST
     first = job.index * PAIRS_PER_JOB
-    return [(None, None, {**sample_pair(rng, CODEC), "subject": subjects[(first + k) % len(subjects)],
-                          "camera": "photo", "frame": first + k}) for k in range(job.count)]
+    return [
+        (
+            None,
+            None,
+            {
+                **sample_pair(rng, CODEC),
+                "subject": subjects[(first + k) % len(subjects)],
+                "camera": "photo",
+                "frame": first + k,
+            },
+        )
+        for k in range(job.count)
+    ]
 
 
-def generate_pairs(out: str | Path, size: str = "default", seed: int = 0, workers: int = 2,
-                   resume: bool = False) -> float:
+def generate_pairs(
+    out: str | Path, size: str = "default", seed: int = 0, workers: int = 2, resume: bool = False
+) -> float:
     """Writes pose-only pairs under photo-like cameras to <out>/pairs (splits: PAIR_SPLITS); returns wall seconds."""
     if size not in PAIR_SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {sorted(PAIR_SIZES)}")
-    jobs = [PairJob(seed, split, i, min(PAIRS_PER_JOB, n - i * PAIRS_PER_JOB))
-            for split, n in PAIR_SIZES[size].items() for i in range(-(-n // PAIRS_PER_JOB))]
-    meta = DatasetMeta("lbi-synth-pairs", CODEC.crop_size, PAIR_SPLITS,
-                       info={"size": size, "seed": seed, "domain": "pairs", "cameras": "photo"}, images=False)
+    jobs = [
+        PairJob(seed, split, i, min(PAIRS_PER_JOB, n - i * PAIRS_PER_JOB))
+        for split, n in PAIR_SIZES[size].items()
+        for i in range(-(-n // PAIRS_PER_JOB))
+    ]
+    meta = DatasetMeta(
+        "lbi-synth-pairs",
+        CODEC.crop_size,
+        PAIR_SPLITS,
+        info={"size": size, "seed": seed, "domain": "pairs", "cameras": "photo"},
+        images=False,
+    )
     return _write(Path(out) / "pairs", meta, jobs, pair_job, workers, resume, every=50)

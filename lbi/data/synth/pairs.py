@@ -30,6 +30,12 @@ def sample_pair(rng: np.random.Generator, codec: InputCodec, cameras: CameraDist
     shift = rng.normal(0, 0.04, 2) * max(w, h)
     crop = codec.crop((x + shift[0], y + shift[1], w, h))
     K = camera.K
-    return dict(action=f"{spec.family} {spec.gesture}", joints3d=joints_cam * 1000.0, joints2d_gt=joints_px,
-                center=crop.center, scale=crop.scale, image_size=camera.size,
-                intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    return dict(
+        action=f"{spec.family} {spec.gesture}",
+        joints3d=joints_cam * 1000.0,
+        joints2d_gt=joints_px,
+        center=crop.center,
+        scale=crop.scale,
+        image_size=camera.size,
+        intrinsics=(K[0, 0], K[1, 1], K[0, 2], K[1, 2]),
+    )

@@ -13,13 +13,33 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .poses import J, SIDES, Skeleton, body_lengths
+from .poses import SIDES, J, Skeleton, body_lengths
 from .render import Primitive
 
-SKIN_TONES = np.array([[0.98, 0.84, 0.74], [0.93, 0.76, 0.63], [0.85, 0.66, 0.52], [0.75, 0.55, 0.40],
-                       [0.62, 0.43, 0.30], [0.48, 0.32, 0.22], [0.35, 0.23, 0.16], [0.25, 0.16, 0.11]])
-HAIR_COLOURS = np.array([[0.05, 0.04, 0.03], [0.18, 0.11, 0.06], [0.35, 0.22, 0.12], [0.55, 0.38, 0.2],
-                         [0.8, 0.65, 0.4], [0.6, 0.6, 0.6], [0.85, 0.85, 0.85], [0.45, 0.12, 0.06]])
+SKIN_TONES = np.array(
+    [
+        [0.98, 0.84, 0.74],
+        [0.93, 0.76, 0.63],
+        [0.85, 0.66, 0.52],
+        [0.75, 0.55, 0.40],
+        [0.62, 0.43, 0.30],
+        [0.48, 0.32, 0.22],
+        [0.35, 0.23, 0.16],
+        [0.25, 0.16, 0.11],
+    ]
+)
+HAIR_COLOURS = np.array(
+    [
+        [0.05, 0.04, 0.03],
+        [0.18, 0.11, 0.06],
+        [0.35, 0.22, 0.12],
+        [0.55, 0.38, 0.2],
+        [0.8, 0.65, 0.4],
+        [0.6, 0.6, 0.6],
+        [0.85, 0.85, 0.85],
+        [0.45, 0.12, 0.06],
+    ]
+)
 
 
 @dataclass
@@ -72,22 +92,32 @@ class Person:
     shoes: np.ndarray
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "Person":
+    def sample(cls, rng: np.random.Generator) -> Person:
         lengths, hip_half, shoulder_half = body_lengths(rng)
         skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.93, 1.05)
-        return cls(lengths, hip_half, shoulder_half, girth=rng.uniform(0.85, 1.25), chest=rng.uniform(0.9, 1.15),
-                   belly=rng.uniform(0.85, 1.25), skin=np.clip(skin, 0, 1),
-                   hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.85, 1.15),
-                   hair_style=("short", "long", "tied", "none")[rng.choice(4, p=[0.45, 0.3, 0.15, 0.1])],
-                   top=_print(rng), sleeves=("long", "short", "none")[rng.choice(3, p=[0.45, 0.45, 0.1])],
-                   bottom=_print(rng, dark=True), legwear=("trousers", "shorts", "skirt")[rng.choice(3, p=[0.65, 0.15, 0.2])],
-                   shoes=rng.uniform(0.02, 0.6, 3) * rng.uniform(0.3, 1.0))
+        return cls(
+            lengths,
+            hip_half,
+            shoulder_half,
+            girth=rng.uniform(0.85, 1.25),
+            chest=rng.uniform(0.9, 1.15),
+            belly=rng.uniform(0.85, 1.25),
+            skin=np.clip(skin, 0, 1),
+            hair=HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.85, 1.15),
+            hair_style=("short", "long", "tied", "none")[rng.choice(4, p=[0.45, 0.3, 0.15, 0.1])],
+            top=_print(rng),
+            sleeves=("long", "short", "none")[rng.choice(3, p=[0.45, 0.45, 0.1])],
+            bottom=_print(rng, dark=True),
+            legwear=("trousers", "shorts", "skirt")[rng.choice(3, p=[0.65, 0.15, 0.2])],
+            shoes=rng.uniform(0.02, 0.6, 3) * rng.uniform(0.3, 1.0),
+        )
 
-    def dressed(self, rng: np.random.Generator) -> "Person":
+    def dressed(self, rng: np.random.Generator) -> Person:
         """The same body in other clothes (and shoes)."""
         other = Person.sample(rng)
-        return replace(self, top=other.top, sleeves=other.sleeves, bottom=other.bottom, legwear=other.legwear,
-                       shoes=other.shoes)
+        return replace(
+            self, top=other.top, sleeves=other.sleeves, bottom=other.bottom, legwear=other.legwear, shoes=other.shoes
+        )
 
     def skeleton(self, spec, position: tuple[float, float] = (0.0, 0.0)) -> Skeleton:
         from .poses import build_skeleton
@@ -115,7 +145,10 @@ def _print(rng: np.random.Generator, dark: bool = False) -> Print:
 def _limb(a: np.ndarray, b: np.ndarray, r_a: float, r_b: float, colour, split: float = 0.5) -> list[Primitive]:
     """A tapering segment: two capsules, the near half thicker."""
     m = a + split * (b - a)
-    return [Primitive("capsule", a, m, radius=r_a, colour=colour), Primitive("capsule", m, b, radius=r_b, colour=colour)]
+    return [
+        Primitive("capsule", a, m, radius=r_a, colour=colour),
+        Primitive("capsule", m, b, radius=r_b, colour=colour),
+    ]
 
 
 def _frame_along(a: np.ndarray, b: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -140,55 +173,127 @@ def dress(person: Person, sk: Skeleton) -> list[Primitive]:
     pelvis, spine, thorax = j[J["pelvis"]], j[J["spine"]], j[J["thorax"]]
     # torso: pelvis, waist and chest ellipsoids, shoulders
     prims += [
-        Primitive("ellipsoid", pelvis + low @ np.array([0, -0.01, -0.01]), np.array([0.155, 0.12, 0.115]) * g ** 0.8,
-                  rotation=low, colour=bottom),
-        Primitive("ellipsoid", (pelvis + spine) / 2 + low @ np.array([0, 0.03, 0.0]),
-                  np.array([0.145, 0.17, 0.105 * person.belly]) * g, rotation=low, colour=top),
-        Primitive("ellipsoid", (spine + thorax) / 2 + high @ np.array([0, -0.02, 0.0]),
-                  np.array([0.165 * person.chest, 0.21, 0.11 * person.chest]) * g, rotation=high, colour=top),
+        Primitive(
+            "ellipsoid",
+            pelvis + low @ np.array([0, -0.01, -0.01]),
+            np.array([0.155, 0.12, 0.115]) * g**0.8,
+            rotation=low,
+            colour=bottom,
+        ),
+        Primitive(
+            "ellipsoid",
+            (pelvis + spine) / 2 + low @ np.array([0, 0.03, 0.0]),
+            np.array([0.145, 0.17, 0.105 * person.belly]) * g,
+            rotation=low,
+            colour=top,
+        ),
+        Primitive(
+            "ellipsoid",
+            (spine + thorax) / 2 + high @ np.array([0, -0.02, 0.0]),
+            np.array([0.165 * person.chest, 0.21, 0.11 * person.chest]) * g,
+            rotation=high,
+            colour=top,
+        ),
     ]
     for side in SIDES:
         prims.append(Primitive("sphere", j[J[f"{side}_shoulder"]], np.array([0.058 * g]), colour=arm_sleeve[0]))
     # neck and head
-    prims.append(Primitive("capsule", thorax + high @ np.array([0, -0.02, 0]), sk.head_centre + head @ np.array([0, -0.05, -0.01]),
-                           radius=0.05 * min(g, 1.15), colour=skin))
+    prims.append(
+        Primitive(
+            "capsule",
+            thorax + high @ np.array([0, -0.02, 0]),
+            sk.head_centre + head @ np.array([0, -0.05, -0.01]),
+            radius=0.05 * min(g, 1.15),
+            colour=skin,
+        )
+    )
     hc = sk.head_centre
     prims.append(Primitive("ellipsoid", hc, np.array([0.078, 0.105, 0.095]), rotation=head, colour=skin))
     prims.append(Primitive("sphere", hc + head @ np.array([0, -0.015, 0.095]), np.array([0.018]), colour=skin * 0.9))
     for sx in (1.0, -1.0):
-        prims.append(Primitive("sphere", hc + head @ np.array([sx * 0.032, 0.018, 0.086]), np.array([0.013]),
-                               colour=np.array([0.05, 0.05, 0.08])))
-        prims.append(Primitive("ellipsoid", hc + head @ np.array([sx * 0.079, 0.0, 0.0]), np.array([0.012, 0.03, 0.02]),
-                               rotation=head, colour=skin * 0.95))
+        prims.append(
+            Primitive(
+                "sphere",
+                hc + head @ np.array([sx * 0.032, 0.018, 0.086]),
+                np.array([0.013]),
+                colour=np.array([0.05, 0.05, 0.08]),
+            )
+        )
+        prims.append(
+            Primitive(
+                "ellipsoid",
+                hc + head @ np.array([sx * 0.079, 0.0, 0.0]),
+                np.array([0.012, 0.03, 0.02]),
+                rotation=head,
+                colour=skin * 0.95,
+            )
+        )
     if person.hair_style != "none":
-        prims.append(Primitive("ellipsoid", hc + head @ np.array([0, 0.03, -0.014]), np.array([0.083, 0.09, 0.097]),
-                               rotation=head, colour=person.hair))
+        prims.append(
+            Primitive(
+                "ellipsoid",
+                hc + head @ np.array([0, 0.03, -0.014]),
+                np.array([0.083, 0.09, 0.097]),
+                rotation=head,
+                colour=person.hair,
+            )
+        )
         if person.hair_style == "long":
-            prims.append(Primitive("ellipsoid", hc + head @ np.array([0, -0.07, -0.06]), np.array([0.085, 0.14, 0.05]),
-                                   rotation=head, colour=person.hair))
+            prims.append(
+                Primitive(
+                    "ellipsoid",
+                    hc + head @ np.array([0, -0.07, -0.06]),
+                    np.array([0.085, 0.14, 0.05]),
+                    rotation=head,
+                    colour=person.hair,
+                )
+            )
         elif person.hair_style == "tied":
-            prims.append(Primitive("sphere", hc + head @ np.array([0, 0.02, -0.11]), np.array([0.04]), colour=person.hair))
+            prims.append(
+                Primitive("sphere", hc + head @ np.array([0, 0.02, -0.11]), np.array([0.04]), colour=person.hair)
+            )
     # arms and hands
     for side in SIDES:
         s, e, w = (j[J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist"))
         prims += _limb(s, e, 0.05 * g, 0.042 * g, arm_sleeve[0])
         prims += _limb(e, w, 0.04 * g, 0.031 * g, arm_sleeve[1])
         hand = sk.hands[side]
-        prims.append(Primitive("ellipsoid", (w + hand) / 2, np.array([0.042, 0.055, 0.018]),
-                               rotation=_frame_along(w, hand, high @ np.array([0, 0, 1.0])), colour=skin))
+        prims.append(
+            Primitive(
+                "ellipsoid",
+                (w + hand) / 2,
+                np.array([0.042, 0.055, 0.018]),
+                rotation=_frame_along(w, hand, high @ np.array([0, 0, 1.0])),
+                colour=skin,
+            )
+        )
     # legs, skirt and shoes
     for side in SIDES:
         h, k, a = (j[J[f"{side}_{n}"]] for n in ("hip", "knee", "foot"))
         prims += _limb(h, k, 0.085 * g, 0.062 * g, leg_cover[0], split=0.4)
         prims += _limb(k, a, 0.055 * g, 0.042 * g, leg_cover[1], split=0.4)
-        prims.append(Primitive("capsule", a + (a - k) / (np.linalg.norm(a - k) + 1e-9) * 0.01, sk.toes[side],
-                               radius=0.045, colour=person.shoes))
+        prims.append(
+            Primitive(
+                "capsule",
+                a + (a - k) / (np.linalg.norm(a - k) + 1e-9) * 0.01,
+                sk.toes[side],
+                radius=0.045,
+                colour=person.shoes,
+            )
+        )
     if person.legwear == "skirt":
         knees = (j[J["left_knee"]] + j[J["right_knee"]]) / 2
         centre = pelvis + 0.4 * (knees - pelvis)
         spread = float(np.clip(np.linalg.norm(j[J["left_knee"]] - j[J["right_knee"]]) / 2 + 0.07, 0.15, 0.22))
-        prims.append(Primitive("ellipsoid", centre, np.array([spread, max(0.12, np.linalg.norm(knees - pelvis) * 0.5), 0.13]) * g ** 0.5,
-                               rotation=_frame_along(pelvis, knees, root @ np.array([0, 0, 1.0])), colour=bottom))
+        prims.append(
+            Primitive(
+                "ellipsoid",
+                centre,
+                np.array([spread, max(0.12, np.linalg.norm(knees - pelvis) * 0.5), 0.13]) * g**0.5,
+                rotation=_frame_along(pelvis, knees, root @ np.array([0, 0, 1.0])),
+                colour=bottom,
+            )
+        )
     return prims
 
 
@@ -201,14 +306,25 @@ def chair_primitives(sk: Skeleton, rng: np.random.Generator) -> list[Primitive]:
     width, depth = rng.uniform(0.4, 0.55), rng.uniform(0.38, 0.5)
     seat_c = pelvis + frame @ np.array([0.0, 0.0, depth / 2 - 0.13])
     seat_c[1] = height - 0.02
-    prims = [Primitive("box", seat_c, np.array([width / 2, 0.025, depth / 2]), rotation=frame, colour=colour, person=False)]
+    prims = [
+        Primitive("box", seat_c, np.array([width / 2, 0.025, depth / 2]), rotation=frame, colour=colour, person=False)
+    ]
     for sx in (-1, 1):
         for sz in (-1, 1):
             leg = seat_c + frame @ np.array([sx * (width / 2 - 0.03), 0, sz * (depth / 2 - 0.03)])
-            prims.append(Primitive("box", np.array([leg[0], (height - 0.045) / 2, leg[2]]),
-                                   np.array([0.02, max(0.01, (height - 0.045) / 2), 0.02]), rotation=frame, colour=colour,
-                                   person=False))
+            prims.append(
+                Primitive(
+                    "box",
+                    np.array([leg[0], (height - 0.045) / 2, leg[2]]),
+                    np.array([0.02, max(0.01, (height - 0.045) / 2), 0.02]),
+                    rotation=frame,
+                    colour=colour,
+                    person=False,
+                )
+            )
     if rng.random() < 0.8:  # a backrest
         back = seat_c + frame @ np.array([0, 0.25, -depth / 2 + 0.02])
-        prims.append(Primitive("box", back, np.array([width / 2, 0.22, 0.02]), rotation=frame, colour=colour, person=False))
+        prims.append(
+            Primitive("box", back, np.array([width / 2, 0.22, 0.02]), rotation=frame, colour=colour, person=False)
+        )
     return prims

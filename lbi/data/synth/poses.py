@@ -25,11 +25,35 @@ DOWN = np.array([0.0, -1.0, 0.0])
 SIDES = ("left", "right")
 
 #: family -> sampling weight
-FAMILIES = {"stand": 1.2, "walk": 1.0, "run": 0.35, "sit_chair": 1.3, "sit_floor": 0.6, "crouch": 0.45,
-            "kneel": 0.4, "bend": 0.55, "reach": 0.45, "lean": 0.4, "exercise": 0.5}
+FAMILIES = {
+    "stand": 1.2,
+    "walk": 1.0,
+    "run": 0.35,
+    "sit_chair": 1.3,
+    "sit_floor": 0.6,
+    "crouch": 0.45,
+    "kneel": 0.4,
+    "bend": 0.55,
+    "reach": 0.45,
+    "lean": 0.4,
+    "exercise": 0.5,
+}
 #: gesture -> sampling weight, for families that leave the arms free
-GESTURES = {"relaxed": 2.0, "crossed": 0.5, "hip": 0.5, "phone": 0.55, "wave": 0.4, "point": 0.45, "chin": 0.3,
-            "pocket": 0.35, "behind": 0.3, "hold": 0.6, "photo": 0.25, "reach_up": 0.25, "reach_forward": 0.3}
+GESTURES = {
+    "relaxed": 2.0,
+    "crossed": 0.5,
+    "hip": 0.5,
+    "phone": 0.55,
+    "wave": 0.4,
+    "point": 0.45,
+    "chin": 0.3,
+    "pocket": 0.35,
+    "behind": 0.3,
+    "hold": 0.6,
+    "photo": 0.25,
+    "reach_up": 0.25,
+    "reach_forward": 0.3,
+}
 BIMANUAL = ("crossed", "hold", "photo")  # gestures that use both arms
 
 
@@ -100,54 +124,72 @@ def gesture_arms(rng: np.random.Generator, gesture: str) -> dict[str, Limb]:
     if gesture == "crossed":  # each wrist under the other elbow, in front of the chest
         for s in SIDES:
             sx = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("thorax", np.array([-sx * u(0.08, 0.16), -u(0.18, 0.26), u(0.13, 0.2)])),
-                           pole=np.array([sx, -0.6, 0.2]))
+            arms[s] = Limb(
+                target=("thorax", np.array([-sx * u(0.08, 0.16), -u(0.18, 0.26), u(0.13, 0.2)])),
+                pole=np.array([sx, -0.6, 0.2]),
+            )
         return arms
     if gesture == "hold":  # something held in front with both hands
         y, z = u(-0.35, 0.05), u(0.25, 0.45)
         for s in SIDES:
             sx = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("thorax", np.array([sx * u(0.06, 0.18), y, z])), pole=np.array([sx * 0.7, -1.0, 0.0]))
+            arms[s] = Limb(
+                target=("thorax", np.array([sx * u(0.06, 0.18), y, z])), pole=np.array([sx * 0.7, -1.0, 0.0])
+            )
         return arms
     if gesture == "photo":  # a phone or camera in front of the face
         for s in SIDES:
             sx = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("head", np.array([sx * u(0.05, 0.1), u(-0.06, 0.02), u(0.2, 0.3)])),
-                           pole=np.array([sx * 0.6, -1.0, 0.0]))
+            arms[s] = Limb(
+                target=("head", np.array([sx * u(0.05, 0.1), u(-0.06, 0.02), u(0.2, 0.3)])),
+                pole=np.array([sx * 0.6, -1.0, 0.0]),
+            )
         return arms
     side = SIDES[rng.integers(2)]
     sx = 1.0 if side == "left" else -1.0
     if gesture == "hip":
-        for s in (SIDES if rng.random() < 0.6 else (side,)):  # often both hands
+        for s in SIDES if rng.random() < 0.6 else (side,):  # often both hands
             sy = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("pelvis", np.array([sy * u(0.17, 0.22), u(0.02, 0.12), u(-0.04, 0.04)])),
-                           pole=np.array([sy, 0.0, -0.4]))
+            arms[s] = Limb(
+                target=("pelvis", np.array([sy * u(0.17, 0.22), u(0.02, 0.12), u(-0.04, 0.04)])),
+                pole=np.array([sy, 0.0, -0.4]),
+            )
     elif gesture == "phone":
-        arms[side] = Limb(target=("head", np.array([sx * u(0.07, 0.1), u(-0.06, 0.0), u(0.0, 0.05)])),
-                          pole=np.array([sx * 0.4, -1.0, 0.4]))
+        arms[side] = Limb(
+            target=("head", np.array([sx * u(0.07, 0.1), u(-0.06, 0.0), u(0.0, 0.05)])),
+            pole=np.array([sx * 0.4, -1.0, 0.4]),
+        )
     elif gesture == "chin":
-        arms[side] = Limb(target=("head", np.array([sx * u(0.0, 0.03), u(-0.13, -0.09), u(0.07, 0.11)])),
-                          pole=np.array([sx * 0.3, -1.0, 0.3]))
+        arms[side] = Limb(
+            target=("head", np.array([sx * u(0.0, 0.03), u(-0.13, -0.09), u(0.07, 0.11)])),
+            pole=np.array([sx * 0.3, -1.0, 0.3]),
+        )
     elif gesture == "wave":
-        arms[side] = Limb(target=("thorax", np.array([sx * u(0.3, 0.5), u(0.15, 0.4), u(-0.05, 0.25)])),
-                          pole=np.array([sx, -1.0, -0.2]))
+        arms[side] = Limb(
+            target=("thorax", np.array([sx * u(0.3, 0.5), u(0.15, 0.4), u(-0.05, 0.25)])),
+            pole=np.array([sx, -1.0, -0.2]),
+        )
     elif gesture == "point":
         arms[side] = Limb(flex=u(0.9, 1.7), abd=u(0.0, 1.2), rot=u(-0.3, 0.3), bend=u(0.0, 0.25))
     elif gesture == "pocket":
-        for s in (SIDES if rng.random() < 0.5 else (side,)):
+        for s in SIDES if rng.random() < 0.5 else (side,):
             sy = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("pelvis", np.array([sy * u(0.13, 0.17), u(-0.1, -0.03), u(0.05, 0.1)])),
-                           pole=np.array([sy, -0.2, -0.5]))
+            arms[s] = Limb(
+                target=("pelvis", np.array([sy * u(0.13, 0.17), u(-0.1, -0.03), u(0.05, 0.1)])),
+                pole=np.array([sy, -0.2, -0.5]),
+            )
     elif gesture == "behind":
         for s in SIDES:
             sy = 1.0 if s == "left" else -1.0
-            arms[s] = Limb(target=("pelvis", np.array([sy * u(0.0, 0.08), u(-0.02, 0.1), -u(0.14, 0.2)])),
-                           pole=np.array([sy, -0.3, -0.3]))
+            arms[s] = Limb(
+                target=("pelvis", np.array([sy * u(0.0, 0.08), u(-0.02, 0.1), -u(0.14, 0.2)])),
+                pole=np.array([sy, -0.3, -0.3]),
+            )
     elif gesture == "reach_up":
-        for s in (SIDES if rng.random() < 0.4 else (side,)):
+        for s in SIDES if rng.random() < 0.4 else (side,):
             arms[s] = Limb(flex=u(2.3, 3.05), abd=u(0.0, 0.5), rot=u(-0.3, 0.3), bend=u(0.0, 0.5))
     elif gesture == "reach_forward":
-        for s in (SIDES if rng.random() < 0.4 else (side,)):
+        for s in SIDES if rng.random() < 0.4 else (side,):
             arms[s] = Limb(flex=u(1.0, 1.8), abd=u(-0.1, 0.4), rot=u(-0.3, 0.3), bend=u(0.0, 0.6))
     else:
         raise ValueError(f"unknown gesture {gesture!r}")
@@ -159,8 +201,15 @@ def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec
     family = family or _pick(rng, FAMILIES)
     u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
     gesture = _pick(rng, GESTURES)
-    p = PoseSpec(family, gesture, yaw=u(-np.pi, np.pi), head=(u(-0.35, 0.45), u(-0.7, 0.7), u(-0.2, 0.2)),
-                 bend=u(-0.1, 0.2), twist=u(-0.25, 0.25), lean=u(-0.1, 0.1))
+    p = PoseSpec(
+        family,
+        gesture,
+        yaw=u(-np.pi, np.pi),
+        head=(u(-0.35, 0.45), u(-0.7, 0.7), u(-0.2, 0.2)),
+        bend=u(-0.1, 0.2),
+        twist=u(-0.25, 0.25),
+        lean=u(-0.1, 0.1),
+    )
     p.arms = gesture_arms(rng, gesture)
     legs = {s: Limb(flex=u(-0.1, 0.15), abd=u(0.0, 0.2), rot=u(-0.2, 0.35), bend=u(0.0, 0.2)) for s in SIDES}
     lead = SIDES[rng.integers(2)]
@@ -172,14 +221,19 @@ def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec
     elif family in ("walk", "run"):
         swing = u(0.2, 0.55) if family == "walk" else u(0.5, 1.0)
         legs[lead] = Limb(flex=swing, abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.0, 0.35 if family == "walk" else 1.4))
-        legs[other] = Limb(flex=-swing * u(0.5, 1.0), abd=u(0.0, 0.1), rot=u(0.0, 0.2),
-                           bend=u(0.1, 0.7 if family == "walk" else 2.0))
+        legs[other] = Limb(
+            flex=-swing * u(0.5, 1.0), abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.1, 0.7 if family == "walk" else 2.0)
+        )
         p.pitch = u(0.0, 0.08) if family == "walk" else u(0.1, 0.3)
         if gesture == "relaxed" or family == "run":
             p.gesture = "swing"
             for s, sign in ((lead, -1.0), (other, 1.0)):
-                p.arms[s] = Limb(flex=sign * swing * u(0.6, 1.2), abd=u(0.05, 0.25), rot=u(-0.2, 0.2),
-                                 bend=u(0.2, 0.7) if family == "walk" else u(1.2, 1.9))
+                p.arms[s] = Limb(
+                    flex=sign * swing * u(0.6, 1.2),
+                    abd=u(0.05, 0.25),
+                    rot=u(-0.2, 0.2),
+                    bend=u(0.2, 0.7) if family == "walk" else u(1.2, 1.9),
+                )
     elif family == "sit_chair":
         p.seat = "chair"
         hip = u(1.25, 1.75)
@@ -192,8 +246,9 @@ def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec
             p.gesture = "lap"
             for s in SIDES:
                 sx = 1.0 if s == "left" else -1.0
-                p.arms[s] = Limb(target=("knee", np.array([sx * 0.0, u(0.06, 0.12), -u(0.05, 0.2)])),
-                                 pole=np.array([sx, -0.5, -0.3]))
+                p.arms[s] = Limb(
+                    target=("knee", np.array([sx * 0.0, u(0.06, 0.12), -u(0.05, 0.2)])), pole=np.array([sx, -0.5, -0.3])
+                )
     elif family == "sit_floor":
         p.seat = "floor"
         style = rng.integers(4)
@@ -210,8 +265,10 @@ def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec
                 p.gesture = "hug_knees"
                 for s in SIDES:
                     sx = 1.0 if s == "left" else -1.0
-                    p.arms[s] = Limb(target=("knee", np.array([-sx * 0.04, -u(0.0, 0.1), u(0.05, 0.12)])),
-                                     pole=np.array([sx, -0.3, 0.0]))
+                    p.arms[s] = Limb(
+                        target=("knee", np.array([-sx * 0.04, -u(0.0, 0.1), u(0.05, 0.12)])),
+                        pole=np.array([sx, -0.3, 0.0]),
+                    )
         else:  # one leg bent, one out
             legs[lead] = Limb(flex=u(1.35, 1.65), abd=u(0.1, 0.35), rot=u(0.0, 0.4), bend=u(0.0, 0.5))
             legs[other] = Limb(flex=u(1.5, 2.0), abd=u(0.2, 0.6), rot=u(0.2, 0.7), bend=u(1.8, 2.4))
@@ -286,8 +343,9 @@ def _mirror(limb: Limb) -> Limb:
     return Limb(limb.flex, limb.abd, limb.rot, limb.bend, target, None if limb.pole is None else limb.pole * flip)
 
 
-def two_bone_ik(start: np.ndarray, target: np.ndarray, upper: float, lower: float, pole: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def two_bone_ik(
+    start: np.ndarray, target: np.ndarray, upper: float, lower: float, pole: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Middle and end joint of a two-bone chain from ``start`` reaching for ``target`` (clamped to
     its reach), bending towards ``pole`` (a direction): (elbow, wrist)."""
     to = target - start
@@ -302,8 +360,13 @@ def two_bone_ik(start: np.ndarray, target: np.ndarray, upper: float, lower: floa
     return middle, start + dist * axis
 
 
-def build_skeleton(spec: PoseSpec, lengths: dict[str, float], hip_half: float, shoulder_half: float,
-                   position: tuple[float, float] = (0.0, 0.0)) -> Skeleton:
+def build_skeleton(
+    spec: PoseSpec,
+    lengths: dict[str, float],
+    hip_half: float,
+    shoulder_half: float,
+    position: tuple[float, float] = (0.0, 0.0),
+) -> Skeleton:
     """Forward kinematics (and arm IK) of ``spec`` for a body of these proportions, placed with its
     lowest point (or its feet, on a chair) on the floor at ``position`` (x, z)."""
     L = lengths
@@ -349,7 +412,9 @@ def build_skeleton(spec: PoseSpec, lengths: dict[str, float], hip_half: float, s
                 origin, frame = knees[side], r_low
             else:
                 origin, frame = anchors[name]
-            elbow, wrist = two_bone_ik(shoulder, origin + frame @ offset, L["upper_arm"], L["forearm"], r_high @ arm.pole)
+            elbow, wrist = two_bone_ik(
+                shoulder, origin + frame @ offset, L["upper_arm"], L["forearm"], r_high @ arm.pole
+            )
         hands[side] = wrist + (wrist - elbow) / (np.linalg.norm(wrist - elbow) + 1e-9) * 0.09
         joints[J[f"{side}_shoulder"]], joints[J[f"{side}_elbow"]], joints[J[f"{side}_wrist"]] = shoulder, elbow, wrist
 
@@ -361,13 +426,22 @@ def build_skeleton(spec: PoseSpec, lengths: dict[str, float], hip_half: float, s
         seat_height = pelvis[1] + lift - 0.1
         chair = (pelvis.copy(), seat_height, rot_y(spec.yaw))
     else:
-        lowest = min(feet_low, min(p[1] for p in (joints[J["left_knee"]], joints[J["right_knee"]])) - 0.06,
-                     pelvis[1] - 0.12 if spec.seat == "floor" else np.inf, points[:, 1].min() - 0.04)
+        lowest = min(
+            feet_low,
+            min(p[1] for p in (joints[J["left_knee"]], joints[J["right_knee"]])) - 0.06,
+            pelvis[1] - 0.12 if spec.seat == "floor" else np.inf,
+            points[:, 1].min() - 0.04,
+        )
         lift = -lowest
     offset = np.array([position[0], lift, position[1]])
-    return Skeleton(joints + offset, {s: t + offset for s, t in toes.items()}, {s: h + offset for s, h in hands.items()},
-                    head_centre + offset, {"root": root, "low": r_low, "high": r_high, "head": r_head},
-                    None if chair is None else (chair[0] + offset, chair[1], chair[2]))
+    return Skeleton(
+        joints + offset,
+        {s: t + offset for s, t in toes.items()},
+        {s: h + offset for s, h in hands.items()},
+        head_centre + offset,
+        {"root": root, "low": r_low, "high": r_high, "head": r_head},
+        None if chair is None else (chair[0] + offset, chair[1], chair[2]),
+    )
 
 
 def body_lengths(rng: np.random.Generator) -> tuple[dict[str, float], float, float]:

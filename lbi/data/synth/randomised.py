@@ -76,8 +76,9 @@ RAND_CAMERAS = CameraDistribution(((0.3, 0.9), (0.9, 1.9), (1.9, 3.3)), (0.2, 0.
 PHOTO_CAMERAS = CameraDistribution(((0.5, 1.0), (1.0, 1.9), (1.9, 2.8)), (0.1, 0.65, 0.25), (2.0, 7.0), (40.0, 75.0))
 
 
-def random_camera(rng: np.random.Generator, joints: np.ndarray, tries: int = 50,
-                  cameras: CameraDistribution = RAND_CAMERAS) -> Camera:
+def random_camera(
+    rng: np.random.Generator, joints: np.ndarray, tries: int = 50, cameras: CameraDistribution = RAND_CAMERAS
+) -> Camera:
     """A camera drawn from ``cameras`` that sees all of ``joints`` (world, metres) inside its frame."""
     centre = joints.mean(axis=0)
     for _ in range(tries):
@@ -114,8 +115,9 @@ def camera_pitch_deg(camera: Camera) -> float:
     return float(np.degrees(np.arcsin(-camera.rotation[2, 1])))
 
 
-def render_randomised(rng: np.random.Generator, person: Person, variant_rngs: list[np.random.Generator],
-                      split: str, codec: InputCodec) -> RandomisedSample:
+def render_randomised(
+    rng: np.random.Generator, person: Person, variant_rngs: list[np.random.Generator], split: str, codec: InputCodec
+) -> RandomisedSample:
     """One pose of ``person`` from a random camera, composited onto ``len(variant_rngs)`` backgrounds."""
     spec, skeleton, camera = shoot(rng, person)
     joints_px = camera.project(camera.to_camera(skeleton.joints))

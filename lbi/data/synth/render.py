@@ -28,7 +28,7 @@ class Camera:
     size: tuple[int, int]  # image (w, h)
 
     @classmethod
-    def look_at(cls, position, target, focal: float, size: tuple[int, int], principal=None) -> "Camera":
+    def look_at(cls, position, target, focal: float, size: tuple[int, int], principal=None) -> Camera:
         position, target = np.asarray(position, float), np.asarray(target, float)
         z = target - position
         z /= np.linalg.norm(z)
@@ -144,9 +144,11 @@ class Primitive:
 
 def posed_primitives(posed: Posed) -> list[Primitive]:
     """The primitives of a :class:`Posed` body, in its drawing order (capsules, ellipsoids, spheres)."""
-    return ([Primitive("capsule", a, b, r, colour=c) for a, b, r, c in posed.capsules]
-            + [Primitive("ellipsoid", c, radii, rotation=rot, colour=col) for c, rot, radii, col in posed.ellipsoids]
-            + [Primitive("sphere", c, np.array([r]), colour=col) for c, r, col in posed.spheres])
+    return (
+        [Primitive("capsule", a, b, r, colour=c) for a, b, r, c in posed.capsules]
+        + [Primitive("ellipsoid", c, radii, rotation=rot, colour=col) for c, rot, radii, col in posed.ellipsoids]
+        + [Primitive("sphere", c, np.array([r]), colour=col) for c, r, col in posed.spheres]
+    )
 
 
 @dataclass
@@ -202,8 +204,12 @@ def cast(primitives: list[Primitive], camera: Camera, crop: Crop) -> Surfaces:
     for prim in primitives:
         if prim.kind == "capsule":
             ac, bc, r = camera.to_camera(prim.centre), camera.to_camera(prim.size), prim.radius
-            draw((ac + bc) / 2, float(np.linalg.norm(bc - ac)) / 2 + r, prim,
-                 lambda d, ac=ac, bc=bc, r=r: _hit_capsule(d, ac, bc, r))
+            draw(
+                (ac + bc) / 2,
+                float(np.linalg.norm(bc - ac)) / 2 + r,
+                prim,
+                lambda d, ac=ac, bc=bc, r=r: _hit_capsule(d, ac, bc, r),
+            )
         elif prim.kind == "ellipsoid":
             cc, rc = camera.to_camera(prim.centre), camera.rotation @ prim.rotation
             draw(cc, prim.size.max(), prim, lambda d, cc=cc, rc=rc, radii=prim.size: _hit_ellipsoid(d, cc, rc, radii))
@@ -212,7 +218,12 @@ def cast(primitives: list[Primitive], camera: Camera, crop: Crop) -> Surfaces:
             draw(cc, float(prim.size[0]), prim, lambda d, cc=cc, r=float(prim.size[0]): _hit_sphere(d, cc, r))
         elif prim.kind == "box":
             cc, rc = camera.to_camera(prim.centre), camera.rotation @ prim.rotation
-            draw(cc, float(np.linalg.norm(prim.size)), prim, lambda d, cc=cc, rc=rc, half=prim.size: _hit_box(d, cc, rc, half))
+            draw(
+                cc,
+                float(np.linalg.norm(prim.size)),
+                prim,
+                lambda d, cc=cc, rc=rc, half=prim.size: _hit_box(d, cc, rc, half),
+            )
         else:
             raise ValueError(f"unknown primitive kind {prim.kind!r}")
     return Surfaces(depth, normal, albedo, person)
@@ -246,8 +257,9 @@ def composite(shaded: np.ndarray, mask: np.ndarray, background: np.ndarray) -> n
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def render_body(posed: Posed, camera: Camera, crop: Crop, background: np.ndarray, light: Light
-                ) -> tuple[np.ndarray, np.ndarray]:
+def render_body(
+    posed: Posed, camera: Camera, crop: Crop, background: np.ndarray, light: Light
+) -> tuple[np.ndarray, np.ndarray]:
     """Draws ``posed`` over ``background`` ((h, w, 3) float in [0, 1], crop-sized) -> uint8 RGB and
     the person's silhouette (h, w) bool."""
     surfaces = cast(posed_primitives(posed), camera, crop)

@@ -40,8 +40,10 @@ def photo_sources() -> tuple[np.ndarray, ...]:
     if present is not None:
         images.append(cv2.cvtColor(present, cv2.COLOR_BGR2RGB).astype(np.float32) / 255)
     light = LightSource(azdeg=315, altdeg=45)
-    for name, key, cmap in (("jacksboro_fault_dem.npz", "elevation", cm.gist_earth),
-                            ("topobathy.npz", "topo", cm.terrain)):
+    for name, key, cmap in (
+        ("jacksboro_fault_dem.npz", "elevation", cm.gist_earth),
+        ("topobathy.npz", "topo", cm.terrain),
+    ):
         path = root / name
         if path.exists():
             with np.load(path) as data:
@@ -82,7 +84,7 @@ def procedural_texture(rng: np.random.Generator, size: tuple[int, int]) -> np.nd
         t = np.full((h, w), 0.5, np.float32)
         for _ in range(int(rng.integers(5, 15))):
             x0, y0 = rng.integers(0, w), rng.integers(0, h)
-            t[y0:y0 + rng.integers(10, h // 2), x0:x0 + rng.integers(10, w // 2)] = rng.random()
+            t[y0 : y0 + rng.integers(10, h // 2), x0 : x0 + rng.integers(10, w // 2)] = rng.random()
     return (c1 * t[..., None] + c2 * (1 - t[..., None])).astype(np.float32)
 
 
@@ -97,7 +99,7 @@ def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.nda
         cw, ch = max(8, int(sw * zoom)), max(8, int(sh * zoom * h / w))
         ch = min(ch, sh)
         x0, y0 = rng.integers(0, sw - cw + 1), rng.integers(0, sh - ch + 1)
-        out = cv2.resize(src[y0:y0 + ch, x0:x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.resize(src[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR)
         if rng.random() < 0.5:
             out = out[:, ::-1]
         gain = rng.uniform(0.6, 1.3, 3).astype(np.float32)
@@ -105,8 +107,9 @@ def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.nda
     return procedural_texture(rng, size)
 
 
-def floor_overlay(image: np.ndarray, camera: Camera, crop: Crop | None, texture: np.ndarray,
-                  tile_m: float) -> np.ndarray:
+def floor_overlay(
+    image: np.ndarray, camera: Camera, crop: Crop | None, texture: np.ndarray, tile_m: float
+) -> np.ndarray:
     """Paints the floor plane y = 0 (tiled with ``texture``) over the pixels whose rays hit it."""
     h, w = image.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
@@ -178,7 +181,9 @@ def wild_shot(rng: np.random.Generator) -> Shot:
     focal = rng.uniform(0.7, 1.6) * max(size)
     cam = Camera.look_at(pos, target, focal, size)
     light_dir = np.array([rng.normal(), -abs(rng.normal()) - 0.3, rng.normal()])  # from above, camera frame
-    light = Light(light_dir / np.linalg.norm(light_dir), ambient=rng.uniform(0.2, 0.55), intensity=rng.uniform(0.5, 0.9))
+    light = Light(
+        light_dir / np.linalg.norm(light_dir), ambient=rng.uniform(0.2, 0.55), intensity=rng.uniform(0.5, 0.9)
+    )
     return Shot(cam, "wild", light, float(rng.uniform(-np.pi, np.pi)), (0.0, 0.0))
 
 

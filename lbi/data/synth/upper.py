@@ -32,8 +32,19 @@ UPPER_SIZES = {
 CUT_RANGE = (0.15, 1.0)
 _SHOULDERS = [H36M_JOINTS.index("left_shoulder"), H36M_JOINTS.index("right_shoulder")]
 _KNEES = [H36M_JOINTS.index("left_knee"), H36M_JOINTS.index("right_knee")]
-_COPIED = ("subject", "action", "camera", "frame", "joints3d", "joints2d_gt", "center", "scale", "image_size",
-           "intrinsics", "variant")
+_COPIED = (
+    "subject",
+    "action",
+    "camera",
+    "frame",
+    "joints3d",
+    "joints2d_gt",
+    "center",
+    "scale",
+    "image_size",
+    "intrinsics",
+    "variant",
+)
 
 
 def cut_row(joints_crop: np.ndarray, crop_height: int, rng: np.random.Generator) -> int | None:
@@ -60,9 +71,13 @@ def generate_upper(out: str | Path, size: str = "default", seed: int = 0) -> flo
         raise ValueError(f"unknown size {size!r}; choose one of {sorted(UPPER_SIZES)}")
     start = time.perf_counter()
     source = PreparedData(Path(out) / "rand")
-    meta = DatasetMeta("lbi-synth-upper", source.meta.crop_size, dict(source.meta.splits),
-                       info={"size": size, "seed": seed, "domain": "upper", "source": "rand",
-                             "cut_range": list(CUT_RANGE)}, silhouettes=True)
+    meta = DatasetMeta(
+        "lbi-synth-upper",
+        source.meta.crop_size,
+        dict(source.meta.splits),
+        info={"size": size, "seed": seed, "domain": "upper", "source": "rand", "cut_range": list(CUT_RANGE)},
+        silhouettes=True,
+    )
     writer = DatasetWriter(Path(out) / "upper", meta)
     matrices = source.to_crop_matrices()
     height = source.meta.crop_size[1]
@@ -81,8 +96,9 @@ def generate_upper(out: str | Path, size: str = "default", seed: int = 0) -> flo
                     skipped += 1
                     continue
                 image, mask = cut_below(source.image(index), source.silhouette(index), row)
-                writer.add(image, mask, **{k: source.ann[k][index] for k in _COPIED}, cut_row=row,
-                           source_index=int(index))
+                writer.add(
+                    image, mask, **{k: source.ann[k][index] for k in _COPIED}, cut_row=row, source_index=int(index)
+                )
                 written += 1
                 bar.update()
     seconds = time.perf_counter() - start
