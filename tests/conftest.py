@@ -18,6 +18,16 @@ def synth_root(tmp_path_factory):
     return root
 
 
+#: fixtures that render or prepare data sets: a test that needs one is slow (pytest -m "not slow" skips it)
+SLOW_FIXTURES = {"synth_root", "h36m_prepared", "h36m_source"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

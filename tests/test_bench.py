@@ -9,6 +9,7 @@ from lbi.bench import bench_model, bench_pipeline, main
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
+@pytest.mark.slow
 def test_bench_reports_every_stage():
     result = bench_model("small_cnn", batch=2, device=torch.device("cpu"), repeats=1, crop_size=(48, 64))
     assert result["tokens"] == 16 * 12 and result["kept_tokens"] == 58  # ceil(0.3 * 192)
@@ -16,6 +17,7 @@ def test_bench_reports_every_stage():
         assert result[key] > 0
 
 
+@pytest.mark.slow
 def test_bench_cli_prints_json(capsys):
     main(["--lifter", "--encoders", "small_cnn", "--batches", "1", "--repeats", "1"])
     report = json.loads(capsys.readouterr().out)

@@ -35,6 +35,7 @@ def tflite_reference():
     return image, {name: interpreter.get_tensor(index[name]) for name in names}
 
 
+@pytest.mark.slow
 def test_blazepose_in_torch_matches_the_tflite_interpreter(tflite_reference):
     image, reference = tflite_reference
     x = torch.from_numpy(image).permute(0, 3, 1, 2)
@@ -51,6 +52,7 @@ def test_blazepose_in_torch_matches_the_tflite_interpreter(tflite_reference):
     assert np.argmax(heat[..., 0]) == np.argmax(ref[..., 0])
 
 
+@pytest.mark.slow
 def test_blazepose_runs_at_the_papers_crop_size_and_is_trainable():
     enc = BlazePoseEncoder(stride=8)
     assert 1.0e6 < sum(p.numel() for p in enc.parameters()) < 3.3e6
@@ -73,6 +75,7 @@ def hrnet_state():
     return state, head
 
 
+@pytest.mark.slow
 def test_hrnet_w32_size_and_output():
     enc = HRNetEncoder().eval()
     n_params = sum(p.numel() for p in enc.parameters()) + 32 * 17 + 17  # + the dropped heatmap head
@@ -83,6 +86,7 @@ def test_hrnet_w32_size_and_output():
         enc(torch.rand(1, 3, 250, 192))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["bare", "state_dict", "module", "mmpose"])
 def test_hrnet_checkpoint_forms(tmp_path, hrnet_state, form):
     state, head = hrnet_state
@@ -110,6 +114,7 @@ def test_hrnet_checkpoint_forms(tmp_path, hrnet_state, form):
     assert all(torch.equal(loaded[k], state[k]) for k in state)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_hrnet_checkpoint_errors_are_specific(tmp_path, hrnet_state):
     state, _ = hrnet_state

@@ -25,6 +25,7 @@ def photo():
     return cv2.cvtColor(cv2.imread(str(GRACE_HOPPER)), cv2.COLOR_BGR2RGB)
 
 
+@pytest.mark.slow
 def test_predict_on_a_photo(estimator, photo):
     est = estimator.predict(photo)
     assert isinstance(est, Estimate)
@@ -48,6 +49,7 @@ def test_predict_on_a_photo(estimator, photo):
     assert heat.shape == photo.shape[:2] and heat.max() > 0
 
 
+@pytest.mark.slow
 def test_refine_reruns_stage2_only(estimator, photo):
     est = estimator.predict(photo)
     calls = []
@@ -61,6 +63,7 @@ def test_refine_reruns_stage2_only(estimator, photo):
     assert not np.allclose(wide.joints3d_mm, est.joints3d_mm)
 
 
+@pytest.mark.slow
 def test_no_person_and_batches(estimator, photo):
     blank = np.full((300, 200, 3), 90, np.uint8)
     with pytest.raises(NoPersonFound):
@@ -73,6 +76,7 @@ def test_no_person_and_batches(estimator, photo):
     np.testing.assert_allclose(results[0].joints3d_mm, single.joints3d_mm, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     """predict's flip test gives exactly flip_test() on the same crop (in camera axes); refine keeps
     it; attention and kept patches are the unflipped crop's; live frames can turn it off."""
@@ -101,6 +105,7 @@ def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     )
 
 
+@pytest.mark.slow
 def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
     """lift() runs the same path as predict() on a 2D pose from elsewhere; a known camera replaces the assumed
     one when the pose is turned back from the model's axes (a ray-frame model) into the camera's."""

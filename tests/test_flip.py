@@ -81,6 +81,7 @@ def test_flip_augmentation_mirrors_the_chosen_samples_only():
         mirror_batch(_batch(features=batch.features), which, InputCodec())
 
 
+@pytest.mark.slow
 def test_flip_test_averages_the_pose_with_the_mirrored_pass(small_model):
     images, joints2d = torch.rand(2, 3, 256, 192), torch.rand(2, 17, 2) - 0.5
     with torch.no_grad():

@@ -22,6 +22,7 @@ def files(tmp_path_factory):
     return hostile_files(tmp_path_factory.mktemp("hostile"), count=120, seed=1)
 
 
+@pytest.mark.slow
 def test_every_category_is_generated(files):
     categories = Counter(c for _, c in files)
     assert set(categories) >= {
@@ -40,6 +41,7 @@ def test_every_category_is_generated(files):
     }
 
 
+@pytest.mark.slow
 def test_hostile_files_give_pixels_or_a_specific_error(files):
     refused = Counter()
     for path, category in files:

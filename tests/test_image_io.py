@@ -86,6 +86,7 @@ def test_size_limits(tmp_path):
         read_image(tmp_path / "missing.png")
 
 
+@pytest.mark.slow
 def test_large_photos_are_read_at_working_size_and_say_so(tmp_path, photo):
     from lbi.image_io import WORK_SIDE, read_photo
 

@@ -18,6 +18,7 @@ from lbi.model import (
 from lbi.model.attention import merge_heads, split_heads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(64, 48), (128, 96), (256, 192), (96, 96)])
 def test_shapes_through_the_model(small_model, size):
     b, (h, w) = 3, size
@@ -167,6 +168,7 @@ def test_frozen_stage1_is_untouched_by_a_stage2_step(small_config):
     assert all(not m.training for m in model.stage1_modules()) and model.stage2_layers.training
 
 
+@pytest.mark.slow
 def test_detach_controls_whether_stage2_loss_reaches_stage1(small_config):
     images, joints2d = torch.rand(2, 3, 64, 48), torch.randn(2, 17, 2)
     for detach, reaches in ((True, False), (False, True)):

@@ -40,6 +40,7 @@ def test_bundled_weights_are_small_safetensors():
 PORTRAITS = ("astronaut.jpg", "grace_hopper.jpg")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PHOTOS)
 def test_person_found_with_a_human_skeleton(estimates, name):
     """Human proportions everywhere, portraits included (their forearms were 115-160 mm before the
@@ -143,6 +144,7 @@ def test_no_person(estimator):
         estimator.predict(np.full((480, 640, 3), 128, np.uint8))
 
 
+@pytest.mark.slow
 def test_cli_predict_writes_json(tmp_path, capsys):
     (tmp_path / "notes.jpg").write_text("not a photo")
     out = tmp_path / "out.json"
@@ -173,6 +175,7 @@ def test_cli_predict_writes_json(tmp_path, capsys):
     assert alone["flip_test"] is False and not np.allclose(alone["joints3d_mm"], ok["joints3d_mm"], atol=1.0)
 
 
+@pytest.mark.slow
 def test_cli_predict_with_bad_weights(tmp_path, capsys):
     (tmp_path / "w.safetensors").write_bytes(b"\x00" * 64)
     code = cli(

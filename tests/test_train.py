@@ -191,6 +191,7 @@ def test_bone_loss_adds_the_bone_length_errors():
         load_config(None, ["training.bone_weight=-1"])
 
 
+@pytest.mark.slow
 def test_resume_from_a_step_lr_checkpoint(tmp_path):
     """Checkpoints written with the former StepLR resume on the same schedule (it is a function of the epoch)."""
     training = load_config(
@@ -281,6 +282,7 @@ def test_distributed_training_with_gloo(synth_root, tmp_path):
 @pytest.mark.parametrize(
     "path", sorted(Path("train/configs").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}"
 )
+@pytest.mark.slow
 def test_every_shipped_config_loads_and_builds(path):
     from lbi.model import build_model
 
@@ -339,6 +341,7 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
     assert info["total_train_seconds"] == round(sum(epochs), 1) <= info["total_train_and_eval_seconds"]
 
 
+@pytest.mark.slow
 def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
     from train.synth_table import RUNS, continue_from
 

@@ -107,6 +107,7 @@ def test_output_files_are_reused_and_bounded(estimate):
     assert files.image(picture) == files.image(picture) and files.image(picture).endswith(".jpg")
 
 
+@pytest.mark.slow
 def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels(estimator, photo, estimate):
     import json
 

@@ -28,6 +28,7 @@ def test_baseline_round_trip(tmp_path):
     assert torch.equal(model(None, x).refined, loaded(None, x).refined)
 
 
+@pytest.mark.slow
 def test_frozen_blazepose_encoder_is_read_from_the_package_not_the_file(tmp_path):
     model = LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)).eval()
     full = save_model(model, tmp_path / "full.safetensors", include_encoder=True)
