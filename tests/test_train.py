@@ -822,3 +822,20 @@ def test_configs_inherit_their_base(tmp_path):
     (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "orphan.yaml")
+
+
+def test_photo_table_puts_real_and_synthetic_numbers_side_by_side(tmp_path, capsys):
+    from train.photo_table import main as photo_table
+
+    run = tmp_path / "runA"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,seconds\n1,60.0\n2,120.0\n")
+    (run / "results.json").write_text(json.dumps({"results": {"runA": {"rand-test": {"mpjpe": 101.25, "p_mpjpe": 77.5}}}}))
+    means = {"runA, MediaPipe 2D": {"n": 38, "mpjpe14": 97.61, "pa14": 80.44},
+             "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4}}
+    (run / "realval.json").write_text(json.dumps({"means": means}))
+    assert photo_table([str(run), "--out", str(tmp_path / "table")]) == 0
+    table = (tmp_path / "table.md").read_text()
+    assert "| runA | 3.0 | 80.4 / 97.6 | 72.4 / 117.6 | 101.2 / 77.5 |" in table
+    assert json.loads((tmp_path / "table.json").read_text())["runs"][0]["minutes"] == 3.0
+    assert photo_table([str(tmp_path / "nothing")]) == 2 and "not finished" in capsys.readouterr().err
