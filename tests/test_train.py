@@ -830,9 +830,12 @@ def test_photo_table_puts_real_and_synthetic_numbers_side_by_side(tmp_path, caps
     run = tmp_path / "runA"
     run.mkdir()
     (run / "metrics.csv").write_text("epoch,seconds\n1,60.0\n2,120.0\n")
-    (run / "results.json").write_text(json.dumps({"results": {"runA": {"rand-test": {"mpjpe": 101.25, "p_mpjpe": 77.5}}}}))
-    means = {"runA, MediaPipe 2D": {"n": 38, "mpjpe14": 97.61, "pa14": 80.44},
-             "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4}}
+    results = {"results": {"runA": {"rand-test": {"mpjpe": 101.25, "p_mpjpe": 77.5}}}}
+    (run / "results.json").write_text(json.dumps(results))
+    means = {
+        "runA, MediaPipe 2D": {"n": 38, "mpjpe14": 97.61, "pa14": 80.44},
+        "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4},
+    }
     (run / "realval.json").write_text(json.dumps({"means": means}))
     assert photo_table([str(run), "--out", str(tmp_path / "table")]) == 0
     table = (tmp_path / "table.md").read_text()

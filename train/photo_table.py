@@ -25,7 +25,8 @@ def run_row(run: Path) -> dict:
     """What one run measured: real-photo means by row kind, synthetic (MPJPE, P-MPJPE) by split, minutes."""
     photos = json.loads((run / "realval.json").read_text())["means"] if (run / "realval.json").is_file() else {}
     results = json.loads((run / "results.json").read_text())["results"] if (run / "results.json").is_file() else {}
-    synthetic = {split: (r["mpjpe"], r["p_mpjpe"]) for splits in list(results.values())[:1] for split, r in splits.items()}
+    first = next(iter(results.values()), {})  # the run's own row (the peer row follows it)
+    synthetic = {split: (r["mpjpe"], r["p_mpjpe"]) for split, r in first.items()}
     real = {kind: photos[f"{run.name}, {kind}"] for kind in PHOTO_ROWS if f"{run.name}, {kind}" in photos}
     real.update({kind: photos[kind] for kind in ("MediaPipe world landmarks",) if kind in photos})
     return {"run": run.name, "minutes": round(epoch_seconds(run) / 60, 1), "real": real, "synthetic": synthetic}
@@ -34,16 +35,21 @@ def run_row(run: Path) -> dict:
 def markdown(rows: list[dict], command: str) -> str:
     kinds = [k for k in (*PHOTO_ROWS, "MediaPipe world landmarks") if any(k in r["real"] for r in rows)]
     splits = list(dict.fromkeys(s for r in rows for s in r["synthetic"]))
-    lines = ["# Training runs on real photos and synthetic splits", "",
-             "Real photos: PA-MPJPE / MPJPE on the 14 joints (mm; `train.evaluate_photos`, flip test; a stage-1 run's "
-             "coarse pose). Synthetic: MPJPE / P-MPJPE (mm) on each evaluation split, the run's own 2D input, no flip "
-             "test. Minutes: training time, the sum of the run's epochs.", "",
-             "| run | minutes | " + " | ".join(f"real, {k}" for k in kinds) + " | " + " | ".join(splits) + " |",
-             "|---" * (2 + len(kinds) + len(splits)) + "|"]
+    lines = [
+        "# Training runs on real photos and synthetic splits",
+        "",
+        "Real photos: PA-MPJPE / MPJPE on the 14 joints (mm; `train.evaluate_photos`, flip test; a stage-1 run's "
+        "coarse pose). Synthetic: MPJPE / P-MPJPE (mm) on each evaluation split, the run's own 2D input, no flip "
+        "test. Minutes: training time, the sum of the run's epochs.",
+        "",
+        "| run | minutes | " + " | ".join(f"real, {k}" for k in kinds) + " | " + " | ".join(splits) + " |",
+        "|---" * (2 + len(kinds) + len(splits)) + "|",
+    ]
     for r in rows:
         real = [f"{r['real'][k]['pa14']:.1f} / {r['real'][k]['mpjpe14']:.1f}" if k in r["real"] else "-" for k in kinds]
-        synth = [f"{r['synthetic'][s][0]:.1f} / {r['synthetic'][s][1]:.1f}" if s in r["synthetic"] else "-"
-                 for s in splits]
+        synth = [
+            f"{r['synthetic'][s][0]:.1f} / {r['synthetic'][s][1]:.1f}" if s in r["synthetic"] else "-" for s in splits
+        ]
         lines.append(f"| {r['run']} | {r['minutes']} | " + " | ".join(real) + " | " + " | ".join(synth) + " |")
     return "\n".join([*lines, "", f"`{command}`", ""])
 
