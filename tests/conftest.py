@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -26,6 +27,23 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def annotation_row(**fields) -> dict:
+    """One sample's fields for lbi.data.format.DatasetWriter, zeros unless given."""
+    return {
+        "subject": "S",
+        "action": "a",
+        "camera": "c",
+        "frame": 0,
+        "joints3d": np.zeros((17, 3)),
+        "joints2d_gt": np.zeros((17, 2)),
+        "center": np.zeros(2),
+        "scale": np.ones(2),
+        "image_size": (10, 10),
+        "intrinsics": np.zeros(4),
+        **fields,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from lbi.data.format import PreparedData
 from lbi.data.synth.generate import RAND_SIZES, RAND_TEST, RAND_TRAIN, RandJob, render_rand_job
 from lbi.metrics import attention_share, circle_background, peak_near_joint, peak_on_person, silhouette_background
 from lbi.skeleton import H36M_JOINTS
+from tests.conftest import annotation_row
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -129,18 +130,7 @@ def test_dataset_writer_resumes_from_its_checkpoint(tmp_path):
     from lbi.data.format import DatasetMeta, DatasetWriter
 
     meta = DatasetMeta("t", (192, 256), {"train": ["S"]})
-    row = dict(
-        subject="S",
-        action="a",
-        camera="c",
-        frame=0,
-        joints3d=np.zeros((17, 3)),
-        joints2d_gt=np.zeros((17, 2)),
-        center=np.zeros(2),
-        scale=np.ones(2),
-        image_size=(10, 10),
-        intrinsics=np.zeros(4),
-    )
+    row = annotation_row()
     writer = DatasetWriter(tmp_path / "d", meta)
     for i in range(3):
         writer.add(np.zeros((256, 192, 3), np.uint8), **{**row, "frame": i})
@@ -386,18 +376,7 @@ def test_pose_only_pairs_are_consistent_rows_without_images(synth_root):
 def test_a_writer_of_pose_only_data_refuses_crops_and_the_other_way_round(tmp_path):
     from lbi.data.format import DatasetError, DatasetMeta, DatasetWriter
 
-    row = dict(
-        subject="P000",
-        action="stand",
-        camera="photo",
-        frame=0,
-        joints3d=np.ones((17, 3)),
-        joints2d_gt=np.ones((17, 2)),
-        center=(1, 1),
-        scale=(1, 1),
-        image_size=(10, 10),
-        intrinsics=(1, 1, 1, 1),
-    )
+    row = annotation_row(subject="P000", camera="photo")
     pose_only = DatasetWriter(tmp_path / "pairs", DatasetMeta("p", (192, 256), {"train": ["P000"]}, images=False))
     pose_only.add(None, **row)
     with pytest.raises(DatasetError, match="takes no crop"):

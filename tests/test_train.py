@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import annotation_row
 from train.__main__ import main as train_main
 from train.config import ConfigError, load_config
 from train.engine import Objective, bone_loss, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
@@ -509,18 +510,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     from train.evaluate import PEER, EvalResult
 
     data = tmp_path / "data"
-    row = dict(
-        subject="S",
-        action="a",
-        camera="c",
-        frame=0,
-        joints3d=np.zeros((17, 3)),
-        joints2d_gt=np.zeros((17, 2)),
-        center=np.zeros(2),
-        scale=np.ones(2),
-        image_size=(10, 10),
-        intrinsics=np.zeros(4),
-    )
+    row = annotation_row()
     for domain in ("rand", "lab", "wild"):
         writer = DatasetWriter(
             data / domain,
