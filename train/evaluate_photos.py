@@ -268,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None, help="lbi model file (default: the bundled weights)")
     parser.add_argument(
         "--twin",
-        default=str(BUNDLED_TWIN),
-        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin)",
+        default=None,
+        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin, if any)",
     )
     parser.add_argument(
         "--image-absent",
@@ -291,15 +291,16 @@ def main(argv: list[str] | None = None) -> int:
         lifters = {"lbi": ImageLifter(estimator)}
         if args.image_absent:
             lifters["lbi, image absent"] = PoseLifter(estimator.model)
-        if args.twin.lower() != "none":
-            lifters["twin"] = PoseLifter(load_model(args.twin))
+        twin = args.twin or (str(BUNDLED_TWIN) if BUNDLED_TWIN.is_file() else "none")
+        if twin.lower() != "none":
+            lifters["twin"] = PoseLifter(load_model(twin))
         report = photo_report(args.dirs, lifters, flip=not args.no_flip_test, show_progress=True)
     except (PhotoSetError, WeightsError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     report.info = {
         "weights": weights,
-        "twin": None if "twin" not in lifters else args.twin,
+        "twin": None if "twin" not in lifters else twin,
         **report.info,
         "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)]),
     }
