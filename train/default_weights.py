@@ -84,7 +84,7 @@ def prepare_data(data: Path, workers: int) -> None:
 #: the run it starts from and its output under DATA and RUNS, which --data and --runs move elsewhere
 RUNS = ("lbi_stage1.yaml", "lbi_stage1_anneal.yaml", "lbi_stage1_flip.yaml", "lbi_stage1_mpjpe.yaml", "lbi_stage2.yaml")
 #: the lifting-only twin of the chain: the same data, no image (bundled as weights/lifting_only.safetensors)
-TWIN = "lifting_only_twin.yaml"
+TWIN = "lifting_only_bundled_twin.yaml"
 DATA, RUNS_DIR = "data/lbi-synth", "runs/rand"
 #: real annotated photos the weights are measured on (python -m train.evaluate_photos; skipped when absent)
 PHOTOS = "../shared/realval/h36m_s9"
@@ -489,9 +489,21 @@ def main(argv: list[str] | None = None) -> None:
         default=[PHOTOS],
         help="folders of real annotated photos to measure on (train.evaluate_photos; skipped when absent)",
     )
+    parser.add_argument(
+        "--card-only",
+        action="store_true",
+        help="train nothing: (re)train the twin if needed, measure the bundled weights on the photos and rewrite "
+        "the card from the committed records (bundled_runs.json, bundled.json)",
+    )
     args = parser.parse_args(argv)
     data, runs = Path(args.data), Path(args.runs)
     prepare_data(data, args.workers)
+    if args.card_only:
+        kept = load_run_records()
+        trained = [kept[Path(config).stem] for config in RUNS]
+    else:
+        trained = train_runs(data, runs, args.stage1_from)
+        save_run_records(trained)
     if args.before:
         command = " ".join(["python -m train.default_weights", *sys.argv[1:]])
         write_results(
@@ -501,18 +513,18 @@ def main(argv: list[str] | None = None) -> None:
             info={"weights": args.before, "command": command, "description": f"`{args.before}`, re-evaluated:"},
         )
         measure_photos(Path(args.before), None, args.photos, RESULTS / "realval_previous")
-    trained = train_runs(data, runs, args.stage1_from)
-    save_run_records(trained)
     twin = save_model(
         load_model(train_twin(data, runs)),
         Path(args.out) / "lifting_only.safetensors",
         extra={"twin_of": "lbi_synth.safetensors", "config": f"train/configs/rand/{TWIN}"},
     )
-    weights = save_model(
-        load_model(runs / trained[-1].name / "model.safetensors"),
-        Path(args.out) / "lbi_synth.safetensors",
-        extra={"trained_on": "LBI-Synth rand:train + upper:train + pairs", "configs": "train/configs/rand"},
-    )
+    weights = Path(args.out) / "lbi_synth.safetensors"
+    if not args.card_only:
+        save_model(
+            load_model(runs / trained[-1].name / "model.safetensors"),
+            weights,
+            extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"},
+        )
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     after_path = RESULTS / "bundled.json"
     evaluated = json.loads(after_path.read_text()) if after_path.is_file() else None
