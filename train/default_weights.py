@@ -21,10 +21,14 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
    ``<out>/MODEL_CARD.md`` with these numbers next to the previous weights'
    (``train/results/bundled_before.json``: ``--before FILE`` re-evaluates a weights file for it).
 
+6. the lifting-only twin (``lifting_only_bundled_twin.yaml``: the chain's data, no image) into
+   ``<out>/lifting_only.safetensors``, and both on the real annotated photos of ``--photos``
+   (``train.evaluate_photos``; skipped where they are not) into ``train/results/realval_bundled.{md,json}`` and the card.
+
 Each run's config and training time is also kept in ``train/results/bundled_runs.json``, so the card can be
 written on a machine without the runs. ``--stage1-from WEIGHTS`` retrains stage 2 only, on the frozen stage 1
 of WEIGHTS (the bundled weights hold the last stage-1 run's stage 1), and takes the stage-1 runs' records from
-that file.
+that file. ``--card-only`` trains nothing but the twin (when missing) and rewrites the card from those records.
 """
 
 from __future__ import annotations
@@ -165,23 +169,12 @@ def train_twin(data: Path, runs: Path) -> Path:
 def measure_photos(weights: Path, twin: Path | None, photos: list[str], out: Path):
     """``weights`` (as the app runs them, and their pose path with the image absent) and the ``twin`` on real
     annotated photos into ``out``.md / .json; None when the photos are not there."""
-    from lbi.estimator import Estimator
+    from .evaluate_photos import lifters_of, measure
 
-    from .evaluate_photos import ImageLifter, PhotoSetError, PoseLifter, photo_report
-
-    estimator = Estimator(weights, device="cpu")
-    lifters = {"lbi": ImageLifter(estimator), "lbi, image absent": PoseLifter(estimator.model)}
+    lifters = lifters_of(load_model(weights), "lbi")
     if twin is not None:
-        lifters["twin"] = PoseLifter(load_model(twin))
-    try:
-        report = photo_report(photos, lifters)
-    except PhotoSetError as err:
-        print(f"real photos skipped: {err}")
-        return None
-    report.info.update(weights=str(weights), twin=None if twin is None else str(twin))
-    atomic_write_text(out.with_suffix(".md"), report.markdown())
-    atomic_write_text(out.with_suffix(".json"), report.to_json())
-    return report
+        lifters.update(lifters_of(load_model(twin), "twin"))
+    return measure(photos, lifters, out, weights=str(weights), twin=None if twin is None else str(twin))
 
 
 def _run_config(run: Path) -> dict:

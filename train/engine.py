@@ -33,7 +33,7 @@ from lbi.codec import InputCodec
 from lbi.data.dataset import Batch, PoseDataset
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_path, atomic_write_text
-from lbi.model import LiftingByImage, build_model
+from lbi.model import build_model
 from lbi.model.flip import mirror_batch
 from lbi.skeleton import bone_lengths
 from lbi.weights import load_weights, save_model
@@ -381,28 +381,13 @@ def export(
 
 
 def measure_photos(model: nn.Module, dirs: list[str], out: Path, name: str, coarse: bool = False) -> None:
-    """A trained model on real annotated photos (``train.evaluate_photos``; an image model also with the
-    image absent; ``coarse``: stage 1's pose, for a run that trained stage 1 only) into ``out``.md / .json,
-    next to its synthetic results."""
-    from lbi.estimator import Estimator
+    """A trained model on real annotated photos (``train.evaluate_photos``; ``coarse``: stage 1's pose, for a run
+    that trained stage 1 only) into ``out``.md / .json, next to its synthetic results."""
+    from .evaluate_photos import lifters_of, measure
 
-    from .evaluate_photos import ImageLifter, PhotoSetError, PoseLifter, photo_report
-
-    model = model.float().cpu().eval()
-    lifters = {name: PoseLifter(model, coarse)}
-    if isinstance(model, LiftingByImage):
-        lifters = {
-            name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
-            f"{name}, image absent": PoseLifter(model, coarse),
-        }
-    try:
-        report = photo_report(dirs, lifters)
-    except PhotoSetError as err:
-        print(f"real photos skipped: {err}")
-        return
-    atomic_write_text(out.with_suffix(".md"), report.markdown())
-    atomic_write_text(out.with_suffix(".json"), report.to_json())
-    tqdm.write(report.markdown())
+    report = measure(dirs, lifters_of(model, name, coarse), out)
+    if report is not None:
+        tqdm.write(report.markdown())
 
 
 # -------------------------------------------------------------------------------------- fit

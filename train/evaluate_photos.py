@@ -258,6 +258,35 @@ def photo_report(dirs: list[str | Path], lifters: dict, flip: bool = True, show_
     return report
 
 
+def lifters_of(model: torch.nn.Module, name: str, coarse: bool = False) -> dict:
+    """The rows a model gives: an image model as the app runs it and its pose path with the image absent, a
+    lifting-only model on the 2D pose alone (``coarse``: stage 1's pose, for a model whose stage 2 is untrained)."""
+    from lbi.estimator import Estimator
+    from lbi.model import LiftingByImage
+
+    model = model.float().cpu().eval()
+    if isinstance(model, LiftingByImage):
+        return {
+            name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
+            f"{name}, image absent": PoseLifter(model, coarse),
+        }
+    return {name: PoseLifter(model, coarse)}
+
+
+def measure(dirs: list[str], lifters: dict, out: Path, **info) -> Report | None:
+    """:func:`photo_report` written to ``out``.md / .json (``info`` added to it); None, with the reason printed,
+    when a folder is not there or not in the format."""
+    try:
+        report = photo_report(dirs, lifters)
+    except PhotoSetError as err:
+        print(f"real photos skipped: {err}")
+        return None
+    report.info.update(info)
+    atomic_write_text(out.with_suffix(".md"), report.markdown())
+    atomic_write_text(out.with_suffix(".json"), report.to_json())
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m train.evaluate_photos",
@@ -287,10 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for folder in args.dirs:  # the folders first: a wrong path is told before the models load
             PhotoSet.load(folder)
-        estimator = Estimator(weights, device="cpu")
-        lifters = {"lbi": ImageLifter(estimator)}
-        if args.image_absent:
-            lifters["lbi, image absent"] = PoseLifter(estimator.model)
+        lifters = lifters_of(Estimator(weights, device="cpu").model, "lbi")
+        if not args.image_absent:
+            del lifters["lbi, image absent"]
         twin = args.twin or (str(BUNDLED_TWIN) if BUNDLED_TWIN.is_file() else "none")
         if twin.lower() != "none":
             lifters["twin"] = PoseLifter(load_model(twin))
