@@ -3,7 +3,7 @@ seen by a camera of the photos people take (:data:`.randomised.PHOTO_CAMERAS`), 
 row with no image: its 3D joints, 2D joints and person crop.
 
 They are what a lifter's pose prior learns from (the image absent) and what the lifting-only twin
-trains on beside the renders: ~1.5 ms a pair on one core, against ~12 ms per rendered crop. The crop
+trains on beside the renders: nothing is rendered, so they cost a small part of a render. The crop
 is framed as rand's renders frame theirs (the joints' box grown by 6-20 % and shifted a little).
 """
 
