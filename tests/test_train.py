@@ -298,38 +298,16 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
 
     from train.synth_table import main as table_main
 
-    table_main(
-        [
-            "--data",
-            str(synth_root),
-            "--runs",
-            str(tmp_path / "runs"),
-            "--epochs",
-            "1",
-            "--out",
-            str(tmp_path / "table"),
-            "--only",
-            "lifting-only (Martinez)",
-        ]
-    )
+    def table(out: str) -> None:  # the second call reuses the run
+        args = ["--data", str(synth_root), "--runs", str(tmp_path / "runs"), "--epochs", "1"]
+        table_main([*args, "--out", str(tmp_path / out), "--only", "lifting-only (Martinez)"])
+
+    table("table")
     markdown = (tmp_path / "table.md").read_text()
     assert "| lifting-only (Martinez) | lab-test | 16 |" in markdown and "wild-test" in markdown
     info = json.loads((tmp_path / "table.json").read_text())["info"]
     assert info["command"].startswith("python -m train.synth_table") and info["total_train_and_eval_seconds"] > 0
-    table_main(
-        [
-            "--data",
-            str(synth_root),
-            "--runs",
-            str(tmp_path / "runs"),
-            "--epochs",
-            "1",  # reuses the run
-            "--out",
-            str(tmp_path / "table2"),
-            "--only",
-            "lifting-only (Martinez)",
-        ]
-    )
+    table("table2")
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     assert [line for line in (tmp_path / "table2.md").read_text().splitlines() if line.startswith("|")] == rows
     assert "Training time of these runs (sum of their epochs" in markdown

@@ -23,7 +23,8 @@ meta.json, feature caching in features/<cache>.json, training in each run's metr
 
 6. the lifting-only twin (``lifting_only_bundled_twin.yaml``: the chain's data, no image) into
    ``<out>/lifting_only.safetensors``, and both on the real annotated photos of ``--photos``
-   (``train.evaluate_photos``; skipped where they are not) into ``train/results/realval_bundled.{md,json}`` and the card.
+   (``train.evaluate_photos``; skipped where they are not) into ``train/results/realval_bundled.{md,json}``
+   and the card.
 
 Each run's config and training time is also kept in ``train/results/bundled_runs.json``, so the card can be
 written on a machine without the runs. ``--stage1-from WEIGHTS`` retrains stage 2 only, on the frozen stage 1
