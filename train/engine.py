@@ -184,10 +184,6 @@ def lr_factor(training: TrainingConfig, epoch: int) -> float:
     return step * (training.anneal_to + (1 - training.anneal_to) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _has_image(dataset: PoseDataset) -> bool:
-    return dataset.features is not None or dataset.load_images
-
-
 class PartBatches(Sampler[list[int]]):
     """Batches of a ConcatDataset that each come from one of its parts (a pose-only part has no image
     to stack with the others'), reshuffled every epoch (``set_epoch``); with ``world`` processes, each
@@ -404,7 +400,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     optimizer, scheduler = build_optimizer(training, model)
     objective = Objective(model, training.mode, training.loss, training.bone_weight)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    if isinstance(train_set, ConcatDataset) and len({_has_image(part) for part in train_set.datasets}) > 1:
+    if isinstance(train_set, ConcatDataset) and len({part.has_image for part in train_set.datasets}) > 1:
         sampler = PartBatches(
             [len(part) for part in train_set.datasets], training.batch_size // world, training.seed, rank, world
         )

@@ -126,6 +126,11 @@ class PoseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def has_image(self) -> bool:
+        """Its items carry the crops or their features (pose-only data carries neither)."""
+        return self.features is not None or self.load_images
+
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         row = int(self.rows[k])
         item = {
