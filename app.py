@@ -57,26 +57,30 @@ def is_served_file(path: str) -> bool:
 PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status")
 
 
-def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.Blocks:
-    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
-    serves and says why on every request."""
-    layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
-    r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
-    files = OutputFiles()
-    shown: dict[str, gr.components.Component] = {}  # PHOTO_OUTPUTS -> component, filled below
+class Handlers:
+    """What the app's events do, apart from its layout. Photo handlers return the values of PHOTO_OUTPUTS and
+    the session state, in that order (``gr.skip()`` for what an event leaves as it is)."""
 
-    def _fail(message: str) -> dict:
+    def __init__(self, estimator: Estimator | None, load_error: str | None = None) -> None:
+        self.estimator, self.load_error = estimator, load_error
+        self.layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
+        self.files = OutputFiles()
+
+    @staticmethod
+    def fail(message: str) -> tuple:
         """Clears every photo output and says what went wrong in the status line."""
-        return {
-            **{shown[name]: None for name in PHOTO_OUTPUTS},
-            shown["summary"]: "",
-            shown["status"]: f"⚠️ {message}",
-            state: None,
-        }
+        values = {name: None for name in PHOTO_OUTPUTS} | {"summary": "", "status": f"⚠️ {message}"}
+        return (*values.values(), None)
 
-    def _show(session: dict, estimate, controls: Controls, skip_unchanged: bool = False) -> dict:
+    def show(self, session: dict, estimate, controls: Controls, skip_unchanged: bool = False) -> tuple:
         view = photo_view(
-            session["rgb"], estimate, files, controls.layer, controls.joint, controls.show, session["original_scale"]
+            session["rgb"],
+            estimate,
+            self.files,
+            controls.layer,
+            controls.joint,
+            controls.show,
+            session["original_scale"],
         )
         values = {
             "pose2d": view.pose2d,
@@ -85,194 +89,207 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
             "kept": view.kept,
             "summary": view.summary,
             "result_json": view.json_path,
-            "status": " ".join(estimate.notes) or "Done.",
+            "status": " ".join(estimate.diagnostics.notes) or "Done.",
         }
         if skip_unchanged:  # a new r changes stage 2 only: the 2D pose never changes, stage-1 attention neither
-            del values["pose2d"]
-            if controls.layer < len(estimator.model.config.stage1):
-                del values["attention"]
-        return {**{shown[name]: value for name, value in values.items()}, state: {**session, "estimate": estimate}}
+            values["pose2d"] = gr.skip()
+            if controls.layer < len(self.estimator.model.config.stage1):
+                values["attention"] = gr.skip()
+        return (*(values[name] for name in PHOTO_OUTPUTS), {**session, "estimate": estimate})
 
-    def analyse(upload, retention, joint, layer, show):
+    def analyse(self, upload, retention, joint, layer, show) -> tuple:
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
         # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message).
         # Gradio then vets none of the inputs: every one is checked here.
-        if estimator is None:
-            return _fail(load_error)
+        if self.estimator is None:
+            return self.fail(self.load_error or "no model")
         try:
-            controls = Controls.parse(retention, joint, layer, show, layers)
+            controls = Controls.parse(retention, joint, layer, show, self.layers)
         except ValueError as err:
-            return _fail(str(err))
+            return self.fail(str(err))
         path = upload.get("path") if isinstance(upload, dict) else None
         name = upload.get("orig_name") if isinstance(upload, dict) else None
         name = name if isinstance(name, str) and name else "the uploaded file"
         if not isinstance(path, str) or not path:
-            return _fail("Upload a photo, pick an example below or take a webcam snapshot.")
+            return self.fail("Upload a photo, pick an example below or take a webcam snapshot.")
         if "\x00" in path or not is_served_file(path):  # without preprocessing, Gradio no longer vets the path
-            return _fail("that file is not an upload of this app")
+            return self.fail("that file is not an upload of this app")
         try:
             photo = load_photo(path, name)
-            estimate = estimator.predict(photo.rgb, controls.retention)
+            estimate = self.estimator.predict(photo.rgb, controls.retention)
         except (ImageError, NoPersonFound) as err:
-            return _fail(str(err))
+            return self.fail(str(err))
         if photo.note:
-            estimate.notes.append(photo.note)
+            estimate.diagnostics.notes.append(photo.note)
         session = {"rgb": photo.rgb, "original_scale": photo.original_size[0] / photo.rgb.shape[1]}
-        return _show(session, estimate, controls)
+        return self.show(session, estimate, controls)
 
-    def change_retention(retention, joint, layer, show, session):
-        if estimator is None or not session:
-            return {}
+    def change_retention(self, retention, joint, layer, show, session) -> tuple:
+        unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
+        if self.estimator is None or not session:
+            return unchanged
         try:
-            controls = Controls.parse(retention, joint, layer, show, layers)
+            controls = Controls.parse(retention, joint, layer, show, self.layers)
         except ValueError as err:
-            return {shown["status"]: f"⚠️ {err}"}
-        return _show(session, estimator.refine(session["estimate"], controls.retention), controls, skip_unchanged=True)
+            return (*unchanged[:-2], f"⚠️ {err}", gr.skip())
+        refined = self.estimator.refine(session["estimate"], controls.retention)
+        return self.show(session, refined, controls, skip_unchanged=True)
 
-    def change_view(joint, layer, show, session):
-        if estimator is None or not session:
+    def change_view(self, joint, layer, show, session) -> tuple:
+        """The attention image and the 3D figure only: no re-drawing of the other overlays, no new JSON file."""
+        if self.estimator is None or not session:
             return gr.skip(), gr.skip()
         try:
-            controls = Controls.parse(session["estimate"].retention, joint, layer, show, layers)
+            controls = Controls.parse(session["estimate"].diagnostics.retention, joint, layer, show, self.layers)
         except ValueError:
             return gr.skip(), gr.skip()
-        # only what these controls change: no re-drawing of the other overlays, no new JSON file
         return (
-            attention_view(session["rgb"], session["estimate"], files, controls.layer, controls.joint),
+            attention_view(session["rgb"], session["estimate"], self.files, controls.layer, controls.joint),
             draw.skeleton_figure(session["estimate"], controls.show),
         )
 
-    def live(frame, live_session, retention):
-        if estimator is None:
-            raise gr.Error(load_error)
+    def live(self, frame, live_session, retention):
+        if self.estimator is None:
+            raise gr.Error(self.load_error or "no model")
         if frame is None:
             return gr.skip(), live_session
         try:
-            retention = Controls.parse(retention, ALL_JOINTS, layers[0], VIEWS_3D[0], layers).retention
+            retention = Controls.parse(retention, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers).retention
         except ValueError as err:
             raise gr.Error(str(err)) from None
-        return live_frame(estimator, frame, live_session, retention)
+        return live_frame(self.estimator, frame, live_session, retention)
 
+    @staticmethod
     def live_pause(live_session, show):
         if live_session is None or live_session.last is None:
             return None, "No live frame with a person yet: start the webcam stream first."
         show = show if show in VIEWS_3D else VIEWS_3D[0]
         return draw.skeleton_figure(live_session.last, show), summary_markdown(live_session.last)
 
+
+def photo_tab(handlers: Handlers, r: float) -> None:
+    """The Photo tab: upload, controls and examples beside the 3D view; the overlays below."""
+    layers = handlers.layers
+    state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2):
+            photo = gr.Image(
+                type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo", height=360, elem_id="photo"
+            )
+            retention = gr.Slider(
+                0.01,
+                1.0,
+                value=r,
+                step=0.01,
+                label="Retention rate r (share of patches stage 2 keeps)",
+                elem_id="retention",
+            )
+            with gr.Row():
+                joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
+                layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer")
+            show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+            status = gr.Markdown(elem_id="status")
+            gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
+        with gr.Column(scale=3):
+            plot = gr.Plot(label="3D skeleton", elem_id="plot3d")
+            summary = gr.Markdown(elem_id="summary")
+            result_json = gr.File(label="Result (JSON)", elem_id="result-json")
+    with gr.Row():
+        # the overlays come as JPEG files written once, atomically, under content-hash names: two
+        # users never overwrite a picture the other is downloading
+        pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
+        attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
+        kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
+    shown = dict(
+        pose2d=pose2d,
+        plot=plot,
+        attention=attention,
+        kept=kept,
+        summary=summary,
+        result_json=result_json,
+        status=status,
+    )
+    outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
+    photo.change(
+        handlers.analyse,
+        [photo, retention, joint, layer, show],
+        outputs,
+        api_name="analyse",
+        concurrency_limit=2,
+        trigger_mode="always_last",
+        preprocess=False,
+    )
+    retention.change(
+        handlers.change_retention,
+        [retention, joint, layer, show, state],
+        outputs,
+        api_name="retention",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    for control in (joint, layer, show):
+        control.change(
+            handlers.change_view,
+            [joint, layer, show, state],
+            [attention, plot],
+            show_progress="hidden",
+            api_visibility="private",
+        )
+
+
+def live_tab(handlers: Handlers, r: float) -> None:
+    """The Live webcam tab: a streamed 2D + small 3D view, and the full 3D view of the last frame on pause."""
+    gr.Markdown(
+        "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
+        "for the interactive skeleton of the last frame."
+    )
+    live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
+    with gr.Row():
+        # not mirrored: a mirrored frame would swap the person's left and right;
+        # 480x360 keeps browser-side JPEG encoding and the round trip short on small machines
+        camera = gr.Image(
+            sources=["webcam"],
+            streaming=True,
+            label="Webcam",
+            elem_id="camera",
+            webcam_options=gr.WebcamOptions(
+                mirror=False, constraints={"video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}
+            ),
+        )
+        live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
+    live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
+    with gr.Row():
+        pause = gr.Button("Pause: full 3D view", elem_id="pause")
+        live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+    live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
+    live_summary = gr.Markdown()
+    camera.stream(
+        handlers.live,
+        [camera, live_state, live_retention],
+        [live_out, live_state],
+        stream_every=0.05,
+        concurrency_limit=4,
+        concurrency_id="live",
+        time_limit=600,
+        api_visibility="private",
+    )
+    pause.click(handlers.live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
+
+
+def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.Blocks:
+    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
+    serves and says why on every request."""
+    handlers = Handlers(estimator, load_error)
+    r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
     # delete_cache: every 10 min, Gradio removes what it cached for downloads more than an hour ago
     with gr.Blocks(title="Lifting by Image", delete_cache=(600, 3600)) as demo:
         gr.Markdown(INTRO)
         if load_error:
             gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
-        state = gr.State(None)
         with gr.Tab("Photo"):
-            with gr.Row():
-                with gr.Column(scale=2):
-                    photo = gr.Image(
-                        type="filepath",
-                        sources=["upload", "webcam", "clipboard"],
-                        label="Photo",
-                        height=360,
-                        elem_id="photo",
-                    )
-                    retention = gr.Slider(
-                        0.01,
-                        1.0,
-                        value=r,
-                        step=0.01,
-                        label="Retention rate r (share of patches stage 2 keeps)",
-                        elem_id="retention",
-                    )
-                    with gr.Row():
-                        joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
-                        layer = gr.Dropdown(
-                            layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer"
-                        )
-                    show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
-                    status = gr.Markdown(elem_id="status")
-                    gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
-                with gr.Column(scale=3):
-                    plot = gr.Plot(label="3D skeleton", elem_id="plot3d")
-                    summary = gr.Markdown(elem_id="summary")
-                    result_json = gr.File(label="Result (JSON)", elem_id="result-json")
-            with gr.Row():
-                # the overlays come as JPEG files written once, atomically, under content-hash names: two
-                # users never overwrite a picture the other is downloading
-                pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
-                attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
-                kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
-        shown.update(
-            pose2d=pose2d,
-            plot=plot,
-            attention=attention,
-            kept=kept,
-            summary=summary,
-            result_json=result_json,
-            status=status,
-        )
-        outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
-        photo.change(
-            analyse,
-            [photo, retention, joint, layer, show],
-            outputs,
-            api_name="analyse",
-            concurrency_limit=2,
-            trigger_mode="always_last",
-            preprocess=False,
-        )
-        retention.change(
-            change_retention,
-            [retention, joint, layer, show, state],
-            outputs,
-            api_name="retention",
-            trigger_mode="always_last",
-            show_progress="hidden",
-        )
-        for control in (joint, layer, show):
-            control.change(
-                change_view,
-                [joint, layer, show, state],
-                [attention, plot],
-                show_progress="hidden",
-                api_visibility="private",
-            )
-
+            photo_tab(handlers, r)
         with gr.Tab("Live webcam"):
-            gr.Markdown(
-                "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
-                "for the interactive skeleton of the last frame."
-            )
-            live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
-            with gr.Row():
-                # not mirrored: a mirrored frame would swap the person's left and right;
-                # 480x360 keeps browser-side JPEG encoding and the round trip short on small machines
-                camera = gr.Image(
-                    sources=["webcam"],
-                    streaming=True,
-                    label="Webcam",
-                    elem_id="camera",
-                    webcam_options=gr.WebcamOptions(
-                        mirror=False, constraints={"video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}
-                    ),
-                )
-                live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
-            live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
-            with gr.Row():
-                pause = gr.Button("Pause: full 3D view", elem_id="pause")
-                live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
-            live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
-            live_summary = gr.Markdown()
-            camera.stream(
-                live,
-                [camera, live_state, live_retention],
-                [live_out, live_state],
-                stream_every=0.05,
-                concurrency_limit=4,
-                concurrency_id="live",
-                time_limit=600,
-                api_visibility="private",
-            )
-            pause.click(live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
+            live_tab(handlers, r)
     return demo
 
 

@@ -82,7 +82,7 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
     ``views.photo_view``, with or without the flip test) or per webcam frame (``views.live_frame``:
     tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
     the view adds to the estimator's stages."""
-    from .estimator import Estimate
+    from .estimate import Estimate
     from .views import OutputFiles, live_frame, photo_view
 
     files, state = OutputFiles(), None
@@ -100,7 +100,10 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
         total = (time.perf_counter() - start) * 1000
         assert estimate is not None  # live_frame found the person in the example photo
         if i:
-            for name, ms in {**estimate.timings_ms, "drawing": total - sum(estimate.timings_ms.values())}.items():
+            for name, ms in {
+                **estimate.diagnostics.timings_ms,
+                "drawing": total - sum(estimate.diagnostics.timings_ms.values()),
+            }.items():
                 stages.setdefault(name, []).append(ms)
             totals.append(total)
     if state is not None:
@@ -109,13 +112,13 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
     total = statistics.median(totals)
     return {
         "mode": "video" if video else "photo",
-        "flip_test": estimate.flip_test,
+        "flip_test": estimate.diagnostics.flip_test,
         "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
         **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
         "total_ms": round(total, 2),
         "fps": round(1000.0 / total, 1),
-        "kept_tokens": estimate.kept_tokens,
-        "total_tokens": estimate.total_tokens,
+        "kept_tokens": estimate.diagnostics.kept_tokens,
+        "total_tokens": estimate.diagnostics.total_tokens,
     }
 
 

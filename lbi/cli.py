@@ -51,11 +51,15 @@ def predict(argv: list[str]) -> int:
             photo = read_photo(path)
             estimate = estimator.predict(photo.rgb, retention=args.retention)
             if photo.note:
-                estimate.notes.append(photo.note)
+                estimate.diagnostics.notes.append(photo.note)
             # 2D joints and the crop box in the pixels of the file, also when it was analysed downscaled
             results.append({"image": path, **estimate.scaled(photo.original_size[0] / photo.rgb.shape[1]).to_dict()})
-            notes = f" ({'; '.join(estimate.notes)})" if estimate.notes else ""
-            print(f"{path}: ok, {estimate.kept_tokens}/{estimate.total_tokens} tokens kept{notes}", file=sys.stderr)
+            diag = estimate.diagnostics
+            notes = f" ({'; '.join(diag.notes)})" if diag.notes else ""
+            print(
+                f"{path}: ok, {diag.kept_tokens}/{diag.total_tokens} tokens kept{notes}",
+                file=sys.stderr,
+            )
         except (ImageError, NoPersonFound) as err:
             failed += 1
             results.append({"image": path, "error": str(err)})

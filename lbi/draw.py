@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .estimator import Estimate
+from .estimate import Estimate
 from .skeleton import BONES, H36M_JOINTS, LEFT, RIGHT
 
 LEFT_RGB = (40, 120, 255)
@@ -57,7 +57,7 @@ def heatmap_overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np
 
 def attention_map(estimate: Estimate, layer: int, joint: int | None = None) -> np.ndarray:
     """One layer's attention on the token grid (H, W): one keypoint's, or the sum over all (None)."""
-    maps = estimate.attention[layer]  # (17, H, W)
+    maps = estimate.diagnostics.attention[layer]  # (17, H, W)
     return maps.sum(axis=0) if joint is None else maps[joint]
 
 
@@ -65,7 +65,7 @@ def attention_overlay(rgb: np.ndarray, estimate: Estimate, layer: int, joint: in
     """A layer's keypoint-to-image attention mapped back onto the photo, with the 2D pose on top."""
     heat = estimate.map_to_image(attention_map(estimate, layer, joint), rgb.shape[:2])
     out = heatmap_overlay(rgb, heat)
-    joints = estimate.joints2d_px if joint is None else estimate.joints2d_px[joint : joint + 1]
+    joints = estimate.pose.joints2d_px if joint is None else estimate.pose.joints2d_px[joint : joint + 1]
     for p in np.round(joints).astype(int):
         cv2.circle(out, tuple(p), _line_width(out) + 1, (255, 255, 255), -1, cv2.LINE_AA)
     return out
@@ -73,10 +73,10 @@ def attention_overlay(rgb: np.ndarray, estimate: Estimate, layer: int, joint: in
 
 def kept_patches_overlay(rgb: np.ndarray, estimate: Estimate) -> np.ndarray:
     """The patches stage 2 kept at full brightness, the pruned ones darkened, kept ones outlined."""
-    if estimate.kept_mask is None:
+    if estimate.diagnostics.kept_mask is None:
         return rgb.copy()
-    kept = estimate.map_to_image(estimate.kept_mask.astype(np.float32), rgb.shape[:2]) > 0.5
-    inside = estimate.map_to_image(np.ones_like(estimate.kept_mask, np.float32), rgb.shape[:2]) > 0.5
+    kept = estimate.map_to_image(estimate.diagnostics.kept_mask.astype(np.float32), rgb.shape[:2]) > 0.5
+    inside = estimate.map_to_image(np.ones_like(estimate.diagnostics.kept_mask, np.float32), rgb.shape[:2]) > 0.5
     out = rgb.astype(np.float32)
     out[inside & ~kept] *= 0.25
     out = out.round().astype(np.uint8)
@@ -120,9 +120,9 @@ def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
     poses = []
     if estimate is not None:
         if show in ("refined", "both"):
-            poses.append(("refined", estimate.joints3d_mm, "solid"))
+            poses.append(("refined", estimate.pose.joints3d_mm, "solid"))
         if show in ("coarse", "both"):
-            poses.append(("coarse", estimate.coarse3d_mm, "dash" if show == "both" else "solid"))
+            poses.append(("coarse", estimate.pose.coarse3d_mm, "dash" if show == "both" else "solid"))
     for name, joints, dash in poses:
         points = _to_display(joints)
         for side, joint_ids, colour in (

@@ -1,7 +1,7 @@
 """Photo -> 3D pose: MediaPipe 2D pose, the person crop, and the two-stage lifter, in one object.
 
     estimator = Estimator()                          # the bundled weights (or Estimator("my.safetensors"))
-    result = estimator.predict(rgb)                  # Estimate: 3D joints, 2D joints, attention, ...
+    result = estimator.predict(rgb)                  # Estimate: .pose (3D, 2D joints), .diagnostics (attention, ...)
     wider = estimator.refine(result, retention=1.0)  # stage 2 only, from the cached stage-1 results
 
 The flip test (on by default) lifts the mirrored crop too, in the same batch, and averages the two
@@ -12,138 +12,26 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from .camera import default_intrinsics
 from .codec import InputCodec
 from .crop import Crop, seen_centre
+from .estimate import Diagnostics, Estimate, PersonPose
 from .metrics import attention_share, background_attention_ratio, silhouette_background
-from .model import LiftingByImage, LiftingOutput, Stage1Output
+from .model import LiftingByImage, LiftingOutput
 from .model.flip import merge_mirrors, with_mirrors
 from .model.lifter import select_samples
 from .pose2d import Pose2D, PoseDetector
-from .skeleton import H36M_JOINTS
 from .weights import WeightsError, default_weights
 
 
 class NoPersonFound(ValueError):
     """MediaPipe found nobody in the image."""
-
-
-@dataclass
-class Estimate:
-    joints3d_mm: np.ndarray  # (17, 3) refined pose, root-relative, camera axes
-    coarse3d_mm: np.ndarray  # (17, 3) stage-1 pose
-    joints2d_px: np.ndarray  # (17, 2) image pixels (the 2D input)
-    confidence: np.ndarray  # (17,) MediaPipe visibility per joint
-    crop: Crop
-    attention: np.ndarray  # (layers, 17, H, W) head-averaged keypoint-to-image attention on the token grid
-    kept_mask: np.ndarray | None  # (H, W) tokens stage 2 kept
-    background_attention: float | None  # last stage-1 layer, outside 30-px circles (crop pixels)
-    retention: float
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    people_found: int = 1
-    notes: list[str] = field(default_factory=list)  # e.g. "3 people found: using the largest"
-    #: share of the last stage-1 layer's attention off the person (MediaPipe's segmentation), and what
-    #: uniform attention would give on the same crop; None without a segmentation (live mode)
-    off_person_attention: float | None = None
-    off_person_uniform: float | None = None
-    #: (fx, fy, cx, cy) assumed for the photo (a photo's camera is unknown): turns the pose from the
-    #: axes of a model that predicts along the crop's ray ("ray" frame) into camera axes
-    intrinsics: np.ndarray | None = None
-    #: (2,) the pixel whose ray the model's axes are turned back from: the centre of the part of the person
-    #: box inside the photo (the crop centre unless the person reaches past the photo's edge; see ``_lift``)
-    ray_through_px: np.ndarray | None = None
-    #: whether the pose averages the crop's and its mirror's (the flip test)
-    flip_test: bool = False
-    #: stage 1 of the crop (and, with the flip test, of its mirror): stage 2 re-runs from it
-    _stage1: Stage1Output | None = field(default=None, repr=False)
-
-    @property
-    def kept_tokens(self) -> int:
-        return int(self.kept_mask.sum()) if self.kept_mask is not None else self.total_tokens
-
-    @property
-    def total_tokens(self) -> int:
-        return int(self.attention.shape[-2] * self.attention.shape[-1])
-
-    def to_dict(self) -> dict:
-        """The JSON-ready result (what ``python -m lbi predict --json`` writes)."""
-        x, y, w, h = self.crop.box
-        return {
-            "joint_names": list(H36M_JOINTS),
-            "joints3d_mm": np.round(self.joints3d_mm, 2).tolist(),
-            "coarse3d_mm": np.round(self.coarse3d_mm, 2).tolist(),
-            "joints2d_px": np.round(self.joints2d_px, 2).tolist(),
-            "confidence": np.round(self.confidence, 3).tolist(),
-            "crop_box_xywh": [round(float(v), 2) for v in (x, y, w, h)],
-            "retention": self.retention,
-            "kept_tokens": self.kept_tokens,
-            "total_tokens": self.total_tokens,
-            "background_attention": None if self.background_attention is None else round(self.background_attention, 4),
-            "off_person_attention": None if self.off_person_attention is None else round(self.off_person_attention, 4),
-            "off_person_attention_uniform": None
-            if self.off_person_uniform is None
-            else round(self.off_person_uniform, 4),
-            "timings_ms": self.timings_ms,
-            "people_found": self.people_found,
-            "notes": self.notes,
-            "intrinsics_assumed": None if self.intrinsics is None else np.round(self.intrinsics, 2).tolist(),
-            "ray_through_px": None if self.ray_through_px is None else np.round(self.ray_through_px, 2).tolist(),
-            "flip_test": self.flip_test,
-        }
-
-    def scaled(self, factor: float) -> Estimate:
-        """The same estimate for the photo resized by ``factor`` (2D joints and crop in its pixels);
-        the 3D pose, attention and stage-1 cache are unchanged, so it can still be refined."""
-        if factor == 1.0:
-            return self
-        crop = Crop(self.crop.center * factor, self.crop.scale * factor, self.crop.size, self.crop.rotation)
-        intrinsics, ray = (None if v is None else v * factor for v in (self.intrinsics, self.ray_through_px))
-        return replace(
-            self,
-            joints2d_px=self.joints2d_px * factor,
-            crop=crop,
-            notes=list(self.notes),
-            intrinsics=intrinsics,
-            ray_through_px=ray,
-        )
-
-    def noting_people(self, count: int) -> Estimate:
-        """Records how many people the detector found (the estimate is of the largest)."""
-        self.people_found = count
-        if count > 1:
-            self.notes.append(f"{count} people found: showing the largest")
-        return self
-
-    def noting_unseen(self, image_shape: tuple[int, ...]) -> Estimate:
-        """Notes the joints MediaPipe placed outside the photo (a portrait's hands and legs): inferred, not seen."""
-        h, w = image_shape[:2]
-        x, y = self.joints2d_px[:, 0], self.joints2d_px[:, 1]
-        outside = [H36M_JOINTS[j].replace("_", " ") for j in np.flatnonzero((x < 0) | (x >= w) | (y < 0) | (y >= h))]
-        if outside:
-            self.notes.append(f"outside the photo, so inferred rather than seen: {', '.join(outside)}")
-        return self
-
-    def map_to_image(self, grid: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
-        """A token-grid map (H, W) -> image pixels (h, w) through the crop's inverse affine."""
-        w, h = self.crop.size
-        on_crop = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
-        return np.asarray(
-            cv2.warpAffine(
-                on_crop,
-                self.crop.to_image_matrix,
-                (image_shape[1], image_shape[0]),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=(0,),
-            )
-        )
 
 
 class Estimator:
@@ -305,15 +193,16 @@ class Estimator:
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
             if pose.mask is not None:
-                estimate.off_person_attention, estimate.off_person_uniform = self.off_person(estimate, pose.mask)
+                off_person = self.off_person(estimate, pose.mask)
+                estimate.diagnostics.off_person_attention, estimate.diagnostics.off_person_uniform = off_person
         return estimates
 
     def off_person(self, estimate: Estimate, mask: np.ndarray) -> tuple[float, float]:
         """The last stage-1 layer's attention off the person (MediaPipe's segmentation warped into the
         crop) and uniform attention's share on the same crop."""
-        on_crop = estimate.crop.warp(mask) > 0.5
+        on_crop = estimate.pose.crop.warp(mask) > 0.5
         background = silhouette_background(on_crop[None], self.model.encoder.stride)
-        last = estimate.attention[len(self.model.config.stage1) - 1]
+        last = estimate.diagnostics.attention[len(self.model.config.stage1) - 1]
         return float(attention_share(last[None], background)[0]), float(background.mean())
 
     def refine(self, estimate: Estimate, retention: float) -> Estimate:
@@ -323,26 +212,27 @@ class Estimator:
         t = time.perf_counter()
         with torch.inference_mode(), self._autocast():
             out = self.model.stage2(estimate._stage1, retention)
-        timings = {**estimate.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
-        assert estimate.intrinsics is not None and estimate.ray_through_px is not None  # set by _estimate
+        before, pose = estimate.diagnostics, estimate.pose
+        timings = {**before.timings_ms, "stage2": (time.perf_counter() - t) * 1000}
         refined = self._estimate(
             out,
-            estimate.joints2d_px,
-            estimate.confidence,
-            estimate.crop,
-            estimate.crop.to_crop(estimate.joints2d_px),
+            pose.joints2d_px,
+            pose.confidence,
+            pose.crop,
+            pose.crop.to_crop(pose.joints2d_px),
             timings,
-            estimate.intrinsics,
-            estimate.ray_through_px,
-            estimate.flip_test,
+            pose.intrinsics,
+            pose.ray_through_px,
+            before.flip_test,
         )
-        return replace(
-            refined,
-            people_found=estimate.people_found,
-            notes=list(estimate.notes),
-            off_person_attention=estimate.off_person_attention,
-            off_person_uniform=estimate.off_person_uniform,
+        refined.diagnostics = replace(
+            refined.diagnostics,
+            people_found=before.people_found,
+            notes=list(before.notes),
+            off_person_attention=before.off_person_attention,
+            off_person_uniform=before.off_person_uniform,
         )
+        return refined
 
     def _estimate(
         self,
@@ -377,19 +267,21 @@ class Estimator:
             relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
             return self.codec.decode_pose(relative, ray_through, intrinsics)
 
-        return Estimate(
+        pose = PersonPose(
             joints3d_mm=camera_mm(out.refined),
             coarse3d_mm=camera_mm(out.coarse),
-            intrinsics=np.asarray(intrinsics),
-            ray_through_px=np.asarray(ray_through, dtype=np.float64),
             joints2d_px=np.asarray(joints_px),
             confidence=np.asarray(confidence),
             crop=crop,
+            intrinsics=np.asarray(intrinsics, dtype=np.float64),
+            ray_through_px=np.asarray(ray_through, dtype=np.float64),
+        )
+        diagnostics = Diagnostics(
             attention=attention,
             kept_mask=None if mask is None else mask[0].cpu().numpy(),
-            background_attention=background,
             retention=out.retention,
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            background_attention=background,
             flip_test=flip,
-            _stage1=stage1,
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
+        return Estimate(pose, diagnostics, _stage1=stage1)

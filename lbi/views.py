@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from . import draw
-from .estimator import Estimate, Estimator, NoPersonFound
+from .estimate import Estimate
+from .estimator import Estimator, NoPersonFound
 from .fileio import atomic_path
 from .image_io import ImageError, Photo, as_rgb, read_photo
 from .model.selection import retention_rate
@@ -83,21 +84,18 @@ def load_photo(source: str | Path | bytes | np.ndarray, name: str | None = None)
 
 
 def summary_markdown(estimate: Estimate) -> str:
-    lines = []
-    for note in estimate.notes:
-        lines.append(f"**Note:** {note}")
-    if estimate.off_person_attention is not None and estimate.off_person_uniform is not None:
+    diag = estimate.diagnostics
+    lines = [f"**Note:** {note}" for note in diag.notes]
+    if diag.off_person_attention is not None and diag.off_person_uniform is not None:
         lines.append(
             f"**Attention off the person** (last stage-1 layer; MediaPipe's segmentation): "
-            f"{100 * estimate.off_person_attention:.1f} % "
-            f"(uniform attention: {100 * estimate.off_person_uniform:.1f} %)"
+            f"{100 * diag.off_person_attention:.1f} % "
+            f"(uniform attention: {100 * diag.off_person_uniform:.1f} %)"
         )
-    bg = "n/a" if estimate.background_attention is None else f"{100 * estimate.background_attention:.1f} %"
+    bg = "n/a" if diag.background_attention is None else f"{100 * diag.background_attention:.1f} %"
     lines.append(f"**Background attention** (last stage-1 layer, outside 30 px of the joints): {bg}")
-    lines.append(
-        f"**Kept patches:** {estimate.kept_tokens} of {estimate.total_tokens} (retention {estimate.retention:.2f})"
-    )
-    timings = " · ".join(f"{name} {ms:.1f}" for name, ms in estimate.timings_ms.items())
+    lines.append(f"**Kept patches:** {diag.kept_tokens} of {diag.total_tokens} (retention {diag.retention:.2f})")
+    timings = " · ".join(f"{name} {ms:.1f}" for name, ms in diag.timings_ms.items())
     lines.append(f"**Timings (ms):** {timings}")
     return "\n\n".join(lines)
 
@@ -172,7 +170,9 @@ def photo_view(
     on_display = estimate.scaled(scale)
     return PhotoView(
         pose2d=files.image(
-            draw.draw_skeleton_2d(shown, on_display.joints2d_px, on_display.confidence, on_display.crop.box),
+            draw.draw_skeleton_2d(
+                shown, on_display.pose.joints2d_px, on_display.pose.confidence, on_display.pose.crop.box
+            ),
             "lbi_pose2d",
         ),
         attention=attention_view(rgb, estimate, files, layer, joint),
@@ -218,9 +218,9 @@ def live_frame(
         _label(out, "no person in view")
     else:
         state.last, state.last_rgb = estimate, rgb
-        out = draw.draw_skeleton_2d(rgb, estimate.joints2d_px, estimate.confidence)
+        out = draw.draw_skeleton_2d(rgb, estimate.pose.joints2d_px, estimate.pose.confidence)
         inset_size = max(96, min(out.shape[:2]) // 3)
-        inset = draw.projected_skeleton(estimate.joints3d_mm, size=inset_size)
+        inset = draw.projected_skeleton(estimate.pose.joints3d_mm, size=inset_size)
         out[-inset_size:, -inset_size:] = inset
     _label(out, f"{state.fps:4.1f} fps", row=1)
     return out, state

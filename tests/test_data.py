@@ -1,5 +1,6 @@
 """Data pipelines on files fabricated in the exact on-disk formats: Human3.6M, 3DHP, LBI-Synth."""
 
+import hashlib
 import json
 import zipfile
 
@@ -15,7 +16,7 @@ from lbi.data.h36m import CAMERA_IDS, KEEP_32_TO_17, prepare_h36m, sh_to_h36m
 from lbi.data.mpi_inf_3dhp import prepare_3dhp
 from lbi.data.safe_npz import load_npz
 from lbi.data.synth.body import FAMILIES, BodyShape, pose_body, sample_angles
-from lbi.data.synth.generate import LAB_TEST, LAB_TRAIN, SIZES, Job, render_job
+from lbi.data.synth.generate import LAB_TEST, LAB_TRAIN, SIZES, WILD_TEST, Job, render_job
 from lbi.skeleton import H36M_TO_MPI, bone_lengths
 
 
@@ -45,6 +46,20 @@ def test_synth_annotations_are_consistent(synth_root):
         # human proportions: bone lengths within H36M-like ranges (mm)
         bones = bone_lengths(data.ann["joints3d"][row])
         assert 300 < bones[1] < 560 and 300 < bones[2] < 560  # right thigh, shin
+
+
+@pytest.mark.parametrize(
+    ("part", "subjects", "digest"),
+    [
+        ("lab_train", LAB_TRAIN, "6ec3358560cfe2abdbe088b25de50618515b2c69"),
+        ("wild_test", WILD_TEST, "e176e3e17bb4ad3996af70dee4ee7728ea3bc36f"),
+    ],
+)
+def test_first_benchmark_poses_stay_as_published(part, subjects, digest):
+    """lab / wild are a published benchmark: their 3D joints (to 0.1 um) do not move when the kinematic core
+    they share with the randomised domains changes."""
+    joints = np.stack([render_job(Job(0, part, i, subjects[i]))[2]["joints3d"] for i in range(3)])
+    assert hashlib.sha1(np.round(joints, 4).tobytes()).hexdigest() == digest
 
 
 def test_synth_rendering_is_deterministic_and_bodies_stand_on_the_floor():

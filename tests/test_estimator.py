@@ -29,23 +29,27 @@ def photo():
 def test_predict_on_a_photo(estimator, photo):
     est = estimator.predict(photo)
     assert isinstance(est, Estimate)
-    assert est.joints3d_mm.shape == est.coarse3d_mm.shape == (17, 3) and np.all(est.joints3d_mm[0] == 0)
+    assert est.pose.joints3d_mm.shape == est.pose.coarse3d_mm.shape == (17, 3) and np.all(est.pose.joints3d_mm[0] == 0)
     h, w = photo.shape[:2]
-    visible = est.confidence > 0.5  # a portrait: MediaPipe extrapolates the unseen legs below the frame
+    visible = est.pose.confidence > 0.5  # a portrait: MediaPipe extrapolates the unseen legs below the frame
     assert 5 <= visible.sum() < 17  # head, nose, thorax, shoulders
-    assert np.all((est.joints2d_px[visible] >= 0) & (est.joints2d_px[visible] <= [w, h]))
-    assert est.attention.shape == (6, 17, 64, 48)
-    np.testing.assert_allclose(est.attention[:3].sum(axis=(2, 3)), 1.0, rtol=1e-4)
-    assert est.kept_tokens == math.ceil(0.3 * 3072) and est.total_tokens == 3072
-    assert 0.0 <= est.background_attention <= 1.0
-    assert 0.0 <= est.off_person_attention <= 1.0 and 0.0 < est.off_person_uniform < 1.0  # MediaPipe's segmentation
+    assert np.all((est.pose.joints2d_px[visible] >= 0) & (est.pose.joints2d_px[visible] <= [w, h]))
+    assert est.diagnostics.attention.shape == (6, 17, 64, 48)
+    np.testing.assert_allclose(est.diagnostics.attention[:3].sum(axis=(2, 3)), 1.0, rtol=1e-4)
+    assert est.diagnostics.kept_tokens == math.ceil(0.3 * 3072) and est.diagnostics.total_tokens == 3072
+    assert 0.0 <= est.diagnostics.background_attention <= 1.0
+    assert (
+        0.0 <= est.diagnostics.off_person_attention <= 1.0 and 0.0 < est.diagnostics.off_person_uniform < 1.0
+    )  # MediaPipe's segmentation
     nobody = estimator.off_person(est, np.zeros(photo.shape[:2], np.float32))
     everyone = estimator.off_person(est, np.ones(photo.shape[:2], np.float32))
     assert (
-        nobody == (1.0, 1.0) and everyone[1] < est.off_person_uniform and everyone[0] <= est.off_person_attention + 1e-9
+        nobody == (1.0, 1.0)
+        and everyone[1] < est.diagnostics.off_person_uniform
+        and everyone[0] <= est.diagnostics.off_person_attention + 1e-9
     )
-    assert {"detector", "crop", "encoder", "stage1", "stage2"} <= set(est.timings_ms)
-    heat = est.map_to_image(est.attention[2].sum(0), photo.shape[:2])
+    assert {"detector", "crop", "encoder", "stage1", "stage2"} <= set(est.diagnostics.timings_ms)
+    heat = est.map_to_image(est.diagnostics.attention[2].sum(0), photo.shape[:2])
     assert heat.shape == photo.shape[:2] and heat.max() > 0
 
 
@@ -58,9 +62,9 @@ def test_refine_reruns_stage2_only(estimator, photo):
         wide = estimator.refine(est, retention=1.0)
     finally:
         handle.remove()
-    assert calls == [] and wide.kept_tokens == 3072 and wide.retention == 1.0
-    np.testing.assert_array_equal(wide.coarse3d_mm, est.coarse3d_mm)
-    assert not np.allclose(wide.joints3d_mm, est.joints3d_mm)
+    assert calls == [] and wide.diagnostics.kept_tokens == 3072 and wide.diagnostics.retention == 1.0
+    np.testing.assert_array_equal(wide.pose.coarse3d_mm, est.pose.coarse3d_mm)
+    assert not np.allclose(wide.pose.joints3d_mm, est.pose.joints3d_mm)
 
 
 @pytest.mark.slow
@@ -73,7 +77,7 @@ def test_no_person_and_batches(estimator, photo):
         isinstance(results[0], Estimate) and isinstance(results[1], NoPersonFound) and isinstance(results[2], Estimate)
     )
     single = estimator.predict(photo)
-    np.testing.assert_allclose(results[0].joints3d_mm, single.joints3d_mm, atol=1e-3)
+    np.testing.assert_allclose(results[0].pose.joints3d_mm, single.pose.joints3d_mm, atol=1e-3)
 
 
 @pytest.mark.slow
@@ -84,23 +88,23 @@ def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     from lbi.model.flip import flip_test
 
     flipped, plain = estimator.predict(photo), estimator.predict(photo, flip_test=False)
-    assert flipped.flip_test and not plain.flip_test and flipped.to_dict()["flip_test"] is True
-    inputs = estimator.codec.encode(photo, estimator.detect(photo)[0].box, flipped.joints2d_px)
+    assert flipped.diagnostics.flip_test and not plain.diagnostics.flip_test and flipped.to_dict()["flip_test"] is True
+    inputs = estimator.codec.encode(photo, estimator.detect(photo)[0].box, flipped.pose.joints2d_px)
     with torch.no_grad():
         out = flip_test(estimator.model, inputs.image[None], inputs.joints2d[None])
     pose = (out.refined[0] - out.refined[0, :1]).numpy() * 1000
     expected = estimator.codec.decode_pose(pose, inputs.crop.center, default_intrinsics(photo.shape[1], photo.shape[0]))
-    np.testing.assert_allclose(flipped.joints3d_mm, expected, atol=1e-2)
-    assert not np.allclose(flipped.joints3d_mm, plain.joints3d_mm, atol=1.0)
-    np.testing.assert_allclose(flipped.attention, plain.attention, atol=1e-5)
-    np.testing.assert_array_equal(flipped.kept_mask, plain.kept_mask)
+    np.testing.assert_allclose(flipped.pose.joints3d_mm, expected, atol=1e-2)
+    assert not np.allclose(flipped.pose.joints3d_mm, plain.pose.joints3d_mm, atol=1.0)
+    np.testing.assert_allclose(flipped.diagnostics.attention, plain.diagnostics.attention, atol=1e-5)
+    np.testing.assert_array_equal(flipped.diagnostics.kept_mask, plain.diagnostics.kept_mask)
     wide = estimator.refine(flipped, retention=1.0)
-    assert wide.flip_test and wide.kept_tokens == 3072
-    np.testing.assert_allclose(wide.coarse3d_mm, flipped.coarse3d_mm, atol=1e-3)
+    assert wide.diagnostics.flip_test and wide.diagnostics.kept_tokens == 3072
+    np.testing.assert_allclose(wide.pose.coarse3d_mm, flipped.pose.coarse3d_mm, atol=1e-3)
     assert (
         Estimator(model=estimator.model, device="cpu", detector=estimator.detector, flip_test=False)
         .predict(photo)
-        .flip_test
+        .diagnostics.flip_test
         is False
     )
 
@@ -114,13 +118,15 @@ def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
         model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")), device="cpu"
     )
     found = estimator.predict(photo, flip_test=False)
-    given = estimator.lift(photo, found.joints2d_px, flip_test=False)
-    assert given.crop.box == pytest.approx(found.crop.box)
-    assert np.allclose(given.joints3d_mm, found.joints3d_mm, atol=1e-3)
+    given = estimator.lift(photo, found.pose.joints2d_px, flip_test=False)
+    assert given.pose.crop.box == pytest.approx(found.pose.crop.box)
+    assert np.allclose(given.pose.joints3d_mm, found.pose.joints3d_mm, atol=1e-3)
     h, w = photo.shape[:2]
     off_centre = np.array([0.8 * w, 0.8 * w, 0.0, 0.0])  # principal point in a corner: the person sits off-axis
-    known = estimator.lift(photo, found.joints2d_px, flip_test=False, intrinsics=off_centre)
-    assert np.allclose(known.intrinsics, off_centre)
+    known = estimator.lift(photo, found.pose.joints2d_px, flip_test=False, intrinsics=off_centre)
+    assert np.allclose(known.pose.intrinsics, off_centre)
     # the same pose in the model's axes, turned back along another ray: same shape, another orientation
-    assert np.allclose(np.linalg.norm(known.joints3d_mm, axis=1), np.linalg.norm(found.joints3d_mm, axis=1), atol=1e-3)
-    assert not np.allclose(known.joints3d_mm, found.joints3d_mm, atol=1.0)
+    assert np.allclose(
+        np.linalg.norm(known.pose.joints3d_mm, axis=1), np.linalg.norm(found.pose.joints3d_mm, axis=1), atol=1e-3
+    )
+    assert not np.allclose(known.pose.joints3d_mm, found.pose.joints3d_mm, atol=1.0)

@@ -164,5 +164,8 @@ def test_cli_on_rendered_people_with_known_poses(tmp_path, capsys):
     assert means["MediaPipe world landmarks"]["n"] == 2
     assert "lbi, image absent, ground-truth 2D" in means
     assert "python -m train.evaluate_photos" in (tmp_path / "report.md").read_text()
+    assert main([str(root), "--twin", "none", "--coarse", "--out", str(tmp_path / "coarse")]) == 0
+    coarse = json.loads((tmp_path / "coarse.json").read_text())["means"]["lbi, ground-truth 2D"]
+    assert coarse["pa14"] < 100 and coarse["mpjpe14"] != means["lbi, ground-truth 2D"]["mpjpe14"]  # stage 1's pose
     assert main([str(tmp_path / "nowhere")]) == 2
     assert "no gt.npz" in capsys.readouterr().err

@@ -37,11 +37,11 @@ def example_outputs() -> dict[str, dict]:
     for path in sorted((ROOT / "assets").glob("*.jpg")):
         estimate = estimator.predict(read_image(path))
         out[path.name] = {
-            "joints3d_mm": estimate.joints3d_mm.tolist(),
-            "coarse3d_mm": estimate.coarse3d_mm.tolist(),
-            "joints3d_mm_r1": estimator.refine(estimate, 1.0).joints3d_mm.tolist(),
-            "joints2d_px": estimate.joints2d_px.tolist(),
-            "kept_tokens": estimate.kept_tokens,
+            "joints3d_mm": estimate.pose.joints3d_mm.tolist(),
+            "coarse3d_mm": estimate.pose.coarse3d_mm.tolist(),
+            "joints3d_mm_r1": estimator.refine(estimate, 1.0).pose.joints3d_mm.tolist(),
+            "joints2d_px": estimate.pose.joints2d_px.tolist(),
+            "kept_tokens": estimate.diagnostics.kept_tokens,
         }
     return out
 

@@ -46,7 +46,7 @@ def test_person_found_with_a_human_skeleton(estimates, name):
     """Human proportions everywhere, portraits included (their forearms were 115-160 mm before the
     upper split); a standing height only where the photo shows the feet."""
     est = estimates[name]
-    for pose in (est.joints3d_mm, est.coarse3d_mm):
+    for pose in (est.pose.joints3d_mm, est.pose.coarse3d_mm):
         bones = dict(zip([c for c, _ in BONES], bone_lengths(pose)))
         for left, right in zip(LEFT, RIGHT):  # left and right limbs about equally long; the ~110 mm
             # pelvis-hip bones within 60 mm of each other (what a ~25 mm error of one hip joint gives)
@@ -59,7 +59,9 @@ def test_person_found_with_a_human_skeleton(estimates, name):
         )
         assert 0.6 < thigh / shin < 1.67 and 0.6 < upper_arm / forearm < 1.67
         height = pose[J("head"), 1] - (pose[J("left_foot"), 1] + pose[J("right_foot"), 1]) / 2  # y points down
-        if not any("foot" in note for note in est.notes):  # a portrait's legs are a guess: standing or seated
+        if not any(
+            "foot" in note for note in est.diagnostics.notes
+        ):  # a portrait's legs are a guess: standing or seated
             assert -2100 < height < -1100, name
 
 
@@ -67,7 +69,7 @@ def test_person_found_with_a_human_skeleton(estimates, name):
 def test_portraits_have_a_human_upper_body(estimates, name):
     """What MediaPipe sees in a portrait (shoulders, elbows, head) keeps human proportions."""
     est = estimates[name]
-    for pose in (est.joints3d_mm, est.coarse3d_mm):
+    for pose in (est.pose.joints3d_mm, est.pose.coarse3d_mm):
         bones = dict(zip([c for c, _ in BONES], bone_lengths(pose)))
         shoulders = bones[J("left_shoulder")] + bones[J("right_shoulder")]
         assert 0.6 < bones[J("left_shoulder")] / bones[J("right_shoulder")] < 1.67, name
@@ -82,25 +84,25 @@ def test_upright_people_come_out_upright(estimates, name):
     within 25 degrees of the image's up direction. A portrait's crop centre lies below the photo; turning the
     pose back from the ray through it (47 degrees down on Grace Hopper) had her spine leaning back 33 degrees."""
     est = estimates[name]
-    spine = est.joints3d_mm[J("thorax")] - est.joints3d_mm[J("pelvis")]
+    spine = est.pose.joints3d_mm[J("thorax")] - est.pose.joints3d_mm[J("pelvis")]
     assert np.degrees(np.arccos(-spine[1] / np.linalg.norm(spine))) < 25, name
     h, w = read_image(ASSETS / name).shape[:2]
-    x, y = est.ray_through_px
+    x, y = est.pose.ray_through_px
     assert 0 <= x <= w and 0 <= y <= h
     if name in RENDERS:  # the whole person in the photo: the ray through the crop centre
-        np.testing.assert_allclose(est.ray_through_px, est.crop.center)
+        np.testing.assert_allclose(est.pose.ray_through_px, est.pose.crop.center)
 
 
 def test_joints_outside_the_photo_are_noted(estimates):
     """Grace Hopper's portrait ends at the chest: her legs are MediaPipe's guess, and the note says so."""
     est = estimates["grace_hopper.jpg"]
-    note = next(n for n in est.notes if n.startswith("outside the photo"))
+    note = next(n for n in est.diagnostics.notes if n.startswith("outside the photo"))
     h, w = read_image(ASSETS / "grace_hopper.jpg").shape[:2]
     for joint in ("left_knee", "right_foot"):
-        x, y = est.joints2d_px[J(joint)]
+        x, y = est.pose.joints2d_px[J(joint)]
         assert not (0 <= x < w and 0 <= y < h) and joint.replace("_", " ") in note
     assert "head" not in note.split(": ")[1].split(", ")
-    assert not any(n.startswith("outside the photo") for n in estimates["lbi_synth_wild.jpg"].notes)
+    assert not any(n.startswith("outside the photo") for n in estimates["lbi_synth_wild.jpg"].diagnostics.notes)
 
 
 @pytest.mark.parametrize("name", PHOTOS)
@@ -108,14 +110,17 @@ def test_left_and_right_agree_with_the_2d_pose(estimates, name):
     """Where the 2D pose separates a left/right pair clearly, the 3D pose orders it the same way
     along the camera's x axis (the same axis as image x)."""
     est = estimates[name]
-    torso = np.linalg.norm(est.joints2d_px[J("thorax")] - est.joints2d_px[J("pelvis")])
+    torso = np.linalg.norm(est.pose.joints2d_px[J("thorax")] - est.pose.joints2d_px[J("pelvis")])
     checked = 0
     for left, right in (("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")):
-        dx_2d = est.joints2d_px[J(left), 0] - est.joints2d_px[J(right), 0]
-        if abs(dx_2d) < 0.25 * torso or min(est.confidence[J(left)], est.confidence[J(right)]) < 0.5:
+        dx_2d = est.pose.joints2d_px[J(left), 0] - est.pose.joints2d_px[J(right), 0]
+        if abs(dx_2d) < 0.25 * torso or min(est.pose.confidence[J(left)], est.pose.confidence[J(right)]) < 0.5:
             continue
         checked += 1
-        assert np.sign(est.joints3d_mm[J(left), 0] - est.joints3d_mm[J(right), 0]) == np.sign(dx_2d), (name, left)
+        assert np.sign(est.pose.joints3d_mm[J(left), 0] - est.pose.joints3d_mm[J(right), 0]) == np.sign(dx_2d), (
+            name,
+            left,
+        )
     assert checked, f"{name}: no clearly separated left/right pair to check"
 
 
@@ -124,7 +129,7 @@ def test_renders_close_to_their_ground_truth(estimates, name):
     truth = json.loads((ASSETS / "lbi_synth_examples.json").read_text())[name.removesuffix(".jpg")]
     gt = np.array(truth["joints3d_mm"])
     gt -= gt[:1]
-    error = float(mpjpe(estimates[name].joints3d_mm[None], gt[None])[0])
+    error = float(mpjpe(estimates[name].pose.joints3d_mm[None], gt[None])[0])
     assert error < 150.0, f"{name}: MPJPE {error:.1f} mm"
 
 
@@ -135,8 +140,8 @@ def test_several_people_pick_the_largest(estimator):
     canvas[-small.shape[0] :, : small.shape[1]] = small
     canvas[:, small.shape[1] :] = big
     est = estimator.predict(canvas)
-    assert est.people_found == 2 and "2 people found" in est.notes[0]
-    assert est.joints2d_px[J("head"), 0] > small.shape[1]  # the larger person, on the right
+    assert est.diagnostics.people_found == 2 and "2 people found" in est.diagnostics.notes[0]
+    assert est.pose.joints2d_px[J("head"), 0] > small.shape[1]  # the larger person, on the right
 
 
 def test_no_person(estimator):

@@ -11,6 +11,7 @@ from lbi.codec import InputCodec
 from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.data.synth.generate import RAND_SIZES, RAND_TEST, RAND_TRAIN, RandJob, render_rand_job
+from lbi.data.synth.randomised import PHOTO_CAMERAS
 from lbi.metrics import attention_share, circle_background, peak_near_joint, peak_on_person, silhouette_background
 from lbi.skeleton import H36M_JOINTS
 from tests.conftest import annotation_row
@@ -74,6 +75,19 @@ def test_upper_crops_are_rand_crops_cut_below_the_shoulders(synth_root, tmp_path
     again = PreparedData(tmp_path / "upper")
     np.testing.assert_array_equal(again.ann["source_index"], upper.ann["source_index"])
     np.testing.assert_array_equal(again.ann["cut_row"], upper.ann["cut_row"])
+
+
+def test_photo_domain_draws_everyday_cameras_and_its_own_people():
+    """The photo domain renders other samples than rand's at the same index, under PHOTO_CAMERAS' lenses."""
+    rand = render_rand_job(RandJob(seed=0, split="train", index=5, subject="R005"))
+    photo = render_rand_job(RandJob(seed=0, split="train", index=5, subject="R005", domain="photo"))
+    assert photo[0][2]["camera"] == "photo" and rand[0][2]["camera"] == "rand"
+    assert not np.allclose(photo[0][2]["joints3d"], rand[0][2]["joints3d"])
+    for k in range(6):
+        (row,) = render_rand_job(RandJob(seed=0, split="test", index=k, subject="T000", domain="photo"))[:1]
+        fx, width = row[2]["intrinsics"][0], row[2]["image_size"][0]
+        fov = np.degrees(2 * np.arctan(width / 2 / fx))
+        assert PHOTO_CAMERAS.fov_deg[0] - 1e-6 <= fov <= PHOTO_CAMERAS.fov_deg[1] + 1e-6
 
 
 def test_rand_rendering_is_deterministic_by_seed():

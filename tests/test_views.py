@@ -1,5 +1,6 @@
 """What the app draws: overlays line up with the estimate, the 3D figure holds the right poses."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -8,7 +9,8 @@ import pytest
 
 from lbi import draw
 from lbi.crop import Crop
-from lbi.estimator import Estimate, Estimator
+from lbi.estimate import Diagnostics, Estimate, PersonPose
+from lbi.estimator import Estimator
 from lbi.image_io import read_image
 from lbi.model import kept_count
 from lbi.views import Controls, OutputFiles, layer_names, photo_view, summary_markdown
@@ -33,7 +35,7 @@ def estimate(estimator, photo):
 
 def test_photo_view(estimator, photo, estimate):
     names = layer_names(estimator)
-    assert len(names) == len(estimate.attention) and "PGTL" in names[1]
+    assert len(names) == len(estimate.diagnostics.attention) and "PGTL" in names[1]
     view = photo_view(photo, estimate, OutputFiles(), layer=1, joint="left_wrist", show="both")
     for path in (view.pose2d, view.attention, view.kept):
         image = read_image(path)
@@ -48,7 +50,9 @@ def _grid_estimate(kept: np.ndarray | None, attention: np.ndarray) -> Estimate:
     token (i, j) of an 8 x 6 grid (stride 32) covers x 50 + 32 j .. +32, y 40 + 32 i .. +32."""
     crop = Crop(np.array([50 + 96.0, 40 + 128.0]), np.array([192 / 200, 256 / 200]), (192, 256))
     zeros = np.zeros((17, 3))
-    return Estimate(zeros, zeros, np.full((17, 2), 100.0), np.ones(17), crop, attention, kept, None, 0.3)
+    camera, ray = np.array([300.0, 300.0, 150.0, 170.0]), crop.center
+    pose = PersonPose(zeros, zeros, np.full((17, 2), 100.0), np.ones(17), crop, camera, ray)
+    return Estimate(pose, Diagnostics(attention, kept, 0.3, None))
 
 
 def _block(i: int, j: int, inset: int = 4) -> tuple[slice, slice]:
@@ -79,8 +83,8 @@ def test_attention_overlay_peaks_where_the_attention_does():
 
 def test_retention_changes_what_is_shown(estimator, photo, estimate):
     wide = estimator.refine(estimate, 1.0)
-    total = estimate.total_tokens
-    assert wide.kept_tokens == total and estimate.kept_tokens == kept_count(0.3, total)
+    total = estimate.diagnostics.total_tokens
+    assert wide.diagnostics.kept_tokens == total and estimate.diagnostics.kept_tokens == kept_count(0.3, total)
     assert f"{total} of {total}" in summary_markdown(
         wide
     ) and f"{kept_count(0.3, total)} of {total}" in summary_markdown(estimate)
@@ -89,7 +93,7 @@ def test_retention_changes_what_is_shown(estimator, photo, estimate):
 
 
 def test_projected_skeleton_and_empty_figure(estimate):
-    small = draw.projected_skeleton(estimate.joints3d_mm, size=160)
+    small = draw.projected_skeleton(estimate.pose.joints3d_mm, size=160)
     assert small.shape == (160, 160, 3) and (small != 30).any()
     assert len(draw.skeleton_figure(None).data) == 0
 
@@ -100,7 +104,7 @@ def test_output_files_are_reused_and_bounded(estimate):
     assert files.json(estimate) == first  # the same result: the same file, not a new one
     paths = {first}
     for r in (0.1, 0.2, 0.4, 0.5):
-        other = Estimate(**{**estimate.__dict__, "retention": r})
+        other = replace(estimate, diagnostics=replace(estimate.diagnostics, retention=r))
         paths.add(files.json(other))
     assert len(paths) == 5 and len(list(files.folder.iterdir())) == 3  # only the newest three are kept
     picture = np.full((80, 60, 3), 90, np.uint8)
@@ -118,9 +122,9 @@ def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels
     view = photo_view(big, scaled, OutputFiles(), original_scale=2.0)
     assert max(read_image(view.pose2d).shape[:2]) == DISPLAY_SIDE
     saved = json.loads(Path(view.json_path).read_text())
-    np.testing.assert_allclose(saved["joints2d_px"], estimate.joints2d_px * 6, atol=0.02)
+    np.testing.assert_allclose(saved["joints2d_px"], estimate.pose.joints2d_px * 6, atol=0.02)
     np.testing.assert_allclose(
-        estimator.refine(scaled, 1.0).joints3d_mm, estimator.refine(estimate, 1.0).joints3d_mm, atol=1e-4
+        estimator.refine(scaled, 1.0).pose.joints3d_mm, estimator.refine(estimate, 1.0).pose.joints3d_mm, atol=1e-4
     )  # a rescaled estimate refines to the same 3D
 
 

@@ -321,7 +321,7 @@ def portrait_arms(weights: Path) -> dict[str, tuple[float, float]]:
 
     estimator, arms = Estimator(weights, device="cpu"), {}
     for name in PORTRAITS:
-        lengths = bone_lengths(estimator.predict(read_image(ASSETS / name)).joints3d_mm)
+        lengths = bone_lengths(estimator.predict(read_image(ASSETS / name)).pose.joints3d_mm)
         bone = {H36M_JOINTS[child]: length for (child, _), length in zip(BONES, lengths)}  # named by the child joint
         arms[name] = ((bone["left_elbow"] + bone["right_elbow"]) / 2, (bone["left_wrist"] + bone["right_wrist"]) / 2)
     return arms

@@ -129,7 +129,7 @@ class ImageLifter:
     def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
         """(17, 2) image pixels -> (17, 3) root-relative mm in camera axes."""
         estimate = self.estimator.lift(rgb, joints_px, flip_test=flip, intrinsics=intrinsics)
-        return estimate.coarse3d_mm if self.coarse else estimate.joints3d_mm
+        return estimate.pose.coarse3d_mm if self.coarse else estimate.pose.joints3d_mm
 
 
 class PoseLifter:
@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also lbi's pose path alone (the image absent): what the image adds or costs",
     )
     parser.add_argument("--no-flip-test", action="store_true", help="lift each crop alone, not also its mirror")
+    parser.add_argument(
+        "--coarse", action="store_true", help="lbi's stage-1 pose (as a stage-1 training run reports it), not stage 2's"
+    )
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
     args = parser.parse_args(argv)
 
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for folder in args.dirs:  # the folders first: a wrong path is told before the models load
             PhotoSet.load(folder)
-        lifters = lifters_of(Estimator(weights, device="cpu").model, "lbi")
+        lifters = lifters_of(Estimator(weights, device="cpu").model, "lbi", coarse=args.coarse)
         if not args.image_absent:
             del lifters["lbi, image absent"]
         twin = args.twin or (str(BUNDLED_TWIN) if BUNDLED_TWIN.is_file() else "none")

@@ -4,7 +4,8 @@
 Renders LBI-Synth into the prepared-dataset format: lab (train + test subjects, 4 fixed cameras),
 wild (test: random cameras and scenes) and rand (train + test: the domain-randomised split, each
 pose on several backgrounds; its photographs come from scikit-image: pip install -e ".[synth]") and upper
-(rand's crops cut below the shoulders, as portraits and webcams at a desk are; made from rand) and
+(rand's crops cut below the shoulders, as portraits and webcams at a desk are; made from rand), photo
+(rand's renders under the cameras of everyday photos: eye-level to moderately high, 40-75 degree lenses) and
 pairs (pose-only: procedural poses under the cameras of everyday photos, no image; lbi.data.synth.pairs).
 ``--resume`` continues an interrupted render from its last checkpoint.
 """
@@ -14,7 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from lbi.data.synth.generate import PAIR_SIZES, PARTS, RAND_SIZES, SIZES, generate, generate_pairs, generate_randomised
+from lbi.data.synth.generate import (
+    PAIR_SIZES,
+    PARTS,
+    PHOTO_SIZES,
+    RAND_SIZES,
+    SIZES,
+    generate,
+    generate_pairs,
+    generate_randomised,
+)
 from lbi.data.synth.upper import UPPER_SIZES, generate_upper
 
 
@@ -28,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         "--domains",
         nargs="+",
         default=["lab", "wild", "rand", "upper"],
-        choices=["lab", "wild", "rand", "upper", "pairs"],
+        choices=["lab", "wild", "rand", "upper", "photo", "pairs"],
     )
     parser.add_argument(
         "--parts",
@@ -43,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     seconds = generate(args.out, args.size, args.seed, args.workers, parts, args.resume) if parts else {}
     if "rand" in args.domains:
         seconds["rand"] = generate_randomised(args.out, args.size, args.seed, args.workers, args.resume)
+    if "photo" in args.domains:
+        seconds["photo"] = generate_randomised(args.out, args.size, args.seed, args.workers, args.resume, "photo")
     if "upper" in args.domains:
         seconds["upper"] = generate_upper(args.out, args.size, args.seed)
     if "pairs" in args.domains:
@@ -56,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
                     **SIZES[args.size],
                     "rand": RAND_SIZES[args.size],
                     "upper": UPPER_SIZES[args.size],
+                    "photo": PHOTO_SIZES[args.size],
                     "pairs": PAIR_SIZES[args.size],
                 },
                 "seconds": {k: round(v, 1) for k, v in seconds.items()},

@@ -1,7 +1,5 @@
-"""Synthetic people: per-subject body shapes, a kinematic pose sampler, and the body's primitives.
-
-World frame: metres, y up, floor at y = 0. Body frame before the global yaw: +x is the body's
-left, +y up, +z the direction the body faces. Joints come out in H36M-17 order.
+"""The first benchmark's people (lab / wild): per-subject body shapes, a pose sampler, and the body's primitives,
+on the kinematic core of :mod:`.kinematics` (frames, joints and bone lengths as documented there).
 
 Poses are built by forward kinematics from joint angles with anatomical limits. A pose is drawn
 from one of six motion families (walk, sit, squat, reach, bend, turn) and then perturbed within
@@ -16,39 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from ...skeleton import H36M_JOINTS
+from .kinematics import (
+    DOWN,
+    LAB_SKIN_TONES,
+    SIDES,
+    J,
+    bone_end,
+    head_points,
+    limb_rotation,
+    rot_x,
+    rot_y,
+    sample_lengths,
+    spine_chain,
+)
 
 FAMILIES = ("walk", "sit", "squat", "reach", "bend", "turn")
-J = {name: i for i, name in enumerate(H36M_JOINTS)}
-
-# mean H36M segment lengths in metres (root-to-hip is lateral)
-MEAN_LENGTHS = {
-    "hip": 0.13,
-    "thigh": 0.45,
-    "shin": 0.44,
-    "spine_low": 0.23,
-    "spine_high": 0.25,
-    "neck": 0.115,
-    "head": 0.115,
-    "shoulder": 0.15,
-    "upper_arm": 0.28,
-    "forearm": 0.25,
-}
-
-
-def rot_x(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def rot_y(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def rot_z(a: float) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
 
 @dataclass
@@ -65,12 +45,8 @@ class BodyShape:
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> BodyShape:
-        scale = rng.uniform(0.9, 1.1)  # overall size, +-10 %
-        lengths = {k: v * scale * rng.uniform(0.96, 1.04) for k, v in MEAN_LENGTHS.items()}
-        skin_tones = np.array(
-            [[0.96, 0.80, 0.69], [0.87, 0.67, 0.52], [0.71, 0.51, 0.36], [0.55, 0.37, 0.25], [0.36, 0.24, 0.16]]
-        )
-        skin = skin_tones[rng.integers(len(skin_tones))] * rng.uniform(0.92, 1.05)
+        lengths = sample_lengths(rng, (0.9, 1.1), (0.96, 1.04))  # overall size +-10 %, each bone +-4 %
+        skin = LAB_SKIN_TONES[rng.integers(len(LAB_SKIN_TONES))] * rng.uniform(0.92, 1.05)
         return cls(
             lengths=lengths,
             girth=rng.uniform(0.85, 1.2),
@@ -204,14 +180,6 @@ def sample_angles(
     return family, a.clipped()
 
 
-def head_points(thorax: np.ndarray, r_head: np.ndarray, lengths: dict[str, float]) -> tuple[np.ndarray, ...]:
-    """The H36M neck/nose and head-top joints, and the head's centre, from the thorax and the head's rotation."""
-    nose = thorax + r_head @ np.array([0, lengths["neck"] * 0.95, 0.07])
-    head_top = thorax + r_head @ np.array([0, lengths["neck"] + lengths["head"] + 0.04, 0.0])
-    head_centre = thorax + r_head @ np.array([0, lengths["neck"] + 0.045, 0.015])
-    return nose, head_top, head_centre
-
-
 @dataclass
 class Posed:
     """A body in a pose: H36M joints plus the primitives the renderer draws (world frame)."""
@@ -225,14 +193,8 @@ class Posed:
 def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (0.0, 0.0)) -> Posed:
     """Forward kinematics, then lowers the body so that its lowest point touches the floor."""
     L = shape.lengths
-    down = np.array([0.0, -1.0, 0.0])
     root = rot_y(a.yaw) @ rot_x(a.pitch)
-    pelvis = np.zeros(3)
-    spine_half = rot_x(a.bend / 2) @ rot_y(a.twist / 2) @ rot_z(-a.lean / 2)
-    r_low = root @ spine_half
-    spine = pelvis + r_low @ np.array([0, L["spine_low"], 0])
-    r_high = r_low @ spine_half
-    thorax = spine + r_high @ np.array([0, L["spine_high"], 0])
+    pelvis, spine, thorax, r_low, r_high = spine_chain(root, a.bend, a.twist, a.lean, L)
     r_head = r_high @ rot_y(a.head_yaw) @ rot_x(a.head_pitch)
     nose, head_top, head_centre = head_points(thorax, r_head, L)
 
@@ -242,14 +204,14 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
     g = shape.girth
     capsules, ellipsoids, spheres = [], [], []
     feet = []
-    for k, side in enumerate(("left", "right")):
+    for k, side in enumerate(SIDES):
         sx = 1.0 if side == "left" else -1.0
         hip = pelvis + root @ np.array([sx * L["hip"], -0.02, 0])
-        r_thigh = root @ rot_z(sx * a.hip_abd[k]) @ rot_x(-a.hip_flex[k])
-        knee = hip + r_thigh @ (down * L["thigh"])
+        r_thigh = limb_rotation(root, sx, a.hip_abd[k], a.hip_flex[k])
+        knee = bone_end(hip, r_thigh, L["thigh"])
         r_shin = r_thigh @ rot_x(a.knee[k])
-        ankle = knee + r_shin @ (down * L["shin"])
-        toe = ankle + r_shin @ rot_x(-np.pi / 2 - 0.1) @ (down * 0.15) + np.array([0, -0.03, 0])
+        ankle = bone_end(knee, r_shin, L["shin"])
+        toe = ankle + r_shin @ rot_x(-np.pi / 2 - 0.1) @ (DOWN * 0.15) + np.array([0, -0.03, 0])
         joints[J[f"{side}_hip"]], joints[J[f"{side}_knee"]], joints[J[f"{side}_foot"]] = hip, knee, ankle
         capsules += [
             (hip, knee, 0.075 * g, shape.pants),
@@ -259,11 +221,11 @@ def pose_body(shape: BodyShape, a: PoseAngles, position: tuple[float, float] = (
         feet += [ankle, toe]
 
         shoulder = thorax + r_high @ np.array([sx * L["shoulder"], -0.03, -0.01])
-        r_upper = r_high @ rot_z(sx * a.shoulder_abd[k]) @ rot_x(-a.shoulder_flex[k])
-        elbow = shoulder + r_upper @ (down * L["upper_arm"])
+        r_upper = limb_rotation(r_high, sx, a.shoulder_abd[k], a.shoulder_flex[k])
+        elbow = bone_end(shoulder, r_upper, L["upper_arm"])
         r_fore = r_upper @ rot_x(-a.elbow[k])
-        wrist = elbow + r_fore @ (down * L["forearm"])
-        hand = wrist + r_fore @ (down * 0.07)
+        wrist = bone_end(elbow, r_fore, L["forearm"])
+        hand = bone_end(wrist, r_fore, 0.07)
         joints[J[f"{side}_shoulder"]], joints[J[f"{side}_elbow"]], joints[J[f"{side}_wrist"]] = shoulder, elbow, wrist
         capsules += [(shoulder, elbow, 0.048 * g, shape.shirt), (elbow, wrist, 0.038 * g, shape.skin)]
         spheres.append((hand, 0.045, shape.skin))

@@ -4,6 +4,9 @@
 <out>/wild  split:  test (subjects W00-W05)                     random cameras and scenes
 <out>/rand  splits: train (R000-R199), test (T000-T039)         domain-randomised (randomised.py):
             any camera, rooms / outdoor / flat backgrounds, each pose on several of them
+<out>/photo splits as rand                                      rand's renders under the cameras of
+            everyday photos (PHOTO_CAMERAS), other poses and people
+<out>/pairs splits: train, mix, test                            pose-only pairs under PHOTO_CAMERAS
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ...crop import joint_box
 from ..format import DatasetMeta, DatasetWriter, encode_jpeg, encode_mask
 from .body import BodyShape, pose_body, sample_angles
 from .people import Person
-from .randomised import render_randomised
+from .randomised import PHOTO_CAMERAS, RAND_CAMERAS, render_randomised
 from .render import render_body
 from .scenes import lab_shot, shot_background, wild_shot
 
@@ -98,6 +101,14 @@ RAND_SIZES = {
     "default": {"train": 20000, "test": 2000},
 }
 RAND_VARIANTS = {"train": 2, "test": 1}
+#: the randomised domains: their camera distributions and poses per split (photo: rand's renders under the
+#: cameras of everyday photos, a smaller set)
+RAND_DOMAINS = {"rand": RAND_CAMERAS, "photo": PHOTO_CAMERAS}
+PHOTO_SIZES = {
+    "tiny": {"train": 8, "test": 4},
+    "small": {"train": 1000, "test": 200},
+    "default": {"train": 6000, "test": 600},
+}
 
 
 @dataclass(frozen=True)
@@ -106,11 +117,17 @@ class RandJob:
     split: str  # train | test
     index: int
     subject: str
+    domain: str = "rand"  # a key of RAND_DOMAINS
+
+
+def _split_code(job: RandJob) -> int:
+    """The job's split as a number; each domain draws from its own streams (other poses, people and scenes)."""
+    return ("train", "test").index(job.split) + 2 * list(RAND_DOMAINS).index(job.domain)
 
 
 def rand_person(job: RandJob) -> tuple[np.random.Generator, Person]:
     """The sample's random stream and its person: the subject's body in this sample's clothes."""
-    split_code = ("train", "test").index(job.split)
+    split_code = _split_code(job)
     rng = np.random.default_rng([job.seed, 10 + split_code, job.index])
     body = Person.sample(np.random.default_rng([job.seed, 30 + split_code, int(job.subject[1:])]))
     return rng, body.dressed(rng)
@@ -118,18 +135,18 @@ def rand_person(job: RandJob) -> tuple[np.random.Generator, Person]:
 
 def render_rand_job(job: RandJob) -> list[tuple[bytes, bytes, dict]]:
     """One pose of the domain-randomised split on its backgrounds: (JPEG, silhouette PNG, row) each."""
-    split_code = ("train", "test").index(job.split)
+    split_code = _split_code(job)
     rng, person = rand_person(job)
     variant_rngs = [
         np.random.default_rng([job.seed, 20 + split_code, job.index, k]) for k in range(RAND_VARIANTS[job.split])
     ]
-    sample = render_randomised(rng, person, variant_rngs, job.split, CODEC)
+    sample = render_randomised(rng, person, variant_rngs, job.split, CODEC, RAND_DOMAINS[job.domain])
     joints_cam = sample.camera.to_camera(sample.joints_world)
     K = sample.camera.K
     row = dict(
         subject=job.subject,
         action=f"{sample.spec.family} {sample.spec.gesture}",
-        camera="rand",
+        camera=job.domain,
         frame=job.index,
         joints3d=joints_cam * 1000.0,
         joints2d_gt=sample.camera.project(joints_cam),
@@ -221,39 +238,45 @@ def generate(
     }
 
 
-def rand_jobs(seed: int, counts: dict[str, int]) -> list[RandJob]:
+def rand_jobs(seed: int, counts: dict[str, int], domain: str = "rand") -> list[RandJob]:
     return [
-        RandJob(seed, split, i, subjects[i % len(subjects)])
+        RandJob(seed, split, i, subjects[i % len(subjects)], domain)
         for split, subjects in (("train", RAND_TRAIN), ("test", RAND_TEST))
         for i in range(counts[split])
     ]
 
 
 def generate_randomised(
-    out: str | Path, size: str = "default", seed: int = 0, workers: int = 2, resume: bool = False
+    out: str | Path,
+    size: str = "default",
+    seed: int = 0,
+    workers: int = 2,
+    resume: bool = False,
+    domain: str = "rand",
 ) -> float:
-    """Writes the domain-randomised split to <out>/rand (train: RAND_TRAIN subjects, test: RAND_TEST,
-    RAND_VARIANTS backgrounds per pose); returns wall seconds."""
-    if size not in RAND_SIZES:
-        raise ValueError(f"unknown size {size!r}; choose one of {sorted(RAND_SIZES)}")
+    """Writes a domain-randomised split to <out>/<domain> (rand or photo; train: RAND_TRAIN subjects, test:
+    RAND_TEST, RAND_VARIANTS backgrounds per pose); returns wall seconds."""
+    sizes = {"rand": RAND_SIZES, "photo": PHOTO_SIZES}[domain]
+    if size not in sizes:
+        raise ValueError(f"unknown size {size!r}; choose one of {sorted(sizes)}")
     from .backgrounds import photo_names
 
-    counts = RAND_SIZES[size]
-    jobs = rand_jobs(seed, counts)
+    counts = sizes[size]
+    jobs = rand_jobs(seed, counts, domain)
     meta = DatasetMeta(
-        "lbi-synth-rand",
+        f"lbi-synth-{domain}",
         CODEC.crop_size,
         {"train": RAND_TRAIN, "test": RAND_TEST},
         info={
             "size": size,
             "seed": seed,
-            "domain": "rand",
+            "domain": domain,
             "variants": RAND_VARIANTS,
             "photos": [p.name for p in photo_names()],
         },
         silhouettes=True,
     )
-    return _write(Path(out) / "rand", meta, jobs, render_rand_job, workers, resume)
+    return _write(Path(out) / domain, meta, jobs, render_rand_job, workers, resume)
 
 
 # ------------------------------------------------------------------ pose-only pairs (no images)

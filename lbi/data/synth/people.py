@@ -13,21 +13,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .poses import SIDES, J, Skeleton, body_lengths
+from .kinematics import SIDES, SKIN_TONES, J
+from .poses import Skeleton, body_lengths
 from .render import Primitive
 
-SKIN_TONES = np.array(
-    [
-        [0.98, 0.84, 0.74],
-        [0.93, 0.76, 0.63],
-        [0.85, 0.66, 0.52],
-        [0.75, 0.55, 0.40],
-        [0.62, 0.43, 0.30],
-        [0.48, 0.32, 0.22],
-        [0.35, 0.23, 0.16],
-        [0.25, 0.16, 0.11],
-    ]
-)
 HAIR_COLOURS = np.array(
     [
         [0.05, 0.04, 0.03],

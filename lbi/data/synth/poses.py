@@ -8,7 +8,7 @@ stretch, leg raise). Arm gestures: relaxed, swinging, arms crossed, hands on hip
 ear, greeting wave, pointing, hand at the chin, hands in pockets, behind the back, holding
 something, taking a photo, reaching up or forward, hands on the lap or around the knees.
 
-Body frame before the yaw: +x the body's left, +y up, +z the way it faces; metres; H36M-17 joints.
+Frames, joints and bone lengths: the kinematic core of :mod:`.kinematics`, which lab / wild's people share.
 """
 
 from __future__ import annotations
@@ -17,12 +17,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...skeleton import H36M_JOINTS
-from .body import MEAN_LENGTHS, head_points, rot_x, rot_y, rot_z
-
-J = {name: i for i, name in enumerate(H36M_JOINTS)}
-DOWN = np.array([0.0, -1.0, 0.0])
-SIDES = ("left", "right")
+from .kinematics import (
+    DOWN,
+    SIDES,
+    J,
+    bone_end,
+    head_points,
+    limb_rotation,
+    rot_x,
+    rot_y,
+    rot_z,
+    sample_lengths,
+    spine_chain,
+)
 
 #: family -> sampling weight
 FAMILIES = {
@@ -372,12 +379,7 @@ def build_skeleton(
     L = lengths
     upright = rot_y(spec.yaw) @ rot_z(-spec.roll)
     root = upright @ rot_x(spec.pitch)
-    half = rot_x(spec.bend / 2) @ rot_y(spec.twist / 2) @ rot_z(-spec.lean / 2)
-    r_low = root @ half
-    r_high = r_low @ half
-    pelvis = np.zeros(3)
-    spine = pelvis + r_low @ np.array([0, L["spine_low"], 0])
-    thorax = spine + r_high @ np.array([0, L["spine_high"], 0])
+    pelvis, spine, thorax, r_low, r_high = spine_chain(root, spec.bend, spec.twist, spec.lean, L)
     hp, hy, hr = spec.head
     r_head = r_high @ rot_y(hy) @ rot_x(hp) @ rot_z(-hr)
     nose, head_top, head_centre = head_points(thorax, r_head, L)
@@ -390,10 +392,10 @@ def build_skeleton(
         leg = spec.legs[side]
         hip = pelvis + root @ np.array([sx * hip_half, -0.03, 0.0])
         # thighs swing from the upright (yawed, rolled) frame: pitching the pelvis bends at the hips
-        r_thigh = upright @ rot_z(sx * leg.abd) @ rot_x(-leg.flex) @ rot_y(sx * leg.rot)
-        knee = hip + r_thigh @ (DOWN * L["thigh"])
+        r_thigh = limb_rotation(upright, sx, leg.abd, leg.flex, leg.rot)
+        knee = bone_end(hip, r_thigh, L["thigh"])
         r_shin = r_thigh @ rot_x(leg.bend)
-        ankle = knee + r_shin @ (DOWN * L["shin"])
+        ankle = bone_end(knee, r_shin, L["shin"])
         toes[side] = ankle + r_shin @ rot_x(-np.pi / 2 - 0.1 + spec.ankle[k]) @ (DOWN * 0.15) + r_shin @ (DOWN * 0.04)
         joints[J[f"{side}_hip"]], joints[J[f"{side}_knee"]], joints[J[f"{side}_foot"]] = hip, knee, ankle
         knees[side] = knee
@@ -403,9 +405,9 @@ def build_skeleton(
         arm = spec.arms[side]
         shoulder = thorax + r_high @ np.array([sx * shoulder_half, -0.03, -0.01])
         if arm.target is None:
-            r_upper = r_high @ rot_z(sx * arm.abd) @ rot_x(-arm.flex) @ rot_y(sx * arm.rot)
-            elbow = shoulder + r_upper @ (DOWN * L["upper_arm"])
-            wrist = elbow + r_upper @ rot_x(-arm.bend) @ (DOWN * L["forearm"])
+            r_upper = limb_rotation(r_high, sx, arm.abd, arm.flex, arm.rot)
+            elbow = bone_end(shoulder, r_upper, L["upper_arm"])
+            wrist = bone_end(elbow, r_upper @ rot_x(-arm.bend), L["forearm"])
         else:
             name, offset = arm.target
             if name == "knee":
@@ -447,6 +449,5 @@ def build_skeleton(
 def body_lengths(rng: np.random.Generator) -> tuple[dict[str, float], float, float]:
     """A subject's bone lengths (H36M means, overall size +-12 %, each bone +-5 %), and half the
     hip and shoulder widths."""
-    scale = rng.uniform(0.88, 1.12)
-    lengths = {k: v * scale * rng.uniform(0.95, 1.05) for k, v in MEAN_LENGTHS.items()}
+    lengths = sample_lengths(rng, (0.88, 1.12), (0.95, 1.05))
     return lengths, lengths["hip"] * rng.uniform(0.9, 1.12), lengths["shoulder"] * rng.uniform(0.9, 1.12)

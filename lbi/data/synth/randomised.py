@@ -103,11 +103,13 @@ def random_camera(
     raise RuntimeError("no camera found that sees the whole person")
 
 
-def shoot(rng: np.random.Generator, person: Person) -> tuple[PoseSpec, Skeleton, Camera]:
+def shoot(
+    rng: np.random.Generator, person: Person, cameras: CameraDistribution = RAND_CAMERAS
+) -> tuple[PoseSpec, Skeleton, Camera]:
     """The pose and the camera of a sample (what :func:`render_randomised` draws first)."""
     spec = sample_pose(rng)
     skeleton = person.skeleton(spec)
-    return spec, skeleton, random_camera(rng, skeleton.joints)
+    return spec, skeleton, random_camera(rng, skeleton.joints, cameras=cameras)
 
 
 def camera_pitch_deg(camera: Camera) -> float:
@@ -116,10 +118,15 @@ def camera_pitch_deg(camera: Camera) -> float:
 
 
 def render_randomised(
-    rng: np.random.Generator, person: Person, variant_rngs: list[np.random.Generator], split: str, codec: InputCodec
+    rng: np.random.Generator,
+    person: Person,
+    variant_rngs: list[np.random.Generator],
+    split: str,
+    codec: InputCodec,
+    cameras: CameraDistribution = RAND_CAMERAS,
 ) -> RandomisedSample:
-    """One pose of ``person`` from a random camera, composited onto ``len(variant_rngs)`` backgrounds."""
-    spec, skeleton, camera = shoot(rng, person)
+    """One pose of ``person`` from a camera drawn from ``cameras``, on ``len(variant_rngs)`` backgrounds."""
+    spec, skeleton, camera = shoot(rng, person, cameras)
     joints_px = camera.project(camera.to_camera(skeleton.joints))
     x, y, w, h = joint_box(joints_px, grow=rng.uniform(0.06, 0.2))  # framing varies like a detector's box
     shift = rng.normal(0, 0.04, 2) * max(w, h)
