@@ -484,7 +484,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     import json
 
     from lbi.data.format import DatasetMeta, DatasetWriter
-    from train import default_weights
+    from train import default_weights, model_card
     from train.evaluate import PEER, EvalResult
 
     data = tmp_path / "data"
@@ -530,8 +530,8 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
         (tmp_path / run / "metrics.csv").write_text("epoch,seconds\n1,200.0\n2,200.0\n")
     noise = tmp_path / "noise.json"
     noise.write_text(json.dumps({"flip_rate": 0.021, "swap_rates": [0.01, 0.05], "gross_rates": [0.02, 0.08]}))
-    monkeypatch.setattr(default_weights, "NOISE_MODEL", noise)
-    monkeypatch.setattr(default_weights, "RESULTS", tmp_path)
+    monkeypatch.setattr(model_card, "NOISE_MODEL", noise)
+    monkeypatch.setattr(model_card, "RESULTS", tmp_path)
     result = EvalResult(
         samples=10,
         mpjpe=61.2,
@@ -563,7 +563,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
             "MediaPipe world landmarks": {"n": 38, "mpjpe14": 117.6, "pa14": 72.4, "mpjpe17": 109.3, "pa17": 74.4},
         },
     }
-    card = default_weights.model_card(
+    card = model_card.model_card(
         after,
         {"previous, MediaPipe 2D": {"rand-test": result}},
         records,
@@ -592,7 +592,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     assert "b.jpg" in card and "290" in card  # the portraits' arms
     assert "higher than the previous weights'" not in card
     better = {"previous, MediaPipe 2D": {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 60.0})}}
-    card = default_weights.model_card(
+    card = model_card.model_card(
         after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)}
     )
     assert "rand-test (+1.2 mm)" in card and "Real photos" not in card  # no photos given: no section

@@ -37,20 +37,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import platform
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import torch
 
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model, save_model
 
-from .config import load_config, split_spec
+from .config import load_config
 from .engine import fit
-from .evaluate import PEER, EvalResult, attention_markdown, evaluate, results_markdown, with_peer, write_results
+from .evaluate import EvalResult, evaluate, with_peer, write_results
 from .features import model_dataset
 from .synth_table import epoch_seconds
 
@@ -206,112 +203,6 @@ def _table(payload: dict) -> dict[str, dict[str, EvalResult]]:
     return {run: {split: EvalResult(**r) for split, r in splits.items()} for run, splits in payload["results"].items()}
 
 
-def _data_costs(data: Path) -> list[str]:
-    lines = []
-    for domain in ("rand", "upper", "lab", "wild"):
-        if not (data / domain / "meta.json").is_file():
-            continue
-        info = PreparedData(data / domain).meta.info
-        render, mp = info.get("render_seconds"), info.get("mediapipe", {})
-        lines.append(
-            f"- {domain}: {len(PreparedData(data / domain))} crops; rendering "
-            f"{'%.1f min' % (render / 60) if render else 'not recorded'}, MediaPipe "
-            f"{'%.1f min' % (mp['seconds'] / 60) if mp.get('seconds') else 'not recorded'} "
-            f"({mp.get('detected', '?')} detected, {mp.get('missed', '?')} missed; median 2D error "
-            f"{mp.get('median_crop_px', '?')} crop px)"
-        )
-    for domain in ("rand", "upper"):
-        for cache in sorted((data / domain / "features").glob("*.json")):
-            record = json.loads(cache.read_text())
-            lines.append(
-                f"- BlazePose features of the {domain} crops (`{cache.stem}`): {record['seconds'] / 60:.1f} min"
-            )
-    return lines
-
-
-def before_after_markdown(after: dict[str, dict[str, EvalResult]], before: dict[str, dict[str, EvalResult]]) -> str:
-    """One row per test split: MediaPipe-2D MPJPE / P-MPJPE of the previous and these weights next to the
-    peer's, and the last stage-1 layer's attention (off the silhouette vs uniform; peak on the person)."""
-
-    def run(table: dict, kind: str) -> dict[str, EvalResult]:
-        return next((splits for name, splits in table.items() if name.endswith(f"{kind} 2D")), {})
-
-    def last_layer(result: EvalResult, key: str) -> str:
-        value = list(result.attention.values())[-1].get(key) if result.attention else None
-        return "-" if value is None else f"{value:.1%}"
-
-    old_runs, new_runs, peers = run(before, "MediaPipe"), run(after, "MediaPipe"), after.get(PEER, {})
-    rows = []
-    for split in [s for s in new_runs if s in old_runs]:
-        old, new, peer = old_runs[split], new_runs[split], peers.get(split)
-        rows.append(
-            f"| {split} | {old.mpjpe:.1f} -> **{new.mpjpe:.1f}** | {old.p_mpjpe:.1f} -> **{new.p_mpjpe:.1f}** | "
-            + (f"{peer.mpjpe:.1f} / {peer.p_mpjpe:.1f}" if peer else "-")
-            + f" | {last_layer(old, 'off_silhouette')} -> **{last_layer(new, 'off_silhouette')}** "
-            f"({last_layer(new, 'off_silhouette_uniform')}) | {last_layer(old, 'peak_on_person')} -> "
-            f"**{last_layer(new, 'peak_on_person')}** |"
-        )
-    header = (
-        "| split (MediaPipe 2D) | MPJPE: previous -> now | P-MPJPE: previous -> now | MediaPipe world landmarks: "
-        "MPJPE / P-MPJPE | last stage-1 layer off the silhouette: previous -> now (uniform) | peak on the person: "
-        "previous -> now |"
-    )
-    return "\n".join([header, "|---|---|---|---|---|---|", *rows]) + "\n"
-
-
-def realval_markdown(after: dict | None, before: dict | None) -> list[str]:
-    """The real-photo section of the card: the means of ``train.evaluate_photos`` reports (their JSON payloads)
-    of these weights, with their twin and MediaPipe's world landmarks, and of the previous weights."""
-    if not after:
-        return []
-    lines = [
-        "## Real photos (mm)",
-        f"`python -m train.evaluate_photos` on {', '.join(after['sets'])} (real Human3.6M frames, validation only: "
-        "nothing is trained or tuned on them); MPJPE after aligning the pelvis and PA-MPJPE after a similarity "
-        "Procrustes, on the 14 joints Human3.6M and MPI-INF-3DHP both annotate well and on all 17; the "
-        "MediaPipe-2D rows average the frames MediaPipe found (n).",
-        "",
-        "| weights | row | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for label, report in (("these", after), ("previous", before)):
-        for row, m in (report or {}).get("means", {}).items():
-            if label == "previous" and row == "MediaPipe world landmarks":
-                continue  # the same detector on the same photos
-            lines.append(
-                f"| {label} | {row} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | {m['mpjpe17']:.1f} | "
-                f"{m['pa17']:.1f} |"
-            )
-    return [*lines, ""]
-
-
-def _accuracy_limits(after: dict, before: dict | None, training: str) -> list[str]:
-    """The card's limits that depend on the numbers: the aim of 70 mm, the lifter with perfect 2D, and the
-    splits where the previous weights had the lower MPJPE."""
-    gt = next((splits for name, splits in after.items() if name.endswith("ground-truth 2D")), {})
-    mediapipe = next((splits for name, splits in after.items() if name.endswith("MediaPipe 2D")), {})
-    lines = []
-    if gt and mediapipe and min(r.mpjpe for r in mediapipe.values()) > 70:
-        lines.append(
-            f"- Far from the 70 mm the project aimed at: with ground-truth 2D these weights are at "
-            f"{min(r.mpjpe for r in gt.values()):.0f}-{max(r.mpjpe for r in gt.values()):.0f} mm MPJPE, so the "
-            f"lifter itself ({training} on a 2-core CPU) is the limit as much as MediaPipe's 2D."
-        )
-    old = next((splits for name, splits in (before or {}).items() if name.endswith("MediaPipe 2D")), {})
-    worse = {
-        split: r.mpjpe - old[split].mpjpe
-        for split, r in mediapipe.items()
-        if split in old and r.mpjpe > old[split].mpjpe
-    }
-    if worse:
-        lines.append(
-            "- MPJPE with MediaPipe 2D is higher than the previous weights' on "
-            + ", ".join(f"{split} (+{diff:.1f} mm)" for split, diff in worse.items())
-            + "."
-        )
-    return lines
-
-
 def portrait_arms(weights: Path) -> dict[str, tuple[float, float]]:
     """Upper-arm and forearm length (mm, mean of left and right, refined pose) on the example portraits,
     where MediaPipe cannot see the hands: the failure the upper split is there to fix."""
@@ -325,143 +216,6 @@ def portrait_arms(weights: Path) -> dict[str, tuple[float, float]]:
         bone = {H36M_JOINTS[child]: length for (child, _), length in zip(BONES, lengths)}  # named by the child joint
         arms[name] = ((bone["left_elbow"] + bone["right_elbow"]) / 2, (bone["left_wrist"] + bone["right_wrist"]) / 2)
     return arms
-
-
-def _portrait_lines(portraits: dict[str, tuple[float, float]]) -> list[str]:
-    measured = "; ".join(
-        f"{name}: upper arm {upper:.0f} mm, forearm {fore:.0f} mm" for name, (upper, fore) in portraits.items()
-    )
-    ratios = {name: upper / fore for name, (upper, fore) in portraits.items()}
-    short = [name for name, ratio in ratios.items() if ratio > 1.67]
-    verdict = (
-        f"forearms still come out short on {', '.join(short)} (`tests/test_pipeline.py` fails on it)"
-        if short
-        else "the arms keep the proportions `tests/test_pipeline.py` checks (upper arm / forearm under 1.67; "
-        f"an adult's is about 1.1-1.3, these are {min(ratios.values()):.2f}-{max(ratios.values()):.2f})"
-    )
-    return [
-        f"- Portraits (MediaPipe extrapolates the hands and legs it cannot see): {verdict}. On the example "
-        f"portraits, refined pose: {measured}."
-    ]
-
-
-def _run_line(run: RunRecord) -> str:
-    """One training run of the chain, from its config: epochs, data, schedule, flips, loss."""
-    training, train = run.config["training"], run.config.get("data", {}).get("train", "rand:train")
-    splits = " and ".join(Path(split_spec(spec)[0]).name for spec in ([train] if isinstance(train, str) else train))
-    epochs, anneal = training["epochs"], training.get("anneal_epochs", 0)
-    if anneal >= epochs:
-        schedule = f"Adam, a cosine from {training['lr']:g} down to {training.get('anneal_to', 1.0):g} of it"
-    else:
-        schedule = f"Adam {training['lr']:g} x {training['lr_decay']} every {training['lr_decay_every']} epochs"
-        schedule += f", the last {anneal} a cosine down to {training.get('anneal_to', 1.0):g} of that" if anneal else ""
-    flip = f", {training['flip']:.0%} of each batch mirrored left to right" if training.get("flip") else ""
-    loss = (
-        "the joint distances as the loss (`training.loss: mpjpe`)"
-        if training.get("loss") == "mpjpe"
-        else "Eq. 3's squared distances as the loss"
-    )
-    if training.get("bone_weight"):
-        loss += f" plus {training['bone_weight']:g} x the bone-length errors (`training.bone_weight`)"
-    return f"`{run.name}.yaml`: {epochs} epochs on {splits}, {schedule}{flip}, {loss}"
-
-
-def model_card(
-    after: dict,
-    before: dict | None,
-    runs: list[RunRecord],
-    weights: Path,
-    data: Path,
-    portraits: dict[str, tuple[float, float]],
-    before_description: str | None = None,
-    photos: dict | None = None,
-    photos_before: dict | None = None,
-) -> str:
-    """MODEL_CARD.md from the records of the RUNS (stage-1 runs in order, then stage 2), the evaluations
-    and the arms on the example portraits (:func:`portrait_arms`)."""
-    *stage1_runs, stage2 = runs
-    model, training = stage2.config["model"], stage2.config["training"]
-    stage1_epochs = sum(run.config["training"]["epochs"] for run in stage1_runs)
-    s1, s2 = sum(run.seconds for run in stage1_runs), stage2.seconds
-    noise = json.loads(NOISE_MODEL.read_text())
-    parts = [
-        "# Model card: `lbi_synth.safetensors`",
-        "",
-        "LBI (Lifting by Image) trained on LBI-Synth rand, the project's domain-randomised synthetic data. It lifts a "
-        "2D pose (17 Human3.6M joints, from MediaPipe Pose in the app) to a root-relative 3D pose in millimetres "
-        "(camera axes), while the joints query image features from the BlazePose-full trunk (stride 8, frozen; its "
-        "weights are read from the mediapipe 0.10.21 wheel, so this file holds only the lifter).",
-        "",
-        "## Retrain",
-        f'`pip install -e ".[synth]"` (scikit-image: background photographs), then `python -m train.default_weights '
-        f"--data {data}`: renders, detects, measures the noise model, trains, exports, evaluates and writes this card; "
-        "every step resumes.",
-        "",
-        "## Model",
-        f"- stage 1 (TL, PGTL, TL; coarse loss), {stage1_epochs} epochs in {len(stage1_runs)} runs, each starting from "
-        "the one before (`train/configs/rand/`):",
-        *(f"  {i}. {_run_line(run)}{'.' if i == len(stage1_runs) else ';'}" for i, run in enumerate(stage1_runs, 1)),
-        f"- stage 2: {model['stage2_depth']} TLs on the kept {model['retention']:.0%} of the tokens, "
-        "stage 1 loaded and "
-        f"frozen: {_run_line(stage2)}. Together, the paper's progressive training.",
-        "- Inference: the flip test (the crop and its mirror in one batch, the two poses averaged; "
-        "`lbi.model.flip`), on by default for photos (`python -m lbi predict --no-flip-test` lifts the crop alone, "
-        "as the app's live mode does).",
-        f"- dim {model['dim']}, {model['heads']} heads, encoder `{model['encoder']}`, keypoint tokens carry their "
-        f"joint's position (`pose_positions`); batch {training['batch_size']}; file size "
-        f"{weights.stat().st_size / 2**20:.1f} MB.",
-        "- 2D input: MediaPipe Pose's detections on the training crops; in half of each batch instead the ground "
-        "truth with MediaPipe-like errors from the measured noise model "
-        f"(`{NOISE_MODEL.relative_to(RESULTS.parents[1])}`: "
-        f"whole-body left/right flips {noise['flip_rate']:.1%} of crops, single-pair swaps up to "
-        f"{max(noise['swap_rates']):.1%}, gross errors up to {max(noise['gross_rates']):.1%} per joint), plus "
-        f"{training['noise_2d_px']:g} px jitter.",
-        "",
-        "## Data",
-        "LBI-Synth rand: people with varied body shapes, skin tones, hair and clothes (sleeves, trousers, shorts, "
-        "skirts, prints) in everyday poses (standing, walking, running, sitting on chairs and on the floor, crouching, "
-        "kneeling, bending, reaching, leaning, exercising; arms crossed, hands on hips, phoning, waving, "
-        "pointing, ...) "
-        "seen by cameras from knee height to ceiling mounts, level to steeply down, 35-95 degree fields of view; each "
-        "training pose on two backgrounds (rooms, outdoor scenes, photographs, patterns). Test subjects, poses and "
-        "background photographs are held out. Upper: rand crops whose photo ends between the shoulders and the knees "
-        "(black beyond, as the app's crop of a portrait or a webcam at a desk is), for every stage-1 run after the "
-        "first and for stage 2. Sizes and costs "
-        "(2-core CPU):",
-        *_data_costs(data),
-        f"- training: {(s1 + s2) / 60:.1f} min ({s1 / 60:.1f} stage 1, {s2 / 60:.1f} stage 2; sum of epoch times) on "
-        f"{platform.machine()} CPU, {torch.get_num_threads()} threads, no GPU.",
-        "",
-        *realval_markdown(photos, photos_before),
-        *(
-            ["## Before and after on synthetic test splits (mm, %)", "", before_after_markdown(after, before)]
-            if before
-            else []
-        ),
-        "## Metrics (mm, %)",
-        "MPJPE after root alignment; P-MPJPE after similarity alignment; with MediaPipe 2D, the crops where MediaPipe "
-        "found nobody are left out (their count is the difference in n). The peer row is MediaPipe's own 3D "
-        "(its world landmarks, mapped to the 17 joints) on the same crops.",
-        "",
-        results_markdown(after, title=None),
-        attention_markdown({k: v for k, v in after.items() if PEER not in k}, title=None),
-    ]
-    if before:
-        parts += [
-            "## The previous weights, same evaluation",
-            *([before_description, ""] if before_description else []),
-            results_markdown(before, title=None),
-            attention_markdown({k: v for k, v in before.items() if PEER not in k}, title=None),
-        ]
-    parts += [
-        "## Limits",
-        "- Trained on synthetic people only; measured on real photos of one subject in one studio (above), more real "
-        "frames are held out by the project and checked after each release.",
-        *_accuracy_limits(after, before, f"d = {model['dim']}, {stage1_epochs} + {training['epochs']} epochs"),
-        *_portrait_lines(portraits),
-        "- Not for any use that identifies people or makes decisions about them.",
-    ]
-    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -534,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     before, description = (_table(previous), previous["info"].get("description")) if previous else (None, None)
     photos = measure_photos(weights, twin, args.photos, RESULTS / "realval_bundled")
     photos_before = RESULTS / "realval_previous.json"
+    from .model_card import model_card
+
     atomic_write_text(
         Path(args.out) / "MODEL_CARD.md",
         model_card(

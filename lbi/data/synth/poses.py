@@ -203,9 +203,177 @@ def gesture_arms(rng: np.random.Generator, gesture: str) -> dict[str, Limb]:
     return arms
 
 
+def _stand(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Weight on both legs or on one."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    if rng.random() < 0.4:  # weight on one leg
+        legs[other] = Limb(flex=u(0.0, 0.3), abd=u(0.0, 0.25), rot=u(0.0, 0.5), bend=u(0.1, 0.5))
+        p.roll = u(-0.06, 0.06)
+
+
+def _walk_run(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Legs and arms swinging in opposition."""
+    family = p.family
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    swing = u(0.2, 0.55) if family == "walk" else u(0.5, 1.0)
+    legs[lead] = Limb(flex=swing, abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.0, 0.35 if family == "walk" else 1.4))
+    legs[other] = Limb(
+        flex=-swing * u(0.5, 1.0), abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.1, 0.7 if family == "walk" else 2.0)
+    )
+    p.pitch = u(0.0, 0.08) if family == "walk" else u(0.1, 0.3)
+    if p.gesture == "relaxed" or family == "run":
+        p.gesture = "swing"
+        for s, sign in ((lead, -1.0), (other, 1.0)):
+            p.arms[s] = Limb(
+                flex=sign * swing * u(0.6, 1.2),
+                abd=u(0.05, 0.25),
+                rot=u(-0.2, 0.2),
+                bend=u(0.2, 0.7) if family == "walk" else u(1.2, 1.9),
+            )
+
+
+def _sit_chair(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """On a chair, sometimes legs crossed or hands on the lap."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    p.seat = "chair"
+    hip = u(1.25, 1.75)
+    for s in SIDES:
+        legs[s] = Limb(flex=hip + u(-0.2, 0.2), abd=u(0.0, 0.35), rot=u(-0.2, 0.3), bend=u(1.1, 2.0))
+    if rng.random() < 0.2:  # legs crossed at the knees
+        legs[lead] = Limb(flex=hip + u(0.1, 0.35), abd=-u(0.25, 0.4), rot=u(0.0, 0.3), bend=u(1.2, 1.6))
+    p.bend, p.pitch = u(-0.1, 0.45), -u(0.0, 0.25)
+    if p.gesture == "relaxed" and rng.random() < 0.5:
+        p.gesture = "lap"
+        for s in SIDES:
+            sx = 1.0 if s == "left" else -1.0
+            p.arms[s] = Limb(
+                target=("knee", np.array([sx * 0.0, u(0.06, 0.12), -u(0.05, 0.2)])), pole=np.array([sx, -0.5, -0.3])
+            )
+
+
+def _sit_floor(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Cross-legged, legs out, knees up or one leg out."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    p.seat = "floor"
+    style = rng.integers(4)
+    if style == 0:  # cross-legged
+        for s in SIDES:
+            legs[s] = Limb(flex=u(1.1, 1.5), abd=u(0.6, 0.95), rot=u(0.5, 0.9), bend=u(2.2, 2.5))
+    elif style == 1:  # legs out in front
+        for s in SIDES:
+            legs[s] = Limb(flex=u(1.35, 1.65), abd=u(0.0, 0.3), rot=u(0.0, 0.4), bend=u(0.0, 0.4))
+    elif style == 2:  # knees up
+        for s in SIDES:
+            legs[s] = Limb(flex=u(1.8, 2.15), abd=u(0.05, 0.3), rot=u(-0.1, 0.2), bend=u(1.9, 2.4))
+        if p.gesture == "relaxed":
+            p.gesture = "hug_knees"
+            for s in SIDES:
+                sx = 1.0 if s == "left" else -1.0
+                p.arms[s] = Limb(
+                    target=("knee", np.array([-sx * 0.04, -u(0.0, 0.1), u(0.05, 0.12)])),
+                    pole=np.array([sx, -0.3, 0.0]),
+                )
+    else:  # one leg bent, one out
+        legs[lead] = Limb(flex=u(1.35, 1.65), abd=u(0.1, 0.35), rot=u(0.0, 0.4), bend=u(0.0, 0.5))
+        legs[other] = Limb(flex=u(1.5, 2.0), abd=u(0.2, 0.6), rot=u(0.2, 0.7), bend=u(1.8, 2.4))
+    p.pitch, p.bend = -u(0.05, 0.35), u(0.0, 0.4)
+
+
+def _crouch(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Knees deep, heels up."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    knee = u(1.8, 2.45)
+    for s in SIDES:
+        legs[s] = Limb(flex=knee * u(0.75, 0.95), abd=u(0.15, 0.5), rot=u(0.0, 0.5), bend=knee + u(-0.15, 0.1))
+    p.bend, p.pitch = u(0.2, 0.8), u(0.0, 0.3)
+    p.ankle = (-u(0.0, 0.4), -u(0.0, 0.4))
+
+
+def _kneel(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """On one knee or both."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    if rng.random() < 0.5:  # on one knee
+        legs[lead] = Limb(flex=u(1.2, 1.6), abd=u(0.0, 0.2), rot=u(0.0, 0.3), bend=u(1.3, 1.7))
+        legs[other] = Limb(flex=u(-0.15, 0.2), abd=u(0.0, 0.15), rot=u(0.0, 0.3), bend=u(1.4, 1.75))
+        p.ankle = _per_side({lead: 0.0, other: -0.5})
+    else:  # on both knees, upright or sitting back on the heels
+        back = u(1.4, 2.5)
+        for s in SIDES:
+            legs[s] = Limb(flex=max(0.0, back - 1.5) + u(-0.1, 0.2), abd=u(0.0, 0.2), rot=u(0.0, 0.3), bend=back)
+        p.ankle = (-1.3, -1.3)
+    p.bend = u(-0.1, 0.4)
+
+
+def _bend(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Forward from the hips."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    p.bend, p.pitch = u(0.5, 1.3), u(0.2, 0.7)
+    for s in SIDES:
+        legs[s] = Limb(flex=u(0.0, 0.5), abd=u(0.0, 0.25), rot=u(0.0, 0.3), bend=u(0.0, 0.7))
+    if p.gesture == "relaxed":
+        p.gesture = "reach_down"
+        for s in SIDES:
+            p.arms[s] = Limb(flex=u(0.6, 1.6), abd=u(0.0, 0.4), rot=u(-0.3, 0.3), bend=u(0.0, 0.8))
+
+
+def _reach(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """One arm up."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    p.lean, p.bend = u(-0.3, 0.3), u(-0.15, 0.15)
+    p.arms[lead] = Limb(flex=u(2.0, 3.05), abd=u(0.0, 1.0), rot=u(-0.3, 0.3), bend=u(0.0, 0.5))
+    p.gesture = "reach_up"
+    legs[lead] = Limb(flex=u(-0.05, 0.1), abd=u(0.0, 0.15), bend=u(0.0, 0.1))
+
+
+def _lean(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """To a side, forward or back."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    p.lean, p.pitch, p.roll = u(-0.45, 0.45), u(-0.15, 0.3), u(-0.12, 0.12)
+
+
+def _exercise(rng: np.random.Generator, p: PoseSpec, legs: dict[str, Limb], lead: str, other: str) -> None:
+    """Lunge, star jump, side stretch or a leg raised."""
+    u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
+    kind = rng.integers(4)
+    if kind == 0:  # lunge
+        legs[lead] = Limb(flex=u(1.0, 1.5), abd=u(0.0, 0.15), rot=u(0.0, 0.2), bend=u(1.2, 1.8))
+        legs[other] = Limb(flex=-u(0.3, 0.6), abd=u(0.0, 0.15), rot=u(0.0, 0.2), bend=u(0.6, 1.4))
+        p.ankle = _per_side({lead: 0.0, other: -0.6})
+    elif kind == 1:  # star jump
+        for s in SIDES:
+            legs[s] = Limb(abd=u(0.25, 0.55), bend=u(0.0, 0.3))
+            p.arms[s] = Limb(abd=u(1.8, 2.9), flex=u(-0.2, 0.3), bend=u(0.0, 0.4))
+        p.gesture = "star"
+    elif kind == 2:  # side stretch
+        p.lean = u(0.25, 0.55) * (1.0 if lead == "right" else -1.0)
+        p.arms[lead] = Limb(flex=u(2.3, 3.0), abd=u(0.3, 1.0), bend=u(0.0, 0.3))
+        p.gesture = "stretch"
+    else:  # leg raised forward or to the side
+        legs[lead] = Limb(flex=u(0.6, 1.6), abd=u(0.0, 0.9), rot=u(0.0, 0.3), bend=u(0.0, 1.2))
+
+
+#: family -> what sets its legs (and, for some, the arms and trunk) on top of the common pose
+_FAMILY_POSES = {
+    "stand": _stand,
+    "walk": _walk_run,
+    "run": _walk_run,
+    "sit_chair": _sit_chair,
+    "sit_floor": _sit_floor,
+    "crouch": _crouch,
+    "kneel": _kneel,
+    "bend": _bend,
+    "reach": _reach,
+    "lean": _lean,
+    "exercise": _exercise,
+}
+
+
 def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec:
-    """A random everyday pose: a family (by FAMILIES' weights unless given), then its parameters."""
+    """A random everyday pose: a family (by FAMILIES' weights unless given), a gesture, then the family's
+    parameters (``_FAMILY_POSES``), mirrored half of the time."""
     family = family or _pick(rng, FAMILIES)
+    if family not in _FAMILY_POSES:
+        raise ValueError(f"unknown pose family {family!r}; choose one of {sorted(FAMILIES)}")
     u = lambda lo, hi: _u(rng, lo, hi)  # noqa: E731
     gesture = _pick(rng, GESTURES)
     p = PoseSpec(
@@ -221,114 +389,7 @@ def sample_pose(rng: np.random.Generator, family: str | None = None) -> PoseSpec
     legs = {s: Limb(flex=u(-0.1, 0.15), abd=u(0.0, 0.2), rot=u(-0.2, 0.35), bend=u(0.0, 0.2)) for s in SIDES}
     lead = SIDES[rng.integers(2)]
     other = SIDES[1 - SIDES.index(lead)]
-    if family == "stand":
-        if rng.random() < 0.4:  # weight on one leg
-            legs[other] = Limb(flex=u(0.0, 0.3), abd=u(0.0, 0.25), rot=u(0.0, 0.5), bend=u(0.1, 0.5))
-            p.roll = u(-0.06, 0.06)
-    elif family in ("walk", "run"):
-        swing = u(0.2, 0.55) if family == "walk" else u(0.5, 1.0)
-        legs[lead] = Limb(flex=swing, abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.0, 0.35 if family == "walk" else 1.4))
-        legs[other] = Limb(
-            flex=-swing * u(0.5, 1.0), abd=u(0.0, 0.1), rot=u(0.0, 0.2), bend=u(0.1, 0.7 if family == "walk" else 2.0)
-        )
-        p.pitch = u(0.0, 0.08) if family == "walk" else u(0.1, 0.3)
-        if gesture == "relaxed" or family == "run":
-            p.gesture = "swing"
-            for s, sign in ((lead, -1.0), (other, 1.0)):
-                p.arms[s] = Limb(
-                    flex=sign * swing * u(0.6, 1.2),
-                    abd=u(0.05, 0.25),
-                    rot=u(-0.2, 0.2),
-                    bend=u(0.2, 0.7) if family == "walk" else u(1.2, 1.9),
-                )
-    elif family == "sit_chair":
-        p.seat = "chair"
-        hip = u(1.25, 1.75)
-        for s in SIDES:
-            legs[s] = Limb(flex=hip + u(-0.2, 0.2), abd=u(0.0, 0.35), rot=u(-0.2, 0.3), bend=u(1.1, 2.0))
-        if rng.random() < 0.2:  # legs crossed at the knees
-            legs[lead] = Limb(flex=hip + u(0.1, 0.35), abd=-u(0.25, 0.4), rot=u(0.0, 0.3), bend=u(1.2, 1.6))
-        p.bend, p.pitch = u(-0.1, 0.45), -u(0.0, 0.25)
-        if gesture == "relaxed" and rng.random() < 0.5:
-            p.gesture = "lap"
-            for s in SIDES:
-                sx = 1.0 if s == "left" else -1.0
-                p.arms[s] = Limb(
-                    target=("knee", np.array([sx * 0.0, u(0.06, 0.12), -u(0.05, 0.2)])), pole=np.array([sx, -0.5, -0.3])
-                )
-    elif family == "sit_floor":
-        p.seat = "floor"
-        style = rng.integers(4)
-        if style == 0:  # cross-legged
-            for s in SIDES:
-                legs[s] = Limb(flex=u(1.1, 1.5), abd=u(0.6, 0.95), rot=u(0.5, 0.9), bend=u(2.2, 2.5))
-        elif style == 1:  # legs out in front
-            for s in SIDES:
-                legs[s] = Limb(flex=u(1.35, 1.65), abd=u(0.0, 0.3), rot=u(0.0, 0.4), bend=u(0.0, 0.4))
-        elif style == 2:  # knees up
-            for s in SIDES:
-                legs[s] = Limb(flex=u(1.8, 2.15), abd=u(0.05, 0.3), rot=u(-0.1, 0.2), bend=u(1.9, 2.4))
-            if gesture == "relaxed":
-                p.gesture = "hug_knees"
-                for s in SIDES:
-                    sx = 1.0 if s == "left" else -1.0
-                    p.arms[s] = Limb(
-                        target=("knee", np.array([-sx * 0.04, -u(0.0, 0.1), u(0.05, 0.12)])),
-                        pole=np.array([sx, -0.3, 0.0]),
-                    )
-        else:  # one leg bent, one out
-            legs[lead] = Limb(flex=u(1.35, 1.65), abd=u(0.1, 0.35), rot=u(0.0, 0.4), bend=u(0.0, 0.5))
-            legs[other] = Limb(flex=u(1.5, 2.0), abd=u(0.2, 0.6), rot=u(0.2, 0.7), bend=u(1.8, 2.4))
-        p.pitch, p.bend = -u(0.05, 0.35), u(0.0, 0.4)
-    elif family == "crouch":
-        knee = u(1.8, 2.45)
-        for s in SIDES:
-            legs[s] = Limb(flex=knee * u(0.75, 0.95), abd=u(0.15, 0.5), rot=u(0.0, 0.5), bend=knee + u(-0.15, 0.1))
-        p.bend, p.pitch = u(0.2, 0.8), u(0.0, 0.3)
-        p.ankle = (-u(0.0, 0.4), -u(0.0, 0.4))
-    elif family == "kneel":
-        if rng.random() < 0.5:  # on one knee
-            legs[lead] = Limb(flex=u(1.2, 1.6), abd=u(0.0, 0.2), rot=u(0.0, 0.3), bend=u(1.3, 1.7))
-            legs[other] = Limb(flex=u(-0.15, 0.2), abd=u(0.0, 0.15), rot=u(0.0, 0.3), bend=u(1.4, 1.75))
-            p.ankle = _per_side({lead: 0.0, other: -0.5})
-        else:  # on both knees, upright or sitting back on the heels
-            back = u(1.4, 2.5)
-            for s in SIDES:
-                legs[s] = Limb(flex=max(0.0, back - 1.5) + u(-0.1, 0.2), abd=u(0.0, 0.2), rot=u(0.0, 0.3), bend=back)
-            p.ankle = (-1.3, -1.3)
-        p.bend = u(-0.1, 0.4)
-    elif family == "bend":
-        p.bend, p.pitch = u(0.5, 1.3), u(0.2, 0.7)
-        for s in SIDES:
-            legs[s] = Limb(flex=u(0.0, 0.5), abd=u(0.0, 0.25), rot=u(0.0, 0.3), bend=u(0.0, 0.7))
-        if gesture == "relaxed":
-            p.gesture = "reach_down"
-            for s in SIDES:
-                p.arms[s] = Limb(flex=u(0.6, 1.6), abd=u(0.0, 0.4), rot=u(-0.3, 0.3), bend=u(0.0, 0.8))
-    elif family == "reach":
-        p.lean, p.bend = u(-0.3, 0.3), u(-0.15, 0.15)
-        p.arms[lead] = Limb(flex=u(2.0, 3.05), abd=u(0.0, 1.0), rot=u(-0.3, 0.3), bend=u(0.0, 0.5))
-        p.gesture = "reach_up"
-        legs[lead] = Limb(flex=u(-0.05, 0.1), abd=u(0.0, 0.15), bend=u(0.0, 0.1))
-    elif family == "lean":
-        p.lean, p.pitch, p.roll = u(-0.45, 0.45), u(-0.15, 0.3), u(-0.12, 0.12)
-    elif family == "exercise":
-        kind = rng.integers(4)
-        if kind == 0:  # lunge
-            legs[lead] = Limb(flex=u(1.0, 1.5), abd=u(0.0, 0.15), rot=u(0.0, 0.2), bend=u(1.2, 1.8))
-            legs[other] = Limb(flex=-u(0.3, 0.6), abd=u(0.0, 0.15), rot=u(0.0, 0.2), bend=u(0.6, 1.4))
-            p.ankle = _per_side({lead: 0.0, other: -0.6})
-        elif kind == 1:  # star jump
-            for s in SIDES:
-                legs[s] = Limb(abd=u(0.25, 0.55), bend=u(0.0, 0.3))
-                p.arms[s] = Limb(abd=u(1.8, 2.9), flex=u(-0.2, 0.3), bend=u(0.0, 0.4))
-            p.gesture = "star"
-        elif kind == 2:  # side stretch
-            p.lean = u(0.25, 0.55) * (1.0 if lead == "right" else -1.0)
-            p.arms[lead] = Limb(flex=u(2.3, 3.0), abd=u(0.3, 1.0), bend=u(0.0, 0.3))
-            p.gesture = "stretch"
-        else:  # leg raised forward or to the side
-            legs[lead] = Limb(flex=u(0.6, 1.6), abd=u(0.0, 0.9), rot=u(0.0, 0.3), bend=u(0.0, 1.2))
+    _FAMILY_POSES[family](rng, p, legs, lead, other)
     p.legs = legs
     if rng.random() < 0.5:  # mirror: any asymmetry equally often on both sides
         p.legs = {"left": p.legs["right"], "right": p.legs["left"]}
