@@ -150,17 +150,26 @@ def _frame_along(a: np.ndarray, b: np.ndarray, up: np.ndarray) -> np.ndarray:
 
 def dress(person: Person, sk: Skeleton) -> list[Primitive]:
     """The body's primitives (all marked ``person``): skin, hair, clothes and shoes."""
-    g = person.girth
     j = sk.joints
-    root, low, high, head = sk.frames["root"], sk.frames["low"], sk.frames["high"], sk.frames["head"]
     for garment in (person.top, person.bottom):  # prints follow the torso
-        garment.origin, garment.frame = j[J["pelvis"]], high
+        garment.origin, garment.frame = j[J["pelvis"]], sk.frames["high"]
     skin, top, bottom = person.skin, person.top, person.bottom
     arm_sleeve = {"long": (top, top), "short": (top, skin), "none": (skin, skin)}[person.sleeves]
     leg_cover = {"trousers": (bottom, bottom), "shorts": (bottom, skin), "skirt": (skin, skin)}[person.legwear]
-    prims: list[Primitive] = []
+    return [
+        *_torso(person, sk, arm_sleeve[0]),
+        *_head(person, sk),
+        *_arms(person, sk, arm_sleeve),
+        *_legs(person, sk, leg_cover),
+    ]
+
+
+def _torso(person: Person, sk: Skeleton, shoulder_colour) -> list[Primitive]:
+    """Pelvis, waist and chest ellipsoids, and the shoulders."""
+    g, j, low, high = person.girth, sk.joints, sk.frames["low"], sk.frames["high"]
+    top, bottom = person.top, person.bottom
     pelvis, spine, thorax = j[J["pelvis"]], j[J["spine"]], j[J["thorax"]]
-    # torso: pelvis, waist and chest ellipsoids, shoulders
+    prims: list[Primitive] = []
     prims += [
         Primitive(
             "ellipsoid",
@@ -185,8 +194,15 @@ def dress(person: Person, sk: Skeleton) -> list[Primitive]:
         ),
     ]
     for side in SIDES:
-        prims.append(Primitive("sphere", j[J[f"{side}_shoulder"]], np.array([0.058 * g]), colour=arm_sleeve[0]))
-    # neck and head
+        prims.append(Primitive("sphere", j[J[f"{side}_shoulder"]], np.array([0.058 * g]), colour=shoulder_colour))
+    return prims
+
+
+def _head(person: Person, sk: Skeleton) -> list[Primitive]:
+    """Neck, head, face (nose, eyes), ears and hair."""
+    g, j, high, head, skin = person.girth, sk.joints, sk.frames["high"], sk.frames["head"], person.skin
+    thorax = j[J["thorax"]]
+    prims: list[Primitive] = []
     prims.append(
         Primitive(
             "capsule",
@@ -241,7 +257,14 @@ def dress(person: Person, sk: Skeleton) -> list[Primitive]:
             prims.append(
                 Primitive("sphere", hc + head @ np.array([0, 0.02, -0.11]), np.array([0.04]), colour=person.hair)
             )
-    # arms and hands
+    return prims
+
+
+def _arms(person: Person, sk: Skeleton, sleeve: tuple) -> list[Primitive]:
+    """Upper arms and forearms (sleeved or bare) and hands."""
+    g, j, high, skin = person.girth, sk.joints, sk.frames["high"], person.skin
+    arm_sleeve = sleeve
+    prims: list[Primitive] = []
     for side in SIDES:
         s, e, w = (j[J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist"))
         prims += _limb(s, e, 0.05 * g, 0.042 * g, arm_sleeve[0])
@@ -256,7 +279,14 @@ def dress(person: Person, sk: Skeleton) -> list[Primitive]:
                 colour=skin,
             )
         )
-    # legs, skirt and shoes
+    return prims
+
+
+def _legs(person: Person, sk: Skeleton, cover: tuple) -> list[Primitive]:
+    """Thighs and shins (covered or bare), shoes, and a skirt over the thighs."""
+    g, j, root, bottom = person.girth, sk.joints, sk.frames["root"], person.bottom
+    leg_cover, pelvis = cover, j[J["pelvis"]]
+    prims: list[Primitive] = []
     for side in SIDES:
         h, k, a = (j[J[f"{side}_{n}"]] for n in ("hip", "knee", "foot"))
         prims += _limb(h, k, 0.085 * g, 0.062 * g, leg_cover[0], split=0.4)
