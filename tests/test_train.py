@@ -592,9 +592,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
     assert "b.jpg" in card and "290" in card  # the portraits' arms
     assert "higher than the previous weights'" not in card
     better = {"previous, MediaPipe 2D": {"rand-test": EvalResult(**{**result.__dict__, "mpjpe": 60.0})}}
-    card = model_card.model_card(
-        after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)}
-    )
+    card = model_card.model_card(after, better, records, tmp_path / "w.safetensors", data, {"a.jpg": (290.0, 240.0)})
     assert "rand-test (+1.2 mm)" in card and "Real photos" not in card  # no photos given: no section
 
 

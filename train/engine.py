@@ -214,6 +214,30 @@ class PartBatches(Sampler[list[int]]):
 
 
 # ------------------------------------------------------------------------------ checkpoints
+def build_loader(
+    cfg: ExperimentConfig, train_set: Dataset, rank: int, world: int
+) -> tuple[DataLoader, PartBatches | DistributedSampler]:
+    """The training batches of this rank and their sampler (``set_epoch`` reshuffles): batches of one part each
+    when the parts differ in whether they carry images (:class:`PartBatches`), else shuffled across parts."""
+    training = cfg.training
+    if isinstance(train_set, ConcatDataset) and len({part.has_image for part in train_set.datasets}) > 1:
+        sizes = [len(part) for part in train_set.datasets]
+        batches = PartBatches(sizes, training.batch_size // world, training.seed, rank, world)
+        return DataLoader(
+            train_set, batch_sampler=batches, num_workers=cfg.data.workers, collate_fn=Batch.collate
+        ), batches
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
+    loader = DataLoader(
+        train_set,
+        batch_size=training.batch_size // world,
+        sampler=sampler,
+        collate_fn=Batch.collate,
+        num_workers=cfg.data.workers,
+        drop_last=len(train_set) >= training.batch_size,
+    )
+    return loader, sampler
+
+
 def save_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[dict]) -> None:
     """Everything needed to resume; tensors and plain values only, so weights_only loading works."""
     state = {
@@ -400,21 +424,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
     optimizer, scheduler = build_optimizer(training, model)
     objective = Objective(model, training.mode, training.loss, training.bone_weight)
     wrapped = DistributedDataParallel(objective) if world > 1 else objective
-    if isinstance(train_set, ConcatDataset) and len({part.has_image for part in train_set.datasets}) > 1:
-        sampler = PartBatches(
-            [len(part) for part in train_set.datasets], training.batch_size // world, training.seed, rank, world
-        )
-        loader = DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.data.workers, collate_fn=Batch.collate)
-    else:
-        sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=training.seed)
-        loader = DataLoader(
-            train_set,
-            batch_size=training.batch_size // world,
-            sampler=sampler,
-            collate_fn=Batch.collate,
-            num_workers=cfg.data.workers,
-            drop_last=len(train_set) >= training.batch_size,
-        )
+    loader, sampler = build_loader(cfg, train_set, rank, world)
 
     start_epoch, history = 0, []
     if resume and (out / CHECKPOINT).is_file():
