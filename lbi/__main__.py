@@ -1,4 +1,4 @@
-"""``python -m lbi predict|bench``: see :mod:`lbi.cli`."""
+"""``python -m lbi predict|video|bench``: see :mod:`lbi.cli`."""
 
 import sys
 

@@ -29,6 +29,9 @@ from .model.lifter import select_samples
 from .pose2d import Pose2D, PoseDetector
 from .weights import WeightsError, default_weights
 
+#: how many people :meth:`Estimator.detect` looks for in a photo
+MAX_PEOPLE = 4
+
 
 class NoPersonFound(ValueError):
     """MediaPipe found nobody in the image."""
@@ -72,13 +75,15 @@ class Estimator:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    def detect(self, rgb: np.ndarray, detector: PoseDetector | None = None) -> list[Pose2D]:
+    def detect(
+        self, rgb: np.ndarray, detector: PoseDetector | None = None, max_people: int = MAX_PEOPLE
+    ) -> list[Pose2D]:
         """Everyone found, largest first: with ``detector`` (a video-mode stream's own tracker) one
-        person at most, else the estimator's static detector, which also counts the people."""
+        person at most, else the estimator's static detector (:meth:`PoseDetector.detect_people`)."""
         if detector is not None:
             return [p for p in [detector(rgb)] if p is not None]
         with self._detector_lock:
-            return self.detector.detect_people(rgb)
+            return self.detector.detect_people(rgb, max_people=max_people)
 
     def predict(
         self,
@@ -96,16 +101,39 @@ class Estimator:
         ``intrinsics``: the photo's camera (fx, fy, cx, cy) when known; else one is assumed
         (:func:`lbi.camera.default_intrinsics`).
         """
-        timings = {}
+        timings: dict[str, float] = {}
+        people = self._detect_timed(rgb, detector, MAX_PEOPLE, timings)
+        flip = self.flip_test if flip_test is None else flip_test
+        return self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics])[0].noting_people(len(people))
+
+    def predict_people(
+        self,
+        rgb: np.ndarray,
+        retention: float | None = None,
+        flip_test: bool | None = None,
+        max_people: int = MAX_PEOPLE,
+    ) -> list[Estimate]:
+        """Everyone found in the image (up to ``max_people``, largest first), lifted in one batch. Raises
+        NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch."""
+        timings: dict[str, float] = {}
+        people = self._detect_timed(rgb, None, max_people, timings)
+        flip = self.flip_test if flip_test is None else flip_test
+        estimates = self._lift([rgb] * len(people), people, retention, timings, flip)
+        for estimate in estimates:
+            estimate.diagnostics.people_found = len(people)
+        return estimates
+
+    def _detect_timed(
+        self, rgb: np.ndarray, detector: PoseDetector | None, max_people: int, timings: dict[str, float]
+    ) -> list[Pose2D]:
         t = time.perf_counter()
-        people = self.detect(rgb, detector)
+        people = self.detect(rgb, detector, max_people)
         timings["detector"] = (time.perf_counter() - t) * 1000
         if not people:
             raise NoPersonFound(
                 "no person found in the image: MediaPipe Pose needs a person whose head, shoulders and hips are visible"
             )
-        flip = self.flip_test if flip_test is None else flip_test
-        return self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics])[0].noting_people(len(people))
+        return people
 
     def lift(
         self,

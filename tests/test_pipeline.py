@@ -166,7 +166,7 @@ def test_cli_predict_writes_json(tmp_path, capsys):
     )
     assert code == 1  # one of the two files failed
     results = json.loads(out.read_text())["results"]
-    ok, bad = results
+    ok, bad = results[0]["people"][0], results[1]
     assert ok["joint_names"] == list(H36M_JOINTS) and np.array(ok["joints3d_mm"]).shape == (17, 3)
     assert np.array(ok["coarse3d_mm"]).shape == (17, 3) and np.array(ok["joints2d_px"]).shape == (17, 2)
     assert ok["retention"] == 0.5 and ok["kept_tokens"] == int(np.ceil(0.5 * ok["total_tokens"]))
@@ -176,7 +176,7 @@ def test_cli_predict_writes_json(tmp_path, capsys):
     assert (
         cli(["predict", str(ASSETS / "astronaut.jpg"), "--json", str(out), "--retention", "0.5", "--no-flip-test"]) == 0
     )
-    alone = json.loads(out.read_text())["results"][0]
+    alone = json.loads(out.read_text())["results"][0]["people"][0]
     assert alone["flip_test"] is False and not np.allclose(alone["joints3d_mm"], ok["joints3d_mm"], atol=1.0)
 
 

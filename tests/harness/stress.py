@@ -354,7 +354,7 @@ def cli_phase(files: list[tuple[Path, str]], out: Path) -> dict:
         "json_written": out.is_file(),
         "entries": len(entries),
         "errors": sum("error" in e for e in entries),
-        "results": sum("joints3d_mm" in e for e in entries),
+        "results": sum("people" in e for e in entries),
         "tracebacks": proc.stderr.count("Traceback"),
         "seconds": round(time.perf_counter() - start, 1),
     }
