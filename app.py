@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 
-from lbi import draw  # noqa: E402
+from lbi import figure3d  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.model import LiftingConfig  # noqa: E402
@@ -31,6 +31,7 @@ from lbi.views import (
     layer_names,
     live_frame,
     load_photo,
+    person_choices,
     photo_view,
     summary_markdown,
 )
@@ -54,7 +55,7 @@ def is_served_file(path: str) -> bool:
 
 
 #: the photo endpoints' outputs, in the order gradio_client returns them (the session state last, not returned)
-PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status")
+PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status", "person")
 
 
 class Handlers:
@@ -70,18 +71,22 @@ class Handlers:
     def fail(message: str) -> tuple:
         """Clears every photo output and says what went wrong in the status line."""
         values = {name: None for name in PHOTO_OUTPUTS} | {"summary": "", "status": f"⚠️ {message}"}
+        values["person"] = gr.Dropdown(choices=[], value=None)
         return (*values.values(), None)
 
-    def show(self, session: dict, estimate, controls: Controls, skip_unchanged: bool = False) -> tuple:
+    def show(self, session: dict, estimates: list, controls: Controls, skip_unchanged: bool = False) -> tuple:
         view = photo_view(
             session["rgb"],
-            estimate,
+            estimates,
             self.files,
+            controls.person,
             controls.layer,
             controls.joint,
             controls.show,
             session["original_scale"],
         )
+        choices = person_choices(len(estimates))
+        notes = estimates[controls.person].diagnostics.notes
         values = {
             "pose2d": view.pose2d,
             "plot": view.figure,
@@ -89,13 +94,14 @@ class Handlers:
             "kept": view.kept,
             "summary": view.summary,
             "result_json": view.json_path,
-            "status": " ".join(estimate.diagnostics.notes) or "Done.",
+            "status": " ".join(n for n in notes if "people found" not in n) or "Done.",
+            "person": gr.Dropdown(choices=choices, value=choices[controls.person], interactive=len(choices) > 1),
         }
         if skip_unchanged:  # a new r changes stage 2 only: the 2D pose never changes, stage-1 attention neither
-            values["pose2d"] = gr.skip()
+            values["pose2d"] = values["person"] = gr.skip()
             if controls.layer < len(self.estimator.model.config.stage1):
                 values["attention"] = gr.skip()
-        return (*(values[name] for name in PHOTO_OUTPUTS), {**session, "estimate": estimate})
+        return (*(values[name] for name in PHOTO_OUTPUTS), {**session, "estimates": estimates})
 
     def analyse(self, upload, retention, joint, layer, show) -> tuple:
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
@@ -116,36 +122,53 @@ class Handlers:
             return self.fail("that file is not an upload of this app")
         try:
             photo = load_photo(path, name)
-            estimate = self.estimator.predict(photo.rgb, controls.retention)
+            estimates = self.estimator.predict_people(photo.rgb, controls.retention)
         except (ImageError, NoPersonFound) as err:
             return self.fail(str(err))
-        if photo.note:
-            estimate.diagnostics.notes.append(photo.note)
+        for estimate in estimates:
+            estimate.diagnostics.notes.extend([photo.note] if photo.note else [])
         session = {"rgb": photo.rgb, "original_scale": photo.original_size[0] / photo.rgb.shape[1]}
-        return self.show(session, estimate, controls)
+        return self.show(session, estimates, controls)
 
-    def change_retention(self, retention, joint, layer, show, session) -> tuple:
+    def _controls(self, session: dict, retention, joint, layer, show, person) -> Controls:
+        return Controls.parse(retention, joint, layer, show, self.layers, person, len(session["estimates"]))
+
+    def change_retention(self, retention, joint, layer, show, person, session) -> tuple:
+        """Stage 2 again for everyone, from their cached stage 1."""
         unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
         if self.estimator is None or not session:
             return unchanged
         try:
-            controls = Controls.parse(retention, joint, layer, show, self.layers)
+            controls = self._controls(session, retention, joint, layer, show, person)
         except ValueError as err:
-            return (*unchanged[:-2], f"⚠️ {err}", gr.skip())
-        refined = self.estimator.refine(session["estimate"], controls.retention)
+            return (*unchanged[:-3], f"⚠️ {err}", gr.skip(), gr.skip())
+        refined = [self.estimator.refine(e, controls.retention) for e in session["estimates"]]
         return self.show(session, refined, controls, skip_unchanged=True)
 
-    def change_view(self, joint, layer, show, session) -> tuple:
+    def change_person(self, retention, joint, layer, show, person, session) -> tuple:
+        """Another person's attention, patches and summary (nothing is re-run)."""
+        unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
+        if self.estimator is None or not session:
+            return unchanged
+        try:
+            controls = self._controls(session, retention, joint, layer, show, person)
+        except ValueError as err:
+            return (*unchanged[:-3], f"⚠️ {err}", gr.skip(), gr.skip())
+        return self.show(session, session["estimates"], controls)
+
+    def change_view(self, joint, layer, show, person, session) -> tuple:
         """The attention image and the 3D figure only: no re-drawing of the other overlays, no new JSON file."""
         if self.estimator is None or not session:
             return gr.skip(), gr.skip()
+        estimates = session["estimates"]
         try:
-            controls = Controls.parse(session["estimate"].diagnostics.retention, joint, layer, show, self.layers)
+            controls = self._controls(session, estimates[0].diagnostics.retention, joint, layer, show, person)
         except ValueError:
             return gr.skip(), gr.skip()
+        picked = estimates[controls.person]
         return (
-            attention_view(session["rgb"], session["estimate"], self.files, controls.layer, controls.joint),
-            draw.skeleton_figure(session["estimate"], controls.show),
+            attention_view(session["rgb"], picked, self.files, controls.layer, controls.joint),
+            figure3d.skeleton_figure([e.pose for e in estimates], controls.show),
         )
 
     def live(self, frame, live_session, retention):
@@ -164,7 +187,7 @@ class Handlers:
         if live_session is None or live_session.last is None:
             return None, "No live frame with a person yet: start the webcam stream first."
         show = show if show in VIEWS_3D else VIEWS_3D[0]
-        return draw.skeleton_figure(live_session.last, show), summary_markdown(live_session.last)
+        return figure3d.skeleton_figure(live_session.last.pose, show), summary_markdown(live_session.last)
 
 
 def photo_tab(handlers: Handlers, r: float) -> None:
@@ -187,7 +210,9 @@ def photo_tab(handlers: Handlers, r: float) -> None:
             with gr.Row():
                 joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
                 layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer")
-            show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+            with gr.Row():
+                show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+                person = gr.Dropdown([], value=None, label="Person (attention, patches)", elem_id="person")
             status = gr.Markdown(elem_id="status")
             gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
         with gr.Column(scale=3):
@@ -208,6 +233,7 @@ def photo_tab(handlers: Handlers, r: float) -> None:
         summary=summary,
         result_json=result_json,
         status=status,
+        person=person,
     )
     outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
     photo.change(
@@ -221,16 +247,23 @@ def photo_tab(handlers: Handlers, r: float) -> None:
     )
     retention.change(
         handlers.change_retention,
-        [retention, joint, layer, show, state],
+        [retention, joint, layer, show, person, state],
         outputs,
         api_name="retention",
         trigger_mode="always_last",
         show_progress="hidden",
     )
+    person.input(
+        handlers.change_person,
+        [retention, joint, layer, show, person, state],
+        outputs,
+        api_name="person",
+        show_progress="hidden",
+    )
     for control in (joint, layer, show):
         control.change(
             handlers.change_view,
-            [joint, layer, show, state],
+            [joint, layer, show, person, state],
             [attention, plot],
             show_progress="hidden",
             api_visibility="private",

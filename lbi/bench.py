@@ -78,7 +78,7 @@ def bench_model(
 
 
 def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test: bool = True) -> dict:
-    """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict`` +
+    """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict_people`` +
     ``views.photo_view``, with or without the flip test) or per webcam frame (``views.live_frame``:
     tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
     the view adds to the estimator's stages."""
@@ -95,8 +95,9 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
             _, state = live_frame(estimator, rgb, state)
             estimate = state.last
         else:
-            estimate = estimator.predict(rgb, flip_test=flip_test)
-            photo_view(rgb, estimate, files)
+            people = estimator.predict_people(rgb, flip_test=flip_test)
+            photo_view(rgb, people, files)
+            estimate = people[0]
         total = (time.perf_counter() - start) * 1000
         assert estimate is not None  # live_frame found the person in the example photo
         if i:

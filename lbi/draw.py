@@ -1,6 +1,8 @@
-"""Pictures of an Estimate: 2D skeleton, attention heatmaps, kept patches, a fast 3D view, the Plotly 3D view.
+"""Pictures of an Estimate: 2D skeleton, attention heatmaps, kept patches, a fast 3D view (the interactive 3D
+views are :mod:`lbi.figure3d`).
 
-Colours follow one convention everywhere: left limbs blue, right limbs orange, the spine grey.
+Colours follow one convention everywhere: the first person's left limbs blue, right limbs orange, the spine
+grey; every further person has a pair of their own (:func:`person_colours`).
 All functions take and return (H, W, 3) uint8 RGB images and never modify their input.
 """
 
@@ -10,15 +12,26 @@ import cv2
 import numpy as np
 
 from .estimate import Estimate
-from .skeleton import BONES, H36M_JOINTS, LEFT, RIGHT
+from .skeleton import BONES, LEFT, RIGHT
 
-LEFT_RGB = (40, 120, 255)
-RIGHT_RGB = (255, 140, 0)
-CENTRE_RGB = (200, 200, 200)
+Colour = tuple[int, int, int]
+#: (left, right, centre) limbs of each person, in the order people are listed
+PERSON_COLOURS: tuple[tuple[Colour, Colour, Colour], ...] = (
+    ((40, 120, 255), (255, 140, 0), (200, 200, 200)),
+    ((30, 190, 90), (230, 50, 150), (160, 220, 170)),
+    ((150, 90, 255), (250, 215, 40), (200, 180, 240)),
+    ((0, 200, 210), (230, 60, 50), (170, 220, 225)),
+)
 
 
-def joint_colour(joint: int) -> tuple[int, int, int]:
-    return LEFT_RGB if joint in LEFT else RIGHT_RGB if joint in RIGHT else CENTRE_RGB
+def person_colours(person: int) -> tuple[Colour, Colour, Colour]:
+    """The (left, right, centre) colours of the ``person``-th person (the palette repeats after four)."""
+    return PERSON_COLOURS[person % len(PERSON_COLOURS)]
+
+
+def joint_colour(joint: int, person: int = 0) -> Colour:
+    left, right, centre = person_colours(person)
+    return left if joint in LEFT else right if joint in RIGHT else centre
 
 
 def _line_width(image: np.ndarray) -> int:
@@ -30,8 +43,10 @@ def draw_skeleton_2d(
     joints2d: np.ndarray,
     confidence: np.ndarray | None = None,
     box: tuple[float, float, float, float] | None = None,
+    person: int = 0,
 ) -> np.ndarray:
-    """The 2D pose on the image; joints MediaPipe is unsure of (confidence < 0.5) drawn hollow."""
+    """The 2D pose on the image in the ``person``-th person's colours; joints MediaPipe is unsure of
+    (confidence < 0.5) drawn hollow."""
     out = rgb.copy()
     width = _line_width(out)
     confidence = np.ones(len(joints2d)) if confidence is None else confidence
@@ -40,9 +55,11 @@ def draw_skeleton_2d(
         cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), max(1, width // 2), cv2.LINE_AA)
     points = np.round(joints2d).astype(int)
     for child, parent in BONES:
-        cv2.line(out, tuple(points[child]), tuple(points[parent]), joint_colour(child), width, cv2.LINE_AA)
+        colour = joint_colour(child, person)
+        cv2.line(out, tuple(points[child]), tuple(points[parent]), colour, width, cv2.LINE_AA)
     for j, (p, c) in enumerate(zip(points, confidence)):
-        cv2.circle(out, tuple(p), width + 2, joint_colour(j), -1 if c >= 0.5 else width // 2 + 1, cv2.LINE_AA)
+        fill = -1 if c >= 0.5 else width // 2 + 1
+        cv2.circle(out, tuple(p), width + 2, joint_colour(j, person), fill, cv2.LINE_AA)
     return out
 
 
@@ -85,16 +102,16 @@ def kept_patches_overlay(rgb: np.ndarray, estimate: Estimate) -> np.ndarray:
     return out
 
 
-def _to_display(joints3d_mm: np.ndarray) -> np.ndarray:
+def to_display(joints3d_mm: np.ndarray) -> np.ndarray:
     """Camera axes (x right, y down, z forward) -> display axes (x right, y depth, z up)."""
-    return np.stack([joints3d_mm[:, 0], joints3d_mm[:, 2], -joints3d_mm[:, 1]], axis=1)
+    return np.stack([joints3d_mm[..., 0], joints3d_mm[..., 2], -joints3d_mm[..., 1]], axis=-1)
 
 
 def projected_skeleton(
     joints3d_mm: np.ndarray, size: int = 240, yaw_deg: float = 35.0, elevation_deg: float = 15.0
 ) -> np.ndarray:
     """A quick 3D view for live mode: the skeleton seen from a turned camera, as a small image."""
-    points = _to_display(joints3d_mm - joints3d_mm[0])
+    points = to_display(joints3d_mm - joints3d_mm[0])
     yaw, elev = np.radians(yaw_deg), np.radians(elevation_deg)
     turn = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
     tilt = np.array([[1, 0, 0], [0, np.cos(elev), -np.sin(elev)], [0, np.sin(elev), np.cos(elev)]])
@@ -109,79 +126,3 @@ def projected_skeleton(
         p, q = np.round(pixels[[child, parent]]).astype(int)
         cv2.line(out, tuple(p), tuple(q), joint_colour(child), 3, cv2.LINE_AA)
     return out
-
-
-def skeleton_figure(estimate: Estimate | None, show: str = "refined"):
-    """An interactive Plotly 3D skeleton: left/right coloured, equal axes, viewed from the front-left.
-    ``show``: "refined", "coarse" or "both" (coarse drawn dashed)."""
-    import plotly.graph_objects as go
-
-    figure = go.Figure()
-    poses = []
-    if estimate is not None:
-        if show in ("refined", "both"):
-            poses.append(("refined", estimate.pose.joints3d_mm, "solid"))
-        if show in ("coarse", "both"):
-            poses.append(("coarse", estimate.pose.coarse3d_mm, "dash" if show == "both" else "solid"))
-    for name, joints, dash in poses:
-        points = _to_display(joints)
-        for side, joint_ids, colour in (
-            ("left", LEFT, LEFT_RGB),
-            ("right", RIGHT, RIGHT_RGB),
-            ("centre", None, CENTRE_RGB),
-        ):
-            xs: list[float | None] = []
-            ys: list[float | None] = []
-            zs: list[float | None] = []
-            for child, parent in BONES:
-                if (joint_ids is None and child in LEFT + RIGHT) or (joint_ids is not None and child not in joint_ids):
-                    continue
-                for j in (parent, child, None):  # None: a gap before the next bone
-                    for coords, k in ((xs, 0), (ys, 1), (zs, 2)):
-                        coords.append(None if j is None else float(points[j, k]))
-            figure.add_trace(
-                go.Scatter3d(
-                    x=xs,
-                    y=ys,
-                    z=zs,
-                    mode="lines+markers",
-                    name=f"{name} {side}",
-                    line=dict(color=f"rgb{colour}", width=7, dash=dash),
-                    marker=dict(size=3, color=f"rgb{colour}"),
-                    hoverinfo="skip",
-                    showlegend=side != "centre",
-                )
-            )
-        figure.add_trace(
-            go.Scatter3d(
-                x=points[:, 0],
-                y=points[:, 1],
-                z=points[:, 2],
-                mode="markers",
-                marker=dict(size=4, color="white", opacity=0.01),
-                name=name,
-                showlegend=False,
-                text=list(H36M_JOINTS),
-                hovertemplate="%{text}<extra></extra>",
-            )
-        )
-    reach = 1000.0
-    if poses:
-        reach = max(800.0, float(np.abs(np.concatenate([_to_display(j) for _, j, _ in poses])).max()) * 1.1)
-    axis: dict[str, object] = dict(
-        range=[-reach, reach], showbackground=True, backgroundcolor="rgb(245,245,245)", zeroline=False
-    )
-    figure.update_layout(
-        scene=dict(
-            xaxis=dict(title="x (mm)", **axis),
-            yaxis=dict(title="depth (mm)", **axis),
-            zaxis=dict(title="up (mm)", **axis),
-            aspectmode="cube",
-            camera=dict(eye=dict(x=-1.2, y=-1.6, z=0.6), up=dict(x=0, y=0, z=1)),
-        ),
-        margin=dict(l=0, r=0, t=30, b=0),
-        height=460,
-        legend=dict(orientation="h", y=1.02, x=0),
-        title=dict(text="3D pose (root-relative, camera axes, mm)" if poses else "no pose yet", font=dict(size=13)),
-    )
-    return figure

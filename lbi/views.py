@@ -1,5 +1,5 @@
-"""What the app shows, without Gradio: an Estimate turned into pictures, a 3D figure, a summary and
-a JSON file, plus the per-stream state of live mode. ``app.py`` only wires these to widgets."""
+"""What the app shows, without Gradio: a photo's estimates (one per person) turned into pictures, a 3D figure, a
+summary and a JSON file, plus the per-stream state of live mode. ``app.py`` only wires these to widgets."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import draw
+from . import draw, figure3d
 from .estimate import Estimate
 from .estimator import Estimator, NoPersonFound
 from .fileio import atomic_path
@@ -42,18 +42,23 @@ class Controls:
     joint: str  # a joint name or ALL_JOINTS
     layer: int  # index into the layer names
     show: str  # one of VIEWS_3D
+    person: int = 0  # index into the people found, largest first
 
     @classmethod
-    def parse(cls, retention, joint, layer, show, layers: list[str]) -> Controls:
-        """Raises ValueError with a message for the user when any setting is not one the app offers."""
+    def parse(cls, retention, joint, layer, show, layers: list[str], person=None, people: int = 1) -> Controls:
+        """Raises ValueError with a message for the user when any setting is not one the app offers. ``person``:
+        an entry of :func:`person_choices` for ``people`` people (None: the largest)."""
         r = retention_rate(retention)
+        choices = person_choices(people)
+        if person is not None and person not in choices:
+            raise ValueError(f"unknown person {str(person)[:40]!r}: choose one of {', '.join(choices)}")
         if joint not in (ALL_JOINTS, *H36M_JOINTS):
             raise ValueError(f"unknown keypoint {str(joint)[:40]!r}: choose one of the list")
         if layer not in layers:
             raise ValueError(f"unknown attention layer {str(layer)[:40]!r}: choose one of the list")
         if show not in VIEWS_3D:
             raise ValueError(f"unknown 3D view {str(show)[:40]!r}: choose {', '.join(VIEWS_3D)}")
-        return cls(r, joint, layers.index(layer), show)
+        return cls(r, joint, layers.index(layer), show, 0 if person is None else choices.index(person))
 
 
 def layer_names(estimator: Estimator) -> list[str]:
@@ -63,7 +68,7 @@ def layer_names(estimator: Estimator) -> list[str]:
 
 @dataclass
 class PhotoView:
-    """Everything the photo tab displays for one estimate."""
+    """Everything the photo tab displays for a photo."""
 
     pose2d: str  # JPEG file: the 2D skeleton and crop box on the photo
     attention: str  # JPEG file: the chosen layer's attention for the chosen keypoint(s)
@@ -124,9 +129,10 @@ class OutputFiles:
                 old.unlink(missing_ok=True)
         return str(path)
 
-    def json(self, estimate: Estimate) -> str:
-        """The estimate as a JSON file (what the download button serves)."""
-        return self._store(json.dumps(estimate.to_dict(), indent=1).encode(), "lbi_pose", ".json")
+    def json(self, estimates: list[Estimate]) -> str:
+        """A photo's people as a JSON file, ``{"people": [...]}`` (what the download button serves)."""
+        payload = {"people": [e.to_dict() for e in estimates]}
+        return self._store(json.dumps(payload, indent=1).encode(), "lbi_pose", ".json")
 
     def image(self, rgb: np.ndarray, stem: str = "lbi_view", quality: int = 90) -> str:
         """An RGB picture as a JPEG file."""
@@ -154,32 +160,43 @@ def attention_view(
     return files.image(draw.attention_overlay(shown, estimate.scaled(scale), layer, joint_index), "lbi_attention")
 
 
+def person_choices(count: int) -> list[str]:
+    """The person picker's entries: people are numbered from 1, the largest first."""
+    return [f"{k + 1}{' (largest)' if k == 0 and count > 1 else ''}" for k in range(count)]
+
+
 def photo_view(
     rgb: np.ndarray,
-    estimate: Estimate,
+    estimates: list[Estimate],
     files: OutputFiles,
+    person: int = 0,
     layer: int = DEFAULT_LAYER,
     joint: str = ALL_JOINTS,
     show: str = "refined",
     original_scale: float = 1.0,
 ) -> PhotoView:
-    """Everything the photo tab shows for an estimate of ``rgb``: the overlays drawn at display size
-    and saved as JPEG files, the 3D figure, the summary, and the JSON (its 2D in the pixels of the
-    original photo: ``original_scale`` = original / analysed size)."""
+    """Everything the photo tab shows for the people of ``rgb``: everyone's 2D pose (each in their colours) and 3D
+    pose, the attention, kept patches and summary of the ``person``-th, drawn at display size and saved as JPEG
+    files, and the JSON of all (its 2D in the pixels of the original photo: ``original_scale`` = original /
+    analysed size)."""
     shown, scale = display_size(rgb)
-    on_display = estimate.scaled(scale)
+    picked = estimates[person]
+    pose2d = shown
+    for k, estimate in enumerate(estimates):
+        pose = estimate.scaled(scale).pose
+        pose2d = draw.draw_skeleton_2d(
+            pose2d, pose.joints2d_px, pose.confidence, pose.crop.box if k == person else None, k
+        )
+    summary = summary_markdown(picked)
+    if len(estimates) > 1:
+        summary = f"**{len(estimates)} people found**; shown below: person {person + 1}\n\n{summary}"
     return PhotoView(
-        pose2d=files.image(
-            draw.draw_skeleton_2d(
-                shown, on_display.pose.joints2d_px, on_display.pose.confidence, on_display.pose.crop.box
-            ),
-            "lbi_pose2d",
-        ),
-        attention=attention_view(rgb, estimate, files, layer, joint),
-        kept=files.image(draw.kept_patches_overlay(shown, on_display), "lbi_kept"),
-        figure=draw.skeleton_figure(estimate, show),
-        summary=summary_markdown(estimate),
-        json_path=files.json(estimate.scaled(original_scale)),
+        pose2d=files.image(pose2d, "lbi_pose2d"),
+        attention=attention_view(rgb, picked, files, layer, joint),
+        kept=files.image(draw.kept_patches_overlay(shown, picked.scaled(scale)), "lbi_kept"),
+        figure=figure3d.skeleton_figure([e.pose for e in estimates], show),
+        summary=summary,
+        json_path=files.json([e.scaled(original_scale) for e in estimates]),
     )
 
 

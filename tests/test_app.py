@@ -65,15 +65,15 @@ def test_photo_then_retention(url, estimator):
         )
     )
     assert all(Path(out[name]).is_file() for name in ("pose2d", "attention", "kept"))
-    first = json.loads(Path(out["result_json"]).read_text())
+    (first,) = json.loads(Path(out["result_json"]).read_text())["people"]
     total = first["total_tokens"]
     assert first["kept_tokens"] == kept_count(0.3, total)
     assert out["status"].startswith("outside the photo, so inferred rather than seen:") and "left foot" in out["status"]
     assert f"Kept patches:** {kept_count(0.3, total)} of {total}" in out["summary"]
     assert np.array(first["joints3d_mm"]).shape == (17, 3) and first["retention"] == 0.3
     # the same session moves the slider: stage 2 only, the 2D pose and the coarse pose are unchanged
-    out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
-    wide = json.loads(Path(out["result_json"]).read_text())
+    out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", "1", api_name="/retention"))
+    (wide,) = json.loads(Path(out["result_json"]).read_text())["people"]
     assert f"{total} of {total}" in out["summary"] and wide["retention"] == 1.0
     assert wide["coarse3d_mm"] == first["coarse3d_mm"] and wide["joints2d_px"] == first["joints2d_px"]
     assert wide["joints3d_mm"] != first["joints3d_mm"]
@@ -150,15 +150,22 @@ def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
             )
         )
         assert result["status"].startswith("outside the photo"), name  # the astronaut's legs: a note, no error
-        assert json.loads(Path(result["result_json"]).read_text())["people_found"] == 1
-    sideways = json.loads(Path(result["result_json"]).read_text())
+        assert json.loads(Path(result["result_json"]).read_text())["people"][0]["people_found"] == 1
+    sideways = json.loads(Path(result["result_json"]).read_text())["people"][0]
     assert sideways["joints2d_px"][10][1] < sideways["joints2d_px"][3][1]  # upright: head above the feet
     result = named(
         client.predict(
             gradio_client.handle_file(str(tmp_path / "two.jpg")), 0.3, ALL_JOINTS, layer, "refined", api_name="/analyse"
         )
     )
-    assert "2 people found: showing the largest" in result["status"]
+    assert "**2 people found**; shown below: person 1" in result["summary"] and result["status"] == "Done."
+    largest, other = json.loads(Path(result["result_json"]).read_text())["people"]
+    assert largest["joints2d_px"][0][0] > small.shape[1] > other["joints2d_px"][0][0]  # the larger on the right
+    second = named(client.predict(0.3, ALL_JOINTS, layer, "refined", "2", api_name="/person"))
+    assert "shown below: person 2" in second["summary"] and second["attention"] != result["attention"]
+    assert second["pose2d"] != result["pose2d"]  # the picked person's crop box is drawn
+    with pytest.raises(gradio_client.exceptions.AppError, match="not in the list of choices"):
+        client.predict(0.3, ALL_JOINTS, layer, "refined", "7", api_name="/person")  # Gradio vets the picker
 
 
 def test_concurrent_users_get_their_own_results(url, estimator):
@@ -179,10 +186,10 @@ def test_concurrent_users_get_their_own_results(url, estimator):
                     gradio_client.handle_file(str(image)), retention, ALL_JOINTS, layer, "refined", api_name="/analyse"
                 )
             )
-            out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", None, api_name="/retention"))
+            out = named(client.predict(1.0, ALL_JOINTS, layer, "refined", "1", api_name="/retention"))
             for name in ("pose2d", "attention", "kept"):
                 assert read_image(first[name]).shape[2] == 3  # a whole JPEG, decodable
-            seen.append(json.loads(Path(out["result_json"]).read_text())["joints2d_px"])
+            seen.append(json.loads(Path(out["result_json"]).read_text())["people"][0]["joints2d_px"])
         return seen
 
     with ThreadPoolExecutor(8) as pool:

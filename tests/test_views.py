@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lbi import draw
+from lbi import draw, figure3d
 from lbi.crop import Crop
 from lbi.estimate import Diagnostics, Estimate, PersonPose
 from lbi.estimator import Estimator
@@ -36,7 +36,7 @@ def estimate(estimator, photo):
 def test_photo_view(estimator, photo, estimate):
     names = layer_names(estimator)
     assert len(names) == len(estimate.diagnostics.attention) and "PGTL" in names[1]
-    view = photo_view(photo, estimate, OutputFiles(), layer=1, joint="left_wrist", show="both")
+    view = photo_view(photo, [estimate], OutputFiles(), layer=1, joint="left_wrist", show="both")
     for path in (view.pose2d, view.attention, view.kept):
         image = read_image(path)
         assert image.shape == photo.shape and np.abs(image.astype(int) - photo).mean() > 1
@@ -95,17 +95,17 @@ def test_retention_changes_what_is_shown(estimator, photo, estimate):
 def test_projected_skeleton_and_empty_figure(estimate):
     small = draw.projected_skeleton(estimate.pose.joints3d_mm, size=160)
     assert small.shape == (160, 160, 3) and (small != 30).any()
-    assert len(draw.skeleton_figure(None).data) == 0
+    assert len(figure3d.skeleton_figure(None).data) == 0
 
 
 def test_output_files_are_reused_and_bounded(estimate):
     files = OutputFiles(keep=3)
-    first = files.json(estimate)
-    assert files.json(estimate) == first  # the same result: the same file, not a new one
+    first = files.json([estimate])
+    assert files.json([estimate]) == first  # the same result: the same file, not a new one
     paths = {first}
     for r in (0.1, 0.2, 0.4, 0.5):
         other = replace(estimate, diagnostics=replace(estimate.diagnostics, retention=r))
-        paths.add(files.json(other))
+        paths.add(files.json([other]))
     assert len(paths) == 5 and len(list(files.folder.iterdir())) == 3  # only the newest three are kept
     picture = np.full((80, 60, 3), 90, np.uint8)
     assert files.image(picture) == files.image(picture) and files.image(picture).endswith(".jpg")
@@ -119,9 +119,9 @@ def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels
 
     big = cv2.resize(photo, None, fx=3, fy=3)  # analysed as if it were a 3x larger photo
     scaled = estimate.scaled(3.0)
-    view = photo_view(big, scaled, OutputFiles(), original_scale=2.0)
+    view = photo_view(big, [scaled], OutputFiles(), original_scale=2.0)
     assert max(read_image(view.pose2d).shape[:2]) == DISPLAY_SIDE
-    saved = json.loads(Path(view.json_path).read_text())
+    (saved,) = json.loads(Path(view.json_path).read_text())["people"]
     np.testing.assert_allclose(saved["joints2d_px"], estimate.pose.joints2d_px * 6, atol=0.02)
     np.testing.assert_allclose(
         estimator.refine(scaled, 1.0).pose.joints3d_mm, estimator.refine(estimate, 1.0).pose.joints3d_mm, atol=1e-4

@@ -262,9 +262,9 @@ def load_phase(url: str, clients: int, requests: int, layer: str) -> dict:
                         read_image(picture)  # a whole picture, not a truncated download
                 else:
                     out = client.predict(
-                        0.1 + 0.8 * (i % 7) / 6, "all keypoints", layer, "refined", None, api_name="/retention"
+                        0.1 + 0.8 * (i % 7) / 6, "all keypoints", layer, "refined", "1", api_name="/retention"
                     )
-                result = json.loads(Path(out[5]).read_text())
+                result = json.loads(Path(out[5]).read_text())["people"][0]
                 if (out[6] or "").startswith(ERROR_MARK):  # notes ("2 people found", ...) are not errors
                     raise RuntimeError(f"status {out[6]!r}")
                 photo_of.setdefault(photo.name, result["joints2d_px"])
