@@ -1,4 +1,4 @@
-"""Lifting by Image: photo or webcam -> 3D human pose, with attention and pruned patches on view.
+"""Lifting by Image: photo, video or webcam -> 3D human pose, with attention and pruned patches on view.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--weights weights/lbi_synth.safetensors] [--device cpu|cuda]
 
@@ -17,10 +17,12 @@ import torch  # noqa: E402
 from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 
 from lbi import figure3d  # noqa: E402
+from lbi.clip_views import APP_MAX_SECONDS, analyse_clip, frame_view  # noqa: E402
 from lbi.estimator import Estimator, NoPersonFound  # noqa: E402
 from lbi.image_io import ImageError  # noqa: E402
 from lbi.model import LiftingConfig  # noqa: E402
 from lbi.skeleton import H36M_JOINTS  # noqa: E402
+from lbi.video import VideoError  # noqa: E402
 from lbi.views import (
     ALL_JOINTS,
     DEFAULT_LAYER,
@@ -44,7 +46,7 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_m
 INTRO = """# Lifting by Image
 A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
 Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
-patches, and **stage 2** refines the pose on them. Upload a photo, pick an example, or go live."""
+patches, and **stage 2** refines the pose on them. Upload a photo or a video clip, pick an example, or go live."""
 
 
 def is_served_file(path: str) -> bool:
@@ -54,6 +56,8 @@ def is_served_file(path: str) -> bool:
     return any(os.path.commonpath([resolved, root]) == root for root in roots) and os.path.isfile(resolved)
 
 
+#: the clip endpoint's outputs, in the order gradio_client returns them (the clip state last, not returned)
+VIDEO_OUTPUTS = ("status", "frame", "person", "pose2d", "attention", "frame_info", "plot", "downloads")
 #: the photo endpoints' outputs, in the order gradio_client returns them (the session state last, not returned)
 PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status", "person")
 
@@ -182,6 +186,49 @@ class Handlers:
             raise gr.Error(str(err)) from None
         return live_frame(self.estimator, frame, live_session, retention)
 
+    def analyse_clip(self, upload, people, smoothing, progress=gr.Progress()) -> tuple:  # noqa: B008 - Gradio's way
+        """A clip analysed: VIDEO_OUTPUTS and the clip state."""
+        failed = (gr.skip(),) * (len(VIDEO_OUTPUTS) - 1)
+        if self.estimator is None:
+            return (f"⚠️ {self.load_error}", *failed, None)
+        path = upload if isinstance(upload, str) else None
+        if not path or "\x00" in path or not is_served_file(path):
+            return ("⚠️ Upload a video clip (MP4, AVI, MOV, MKV or WebM) first.", *failed, None)
+        people = int(people) if people in (1, 2, 3, 4) else 1
+
+        def tell(done: int, total: int) -> None:
+            progress((done, total) if total else None, desc="frames", unit="frames")
+
+        try:
+            view = analyse_clip(self.estimator, path, self.files, people, bool(smoothing), tell)
+        except VideoError as err:
+            return (f"⚠️ {err}", *failed, None)
+        clip = view.clip
+        ids = [str(i) for i in clip.ids]
+        pose2d, attention, line = frame_view(self.estimator, clip, 0, self.files, clip.ids[0] if ids else None)
+        return (
+            view.status,
+            gr.Slider(minimum=0, maximum=max(len(clip.frames) - 1, 1), value=0, step=1, interactive=True),
+            gr.Dropdown(choices=ids, value=ids[0] if ids else None, interactive=len(ids) > 1),
+            pose2d,
+            attention,
+            line,
+            view.figure,
+            view.downloads,
+            clip,
+        )
+
+    def clip_frame(self, frame, person, clip) -> tuple:
+        """One frame of the analysed clip: everyone's 2D pose, one person's attention, a line about it."""
+        if self.estimator is None or clip is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        index = int(frame) if isinstance(frame, int | float) and 0 <= frame < len(clip.frames) else 0
+        pid = int(person) if isinstance(person, str) and person.isdigit() else None
+        try:
+            return frame_view(self.estimator, clip, index, self.files, pid)
+        except VideoError as err:
+            return gr.skip(), gr.skip(), f"⚠️ {err}"
+
     @staticmethod
     def live_pause(live_session, show):
         if live_session is None or live_session.last is None:
@@ -270,6 +317,69 @@ def photo_tab(handlers: Handlers, r: float) -> None:
         )
 
 
+def video_tab(handlers: Handlers) -> None:
+    """The Video tab: upload a clip, analyse it (with progress), then scrub through its frames beside the
+    animated 3D motion, and download JSON / CSV / BVH."""
+    gr.Markdown(
+        f"Clips up to {APP_MAX_SECONDS:.0f} s (longer ones: `python -m lbi video`). Each frame's people are found "
+        "and lifted; their ids stay with them across frames; the 1-euro filter smooths the motion."
+    )
+    clip_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2):
+            upload = gr.File(
+                label="Video clip", file_types=[".mp4", ".avi", ".mov", ".mkv", ".webm"], elem_id="clip-upload"
+            )
+            with gr.Row():
+                people = gr.Slider(1, 4, value=1, step=1, label="People per frame", elem_id="clip-people")
+                smoothing = gr.Checkbox(value=True, label="Smooth over time (1-euro filter)")
+            run = gr.Button("Analyse the clip", variant="primary", elem_id="clip-run")
+            status = gr.Markdown(elem_id="clip-status")
+            downloads = gr.File(label="Motion: JSON, CSV, BVH", file_count="multiple", elem_id="clip-downloads")
+        with gr.Column(scale=3):
+            plot = gr.Plot(label="3D motion", elem_id="clip-plot")
+    with gr.Row():
+        frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=False, elem_id="clip-frame")
+        person = gr.Dropdown([], value=None, label="Person (attention)", elem_id="clip-person")
+    frame_info = gr.Markdown(elem_id="clip-frame-info")
+    with gr.Row():
+        pose2d = gr.Image(label="2D poses of the frame", elem_id="clip-pose2d")
+        attention = gr.Image(label="Attention of the chosen person", elem_id="clip-attention")
+    shown = dict(
+        status=status,
+        frame=frame,
+        person=person,
+        pose2d=pose2d,
+        attention=attention,
+        frame_info=frame_info,
+        plot=plot,
+        downloads=downloads,
+    )
+    run.click(
+        handlers.analyse_clip,
+        [upload, people, smoothing],
+        [shown[name] for name in VIDEO_OUTPUTS] + [clip_state],
+        api_name="analyse_clip",
+        concurrency_limit=1,
+    )
+    frame.change(
+        handlers.clip_frame,
+        [frame, person, clip_state],
+        [pose2d, attention, frame_info],
+        api_name="clip_frame",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    person.change(
+        handlers.clip_frame,
+        [frame, person, clip_state],
+        [pose2d, attention, frame_info],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+    )
+
+
 def live_tab(handlers: Handlers, r: float) -> None:
     """The Live webcam tab: a streamed 2D + small 3D view, and the full 3D view of the last frame on pause."""
     gr.Markdown(
@@ -321,6 +431,8 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
             gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
         with gr.Tab("Photo"):
             photo_tab(handlers, r)
+        with gr.Tab("Video"):
+            video_tab(handlers)
         with gr.Tab("Live webcam"):
             live_tab(handlers, r)
     return demo

@@ -151,34 +151,35 @@ def skeleton_figure(poses: Sequence[PersonPose] | PersonPose | None, show: str =
     return figure
 
 
-def motion_figure(frames: Sequence[Sequence[np.ndarray]], fps: float, max_frames: int = 150):
-    """A clip as an animated figure: ``frames`` of per-person poses (mm, camera axes, root-relative), with a
-    play button and a frame slider; long clips are shown at every k-th frame (at most ``max_frames``)."""
+def motion_figure(frames: Sequence[dict[int, np.ndarray]], fps: float, max_frames: int = 150):
+    """A clip as an animated figure: per frame, each person's pose by their id (mm, camera axes, root-relative),
+    side by side in the order of their ids, each in their id's colours; a play button and a frame slider; long
+    clips are shown at every k-th frame (at most ``max_frames``)."""
     import plotly.graph_objects as go
 
     step = max(1, int(np.ceil(len(frames) / max_frames)))
     chosen = list(range(0, len(frames), step))
-    people = max((len(f) for f in frames), default=0)
-    if not chosen or not people:
+    ids = sorted({pid for frame in frames for pid in frame})
+    if not chosen or not ids:
         return skeleton_figure(None)
-    offsets = [np.array([1200.0 * (p - (people - 1) / 2), 0.0, 0.0]) for p in range(people)]
+    offsets = {pid: np.array([1200.0 * (k - (len(ids) - 1) / 2), 0.0, 0.0]) for k, pid in enumerate(ids)}
 
     def traces(k: int) -> list:
         out = []
-        for person in range(people):  # a person missing from a frame is drawn far below the floor
-            pose = frames[k][person] if person < len(frames[k]) else np.full((17, 3), np.nan)
-            out += _bone_traces(to_display(pose - pose[:1]) + offsets[person], person, f"person {person}", legend=False)
+        for pid in ids:  # a person missing from a frame is not drawn in it
+            pose = frames[k].get(pid, np.full((17, 3), np.nan))
+            out += _bone_traces(to_display(pose - pose[:1]) + offsets[pid], pid, f"person {pid}", legend=False)
         return out
 
     everything = np.concatenate(
-        [to_display(p - p[:1]) + offsets[i] for k in chosen for i, p in enumerate(frames[k])], axis=0
+        [to_display(p - p[:1]) + offsets[pid] for k in chosen for pid, p in frames[k].items()], axis=0
     )
     floor = float(np.nanmin(everything[:, 2]))
     figure = go.Figure(
         data=[*traces(chosen[0]), _floor_trace(everything, floor)],
-        frames=[go.Frame(data=traces(k), name=str(k), traces=list(range(4 * people))) for k in chosen],
+        frames=[go.Frame(data=traces(k), name=str(k), traces=list(range(4 * len(ids)))) for k in chosen],
     )
-    delay = 1000.0 * step / fps
+    delay, still = 1000.0 * step / fps, dict(mode="immediate", frame=dict(duration=0))
     figure.update_layout(
         scene=_scene(everything, floor),
         margin=dict(l=0, r=0, t=30, b=0),
@@ -192,18 +193,13 @@ def motion_figure(frames: Sequence[Sequence[np.ndarray]], fps: float, max_frames
                 y=0.02,
                 buttons=[
                     dict(label="▶", method="animate", args=[None, dict(frame=dict(duration=delay), fromcurrent=True)]),
-                    dict(label="❚❚", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))]),
+                    dict(label="❚❚", method="animate", args=[[None], still]),
                 ],
             )
         ],
         sliders=[
             dict(
-                steps=[
-                    dict(
-                        method="animate", label=str(k), args=[[str(k)], dict(mode="immediate", frame=dict(duration=0))]
-                    )
-                    for k in chosen
-                ],
+                steps=[dict(method="animate", label=str(k), args=[[str(k)], still]) for k in chosen],
                 x=0.12,
                 len=0.86,
                 y=0.02,

@@ -195,7 +195,7 @@ def open_video(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[cv2.
         capture.release()
         raise VideoError(f"{path.name} has no video frames OpenCV can decode")
     fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if math.isfinite(fps) and 1.0 <= fps <= 1000.0 else 30.0
+    fps = fps if math.isfinite(fps) and 0.1 <= fps <= 1000.0 else 30.0  # else unknown: assume 30
     declared = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
     info = VideoInfo(str(path), float(fps), (width, height), declared)
     if info.seconds > max_seconds:

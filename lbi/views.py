@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -13,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -25,6 +27,9 @@ from .image_io import ImageError, Photo, as_rgb, read_photo
 from .model.selection import retention_rate
 from .pose2d import PoseDetector
 from .skeleton import H36M_JOINTS
+
+if TYPE_CHECKING:
+    from .video import VideoResult
 
 ALL_JOINTS = "all keypoints"
 VIEWS_3D = ("refined", "coarse", "both")
@@ -133,6 +138,19 @@ class OutputFiles:
         """A photo's people as a JSON file, ``{"people": [...]}`` (what the download button serves)."""
         payload = {"people": [e.to_dict() for e in estimates]}
         return self._store(json.dumps(payload, indent=1).encode(), "lbi_pose", ".json")
+
+    def clip(self, clip: VideoResult) -> list[str]:
+        """A clip's motion as files: JSON, CSV and one BVH per person, named after the clip."""
+        from .motion import bvh_text
+
+        stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(clip.info.path).stem)[:40] or "clip"
+        paths = [
+            self._store(json.dumps(clip.to_dict()).encode(), f"{stem}_poses", ".json"),
+            self._store(clip.csv_text().encode(), f"{stem}_poses", ".csv"),
+        ]
+        for pid, motion in clip.motions().items():
+            paths.append(self._store(bvh_text(motion, clip.info.fps).encode(), f"{stem}_person{pid}", ".bvh"))
+        return paths
 
     def image(self, rgb: np.ndarray, stem: str = "lbi_view", quality: int = 90) -> str:
         """An RGB picture as a JPEG file."""

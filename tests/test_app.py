@@ -295,3 +295,29 @@ def test_only_uploads_and_examples_are_read(tmp_path):
     finally:
         inside.unlink()
         link.unlink()
+
+
+def test_video_tab_explains_bad_clips(url, tmp_path):
+    """The clip endpoint: a file that is not a video, and a clip over the app's length limit, are told apart."""
+    from app import VIDEO_OUTPUTS
+    from lbi.clip_views import APP_MAX_SECONDS
+    from lbi.data.synth.clip import render_clip
+
+    client = gradio_client.Client(url, verbose=False)
+    (tmp_path / "notes.mp4").write_text("not a video")
+    out = dict(
+        zip(
+            VIDEO_OUTPUTS,
+            client.predict(gradio_client.handle_file(str(tmp_path / "notes.mp4")), 1, True, api_name="/analyse_clip"),
+        )
+    )
+    assert "not a video OpenCV can read" in out["status"]
+    frames = int(APP_MAX_SECONDS * 0.5) + 2  # at 0.5 fps: just over the limit, in few frames
+    render_clip(tmp_path / "long.avi", frames=frames, fps=0.5, people=0, width=160)
+    out = dict(
+        zip(
+            VIDEO_OUTPUTS,
+            client.predict(gradio_client.handle_file(str(tmp_path / "long.avi")), 1, True, api_name="/analyse_clip"),
+        )
+    )
+    assert f"the limit is {APP_MAX_SECONDS:.0f} s" in out["status"]

@@ -102,3 +102,41 @@ def test_live_mode_streams_frames_back(app_url, browser):
     page.locator("#pause").click()
     page.wait_for_selector("#live-plot .js-plotly-plot .main-svg", timeout=30_000)
     page.close()
+
+
+def test_video_tab_uploads_shows_progress_scrubs_and_downloads(app_url, browser, tmp_path):
+    """A clip of two people: upload, analyse (a progress bar shows), scrub to another frame (the 2D and attention
+    pictures change), and download the BVH."""
+    from lbi.data.synth.clip import render_clip
+
+    render_clip(tmp_path / "two.mp4", frames=10, fps=8.0, people=2)
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.goto(app_url, wait_until="load")
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#clip-upload input[type=file]").set_input_files(str(tmp_path / "two.mp4"))
+    page.locator("#clip-people input[type=number]").fill("2")
+    page.locator("#clip-people input[type=number]").press("Enter")
+    page.locator("#clip-run").click()
+    page.wait_for_selector(".progress-text, .eta-bar, .progress-level", timeout=60_000)  # progress shows
+    page.wait_for_function(
+        "document.querySelector('#clip-status').innerText.includes('10 frames at 8 fps')", timeout=240_000
+    )
+    assert "ids [0, 1]" in page.inner_text("#clip-status")
+    page.wait_for_selector("#clip-plot .js-plotly-plot .main-svg", timeout=30_000)
+    before = {name: image_src(page, name) for name in ("clip-pose2d", "clip-attention")}
+    assert all(before.values()), before
+    page.locator("#clip-frame input[type=range]").focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector('#clip-frame-info').innerText.includes('frame 4')", timeout=60_000)
+    assert image_src(page, "clip-pose2d") != before["clip-pose2d"]
+    links = page.locator("#clip-downloads a.download-link")
+    names = [links.nth(k).get_attribute("download") or "" for k in range(links.count())]
+    assert any(n.endswith(".json") for n in names) and sum(n.endswith(".bvh") for n in names) == 2, names
+    bvh = next(k for k, n in enumerate(names) if n.endswith(".bvh"))
+    with page.expect_download() as download:
+        links.nth(bvh).click()
+    saved = tmp_path / "person.bvh"
+    download.value.save_as(saved)
+    assert saved.read_text().startswith("HIERARCHY") and "Frames: 10" in saved.read_text()
+    page.close()
