@@ -438,10 +438,11 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
     return demo
 
 
-def load_estimator(weights: str | None, device: str | None) -> tuple[Estimator | None, str | None]:
-    """The estimator, or None and the reason it could not be loaded."""
+def load_estimator(weights: str | None, device: str | None, onnx: bool = True) -> tuple[Estimator | None, str | None]:
+    """The estimator, or None and the reason it could not be loaded. ``onnx``: onnxruntime for the video and live
+    tabs where it is installed (the photo tab keeps PyTorch: its retention slider re-runs stage 2)."""
     try:
-        return Estimator(weights, device=device), None
+        return Estimator(weights, device=device, onnx=onnx), None
     except WeightsError as err:
         return (
             None,
@@ -456,6 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch only, even where onnxruntime is")
     parser.add_argument(
         "--threads",
         type=int,
@@ -465,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    estimator, error = load_estimator(args.weights, args.device)
+    estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx)
     if error:
         print(f"warning: {error}")
     demo = build_app(estimator, error)

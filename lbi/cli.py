@@ -15,6 +15,7 @@ USAGE = """python -m lbi COMMAND ...
 commands:
   predict IMAGE... --json OUT   3D pose of everyone in each photo, written as JSON
   video CLIP --out OUT...       3D motion of the people in a video clip: .json, .csv, .bvh
+  export --onnx OUT.onnx        the lifter (encoder + both stages) as one ONNX graph
   bench                         per-stage latency and frames per second, as JSON
 """
 
@@ -37,6 +38,7 @@ def predict(argv: list[str]) -> int:
         "--no-flip-test", action="store_true", help="lift the crop alone, not also its mirror (faster, less accurate)"
     )
     parser.add_argument("--max-people", type=int, default=4, help="the most people looked for in a photo")
+    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
     args = parser.parse_args(argv)
 
     from .estimator import Estimator, NoPersonFound
@@ -44,7 +46,7 @@ def predict(argv: list[str]) -> int:
     from .weights import WeightsError
 
     try:
-        estimator = Estimator(args.weights, device=args.device, flip_test=not args.no_flip_test)
+        estimator = Estimator(args.weights, device=args.device, flip_test=not args.no_flip_test, onnx=not args.no_onnx)
     except WeightsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -52,7 +54,9 @@ def predict(argv: list[str]) -> int:
     for path in args.images:
         try:
             photo = read_photo(path)
-            people = estimator.predict_people(photo.rgb, retention=args.retention, max_people=args.max_people)
+            people = estimator.predict_people(
+                photo.rgb, retention=args.retention, max_people=args.max_people, refinable=False
+            )
             for estimate in people:
                 estimate.diagnostics.notes.extend([photo.note] if photo.note else [])
             # 2D joints and the crop box in the pixels of the file, also when it was analysed downscaled
@@ -96,6 +100,7 @@ def video(argv: list[str]) -> int:
     parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
     parser.add_argument("--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
@@ -110,7 +115,7 @@ def video(argv: list[str]) -> int:
         print(f"error: {problem} (outputs: {', '.join(FORMATS)})", file=sys.stderr)
         return 2
     try:
-        estimator = Estimator(args.weights, device=args.device)
+        estimator = Estimator(args.weights, device=args.device, onnx=not args.no_onnx)
     except WeightsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -149,6 +154,41 @@ def video(argv: list[str]) -> int:
     return 1 if clip.error or not clip.ids else 0
 
 
+def export(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lbi export",
+        description="The lifter (image encoder, stage 1, selection and stage 2) as one ONNX graph at one retention "
+        "rate; inputs and outputs: lbi.export. Needs pip install lbi[onnx].",
+    )
+    parser.add_argument("--onnx", required=True, help="output file (written atomically)")
+    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
+    parser.add_argument(
+        "--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps (default: the model's)"
+    )
+    args = parser.parse_args(argv)
+
+    from .model import LiftingByImage
+    from .onnx_lifter import onnx_available
+    from .weights import WeightsError, default_weights, load_model
+
+    if not onnx_available():
+        print('error: exporting needs onnx and onnxscript: pip install "lbi[onnx]"', file=sys.stderr)
+        return 2
+    try:
+        model = load_model(args.weights or default_weights())
+    except WeightsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not isinstance(model, LiftingByImage):
+        print(f"error: {model.arch} is a lifting-only model: export the MLP with torch.onnx directly", file=sys.stderr)
+        return 2
+    from .export import export_onnx
+
+    path = export_onnx(model, args.onnx, args.retention)
+    print(f"wrote {path} (retention {args.retention or model.config.retention})", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
@@ -159,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         return predict(rest)
     if command == "video":
         return video(rest)
+    if command == "export":
+        return export(rest)
     if command == "bench":
         from .bench import main as bench_main
 

@@ -26,6 +26,7 @@ from .metrics import attention_share, background_attention_ratio, silhouette_bac
 from .model import LiftingByImage, LiftingOutput
 from .model.flip import merge_mirrors, with_mirrors
 from .model.lifter import select_samples
+from .onnx_lifter import OnnxLifter, onnx_available
 from .pose2d import Pose2D, PoseDetector
 from .weights import WeightsError, default_weights
 
@@ -52,6 +53,7 @@ class Estimator:
         device: str | torch.device | None = None,
         detector: PoseDetector | None = None,
         flip_test: bool = True,
+        onnx: bool = False,
     ) -> None:
         if model is None:
             from .weights import load_model
@@ -69,6 +71,10 @@ class Estimator:
         self.detector = detector or PoseDetector(segmentation=True)
         self._detector_lock = threading.Lock()
         self.flip_test = flip_test
+        #: onnxruntime for what will not be refined (``onnx``: on a CPU, when installed; lbi.onnx_lifter)
+        self.onnx: OnnxLifter | None = None
+        if onnx and self.device.type == "cpu" and onnx_available():
+            self.onnx = OnnxLifter(self.model)
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -92,6 +98,7 @@ class Estimator:
         detector: PoseDetector | None = None,
         flip_test: bool | None = None,
         intrinsics: np.ndarray | None = None,
+        refinable: bool = True,
     ) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
@@ -99,12 +106,14 @@ class Estimator:
         by default the estimator's own static detector, which also counts the people in the image.
         ``flip_test``: average with the mirrored crop's pose (None: the estimator's default).
         ``intrinsics``: the photo's camera (fx, fy, cx, cy) when known; else one is assumed
-        (:func:`lbi.camera.default_intrinsics`).
+        (:func:`lbi.camera.default_intrinsics`). ``refinable``: keep the stage-1 cache for :meth:`refine`; False
+        lets the estimator's onnxruntime session (if any) lift instead.
         """
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, detector, MAX_PEOPLE, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        return self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics])[0].noting_people(len(people))
+        estimates = self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics], refinable)
+        return estimates[0].noting_people(len(people))
 
     def predict_people(
         self,
@@ -112,13 +121,15 @@ class Estimator:
         retention: float | None = None,
         flip_test: bool | None = None,
         max_people: int = MAX_PEOPLE,
+        refinable: bool = True,
     ) -> list[Estimate]:
         """Everyone found in the image (up to ``max_people``, largest first), lifted in one batch. Raises
-        NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch."""
+        NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch; ``refinable`` as for
+        :meth:`predict`."""
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, None, max_people, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        estimates = self._lift([rgb] * len(people), people, retention, timings, flip)
+        estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable)
         for estimate in estimates:
             estimate.diagnostics.people_found = len(people)
         return estimates
@@ -173,6 +184,7 @@ class Estimator:
         timings: dict[str, float],
         flip: bool,
         intrinsics: list[np.ndarray | None] | None = None,
+        refinable: bool = True,
     ) -> list[Estimate]:
         """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
         their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown."""
@@ -185,16 +197,7 @@ class Estimator:
             assert mirrored is not None
             batch = mirrored
         timings["crop"] = (time.perf_counter() - t) * 1000
-        with torch.inference_mode(), self._autocast():
-            t = time.perf_counter()
-            features = self.model.encoder(batch)
-            timings["encoder"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            s1 = self.model.stage1(joints2d, features=features)
-            timings["stage1"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            out = self.model.stage2(s1, retention)
-            timings["stage2"] = (time.perf_counter() - t) * 1000
+        out = self._forward(batch, joints2d, retention, timings, refinable)
         # The model's axes look along the ray through the crop centre. A portrait's crop centre lies below the
         # photo (MediaPipe extrapolates the legs), where that ray would be steep under the assumed wide-angle
         # focal length and the upright body the model sees would come out leaning back; so the pose is turned
@@ -225,6 +228,34 @@ class Estimator:
                 estimate.diagnostics.off_person_attention, estimate.diagnostics.off_person_uniform = off_person
         return estimates
 
+    def _forward(
+        self,
+        batch: torch.Tensor,
+        joints2d: torch.Tensor,
+        retention: float | None,
+        timings: dict[str, float],
+        refinable: bool,
+    ) -> LiftingOutput:
+        """Encoder, stage 1 and stage 2, timed: by onnxruntime where the estimator has it and nothing will be
+        refined (``refinable`` False, the model's own rate), else by PyTorch with the stage-1 cache."""
+        own_rate = retention is None or retention == self.model.config.retention
+        if self.onnx is not None and not refinable and own_rate:
+            t = time.perf_counter()
+            out = self.onnx(batch, joints2d)
+            timings["lifter (onnxruntime)"] = (time.perf_counter() - t) * 1000
+            return out
+        with torch.inference_mode(), self._autocast():
+            t = time.perf_counter()
+            features = self.model.encoder(batch)
+            timings["encoder"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            s1 = self.model.stage1(joints2d, features=features)
+            timings["stage1"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            out = self.model.stage2(s1, retention)
+            timings["stage2"] = (time.perf_counter() - t) * 1000
+        return out
+
     def off_person(self, estimate: Estimate, mask: np.ndarray) -> tuple[float, float]:
         """The last stage-1 layer's attention off the person (MediaPipe's segmentation warped into the
         crop) and uniform attention's share on the same crop."""
@@ -236,7 +267,7 @@ class Estimator:
     def refine(self, estimate: Estimate, retention: float) -> Estimate:
         """Re-runs selection + stage 2 with another retention rate; the encoder and stage 1 are not re-run."""
         if estimate._stage1 is None:
-            raise ValueError("this estimate carries no stage-1 cache")
+            raise ValueError("this estimate carries no stage-1 cache: predict it with refinable=True")
         t = time.perf_counter()
         with torch.inference_mode(), self._autocast():
             out = self.model.stage2(estimate._stage1, retention)
@@ -285,7 +316,7 @@ class Estimator:
         attention = (
             torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
         )
-        last_stage1 = attention[len(out.stage1_attention) - 1]
+        last_stage1 = attention[len(self.model.config.stage1) - 1]
         background = float(
             background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0]
         )

@@ -273,9 +273,13 @@ def analyse_video(
             time_s = index / info.fps
             try:
                 if detector is not None:
-                    estimates = [estimator.predict(rgb, retention, detector=detector, flip_test=flip_test)]
+                    estimates = [
+                        estimator.predict(rgb, retention, detector=detector, flip_test=flip_test, refinable=False)
+                    ]
                 else:
-                    estimates = estimator.predict_people(rgb, retention, flip_test=flip_test, max_people=max_people)
+                    estimates = estimator.predict_people(
+                        rgb, retention, flip_test=flip_test, max_people=max_people, refinable=False
+                    )
             except NoPersonFound:
                 estimates = []
             ids = tracker.assign([e.pose.crop.box for e in estimates], index)

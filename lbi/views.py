@@ -247,7 +247,9 @@ def live_frame(
     rgb = as_rgb(frame, "the webcam frame")
     state.frame_times.append(time.perf_counter())
     try:
-        estimate = estimator.predict(rgb, retention=retention, detector=state.detector, flip_test=False)
+        estimate = estimator.predict(
+            rgb, retention=retention, detector=state.detector, flip_test=False, refinable=False
+        )
     except NoPersonFound:
         out = rgb.copy()
         _label(out, "no person in view")

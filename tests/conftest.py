@@ -19,6 +19,14 @@ def synth_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _onnx_cache(tmp_path_factory):
+    """Graphs the estimator exports for onnxruntime go to a folder of the test session, not the user's cache."""
+    import os
+
+    os.environ["LBI_CACHE"] = str(tmp_path_factory.mktemp("lbi_cache"))
+
+
 #: fixtures that render or prepare data sets: a test that needs one is slow (pytest -m "not slow" skips it)
 SLOW_FIXTURES = {"synth_root", "h36m_prepared", "h36m_source"}
 

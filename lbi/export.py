@@ -1,0 +1,66 @@
+"""The lifter as one ONNX graph: ``python -m lbi export --onnx OUT.onnx [--retention R]``.
+
+The graph is the whole model the estimator runs after MediaPipe and the crop: the image encoder, stage 1 and
+stage 2 with the adaptive feature selection at one retention rate (one file per rate: the number of kept tokens
+is fixed in the graph). Inputs: ``crops`` (B, 3, h, w) in [0, 1] as :class:`lbi.codec.InputCodec` makes them, and
+``joints2d`` (B, 17, 2) crop-normalised; outputs: ``coarse`` and ``refined`` (B, 17, 3) in the model's frame and
+units (metres; :meth:`lbi.codec.InputCodec.decode_pose` turns them into camera axes), ``kept`` (B, k) the token
+indices stage 2 kept, and ``attention`` (B, layers, 17, HW) every layer's keypoint-to-image attention on the full
+token grid, head-averaged (stage 2's zero on pruned tokens), as ``LiftingOutput.attention()`` gives it.
+The batch size is dynamic. Needs ``pip install lbi[export]`` (onnx, onnxscript; onnxruntime to run it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .fileio import atomic_path
+from .model import LiftingByImage
+
+OUTPUTS = ("coarse", "refined", "kept", "attention")
+
+
+class ExportedLifter(nn.Module):
+    """A LiftingByImage at a fixed retention rate, returning plain tensors (what a graph can hold)."""
+
+    def __init__(self, model: LiftingByImage, retention: float | None = None) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.retention = model.config.retention if retention is None else retention
+
+    def forward(self, crops: torch.Tensor, joints2d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.model(crops, joints2d, self.retention)
+        assert out.kept_indices is not None  # an lbi model has a stage 2
+        attention = torch.stack([a.mean(dim=1) for a in out.attention()], dim=1)
+        return out.coarse, out.refined, out.kept_indices, attention
+
+
+def export_onnx(model: LiftingByImage, path: str | Path, retention: float | None = None, opset: int = 18) -> Path:
+    """Writes the model at ``retention`` (default: its own) as ONNX, atomically; returns the path."""
+    wrapper = ExportedLifter(model.float().cpu(), retention).eval()
+    h, w = model.config.crop_size[1], model.config.crop_size[0]
+    example = (torch.rand(2, 3, h, w), torch.rand(2, 17, 2) * 2 - 1)
+    path = Path(path)
+    batch = torch.export.Dim.DYNAMIC
+    with atomic_path(path) as tmp, torch.inference_mode(), warnings.catch_warnings():
+        # the positional-embedding cache fills during tracing (a constant of the graph), and torch 2.13's
+        # exporter warns about its own pytree internals: neither concerns the graph written
+        warnings.filterwarnings("ignore", message=".*was assigned during export", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+        program = torch.onnx.export(
+            wrapper,
+            example,
+            input_names=["crops", "joints2d"],
+            output_names=list(OUTPUTS),
+            dynamic_shapes={"crops": {0: batch}, "joints2d": {0: batch}},
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+        )
+        assert program is not None
+        program.save(str(tmp))
+    return path
