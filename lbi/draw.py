@@ -108,9 +108,10 @@ def to_display(joints3d_mm: np.ndarray) -> np.ndarray:
 
 
 def projected_skeleton(
-    joints3d_mm: np.ndarray, size: int = 240, yaw_deg: float = 35.0, elevation_deg: float = 15.0
+    joints3d_mm: np.ndarray, size: int = 240, yaw_deg: float = 35.0, elevation_deg: float = 15.0, person: int = 0
 ) -> np.ndarray:
-    """A quick 3D view for live mode: the skeleton seen from a turned camera, as a small image."""
+    """A quick 3D view for live mode: the skeleton seen from a turned camera, as a small image (in the
+    ``person``-th person's colours)."""
     points = to_display(joints3d_mm - joints3d_mm[0])
     yaw, elev = np.radians(yaw_deg), np.radians(elevation_deg)
     turn = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
@@ -124,5 +125,5 @@ def projected_skeleton(
     order = sorted(BONES, key=lambda b: -view[b[0], 1])  # far bones first
     for child, parent in order:
         p, q = np.round(pixels[[child, parent]]).astype(int)
-        cv2.line(out, tuple(p), tuple(q), joint_colour(child), 3, cv2.LINE_AA)
+        cv2.line(out, tuple(p), tuple(q), joint_colour(child, person), 3, cv2.LINE_AA)
     return out

@@ -1,10 +1,13 @@
 """Renders the LBI-Synth example photos in ``assets/``: whole camera frames (not crops), one per
-domain, of held-out subjects, so the app has full-body examples whose 3D pose is known.
+domain, of held-out subjects, so the app has full-body examples whose 3D pose is known; and the README's
+animated example of ``lbi video``.
 
-    python -m train.make_examples [--out assets] [--seed 3]
+    python -m train.make_examples [--out assets] [--seed 3] [--video-only]
 
 Writes ``lbi_synth_lab.jpg`` and ``lbi_synth_wild.jpg`` and, beside them, ``lbi_synth_examples.json``
-with each picture's ground-truth 3D joints (camera frame, mm) and 2D joints (pixels).
+with each picture's ground-truth 3D joints (camera frame, mm) and 2D joints (pixels); and ``video_example.gif``:
+a rendered clip of two people walking, through :func:`lbi.video.analyse_video` (two people, smoothing on),
+each frame beside the 3D poses seen from a turned camera.
 """
 
 from __future__ import annotations
@@ -60,11 +63,50 @@ def render_example(seed: int, domain: str, subject: str, family: str) -> tuple[n
     return image, truth
 
 
+def video_example(out: Path, frames: int = 16, width: int = 320) -> Path:
+    """The README's animated example: a clip rendered, analysed by ``lbi video``'s code, drawn as a GIF."""
+    import tempfile
+
+    from PIL import Image
+
+    from lbi import draw
+    from lbi.data.synth.clip import render_clip
+    from lbi.estimator import Estimator
+    from lbi.video import analyse_video, open_video, read_frames
+
+    with tempfile.TemporaryDirectory() as folder:
+        clip_path = Path(folder) / "two.mp4"
+        render_clip(clip_path, frames=frames, fps=8.0, people=2, width=2 * width)
+        clip = analyse_video(clip_path, Estimator(device="cpu", onnx=True), max_people=2)
+        capture, _ = open_video(clip_path)
+        pictures = []
+        for frame, rgb in zip(clip.frames, read_frames(capture, frames)):
+            for person in frame.people:
+                rgb = draw.draw_skeleton_2d(rgb, person.joints2d_px, person.confidence, person=person.id)
+            small = cv2.resize(rgb, (width, round(rgb.shape[0] * width / rgb.shape[1])), interpolation=cv2.INTER_AREA)
+            side = small.shape[0]
+            panel = np.full((side, side, 3), 30, np.uint8)
+            for person in frame.people:  # each person's 3D pose, side by side
+                view = draw.projected_skeleton(person.joints3d_mm, size=side, person=person.id)
+                half = slice(person.id * side // 2, (person.id + 1) * side // 2)
+                panel[:, half] = view[:, side // 4 : side // 4 + side // 2]
+            pictures.append(Image.fromarray(np.concatenate([small, panel], axis=1)))
+        capture.release()
+    path = out / "video_example.gif"
+    with atomic_path(path) as tmp:
+        pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=125, loop=0)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="assets")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--video-only", action="store_true", help="only the animated example of lbi video")
     args = parser.parse_args(argv)
+    print(f"wrote {video_example(Path(args.out))}")
+    if args.video_only:
+        return
     truths = {}
     for stem, domain, subject, family in EXAMPLES:
         image, truths[stem] = render_example(args.seed, domain, subject, family)
