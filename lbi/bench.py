@@ -4,8 +4,10 @@
     python -m lbi bench --lifter --encoders hrnet_w32 blazepose_s4 --batches 1 32
 
 Pipeline: median milliseconds per stage (detector, crop, encoder, stage 1, stage 2, drawing) of
-the Estimator, for a static photo and for video mode (the webcam path: MediaPipe tracking, the
-small 3D view), and end-to-end frames per second. Lifter (``--lifter``): for each encoder and
+the Estimator, for a static photo and for live mode (the webcam path: MediaPipe tracking, the
+small 3D view), and end-to-end frames per second; and frames per second of ``lbi video`` on a 640x480 clip.
+Live mode and video lift with onnxruntime where it is installed (``--no-onnx``: PyTorch only).
+Lifter (``--lifter``): for each encoder and
 batch size, the encoder, stage 1 (embeddings + TL/PGTL/TL + coarse head, from encoder features),
 stage 2 (selection + 3 TLs + refine head, from cached stage-1 results) and the whole forward
 pass, on random weights (latency does not depend on them). On CUDA, bf16 autocast is used.
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .codec import DEFAULT_CROP_SIZE
@@ -77,9 +80,9 @@ def bench_model(
     return result
 
 
-def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test: bool = True) -> dict:
+def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: bool = True) -> dict:
     """Median per-stage milliseconds of what the app runs per photo (``Estimator.predict_people`` +
-    ``views.photo_view``, with or without the flip test) or per webcam frame (``views.live_frame``:
+    ``views.photo_view``, with or without the flip test) or per webcam frame (``live``: ``views.live_frame``:
     tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
     the view adds to the estimator's stages."""
     from .estimate import Estimate
@@ -91,7 +94,7 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
     estimate: Estimate | None = None
     for i in range(repeats + 1):  # the first run warms up
         start = time.perf_counter()
-        if video:
+        if live:
             _, state = live_frame(estimator, rgb, state)
             estimate = state.last
         else:
@@ -112,7 +115,7 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
     assert estimate is not None
     total = statistics.median(totals)
     return {
-        "mode": "video" if video else "photo",
+        "mode": "live" if live else "photo",
         "flip_test": estimate.diagnostics.flip_test,
         "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
         **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
@@ -120,6 +123,42 @@ def bench_pipeline(estimator, rgb, repeats: int, video: bool = False, flip_test:
         "fps": round(1000.0 / total, 1),
         "kept_tokens": estimate.diagnostics.kept_tokens,
         "total_tokens": estimate.diagnostics.total_tokens,
+    }
+
+
+def bench_video(estimator, rgb, frames: int = 60, size: tuple[int, int] = (640, 480)) -> dict:
+    """Frames per second of ``lbi video`` (:func:`lbi.video.analyse_video`: one person tracked, smoothing on) on a
+    clip made from ``rgb``: the photo fitted into ``size`` frames, drifting by a pixel a frame."""
+    import tempfile
+
+    import cv2
+
+    from .video import analyse_video
+
+    w, h = size
+    scale = min(w / rgb.shape[1], h / rgb.shape[0]) * 0.9
+    small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.mp4"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, size)
+        for k in range(frames):
+            canvas = np.full((h, w, 3), 120, np.uint8)
+            x, y = (w - small.shape[1]) // 2 + k % 20 - 10, (h - small.shape[0]) // 2
+            canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+            writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+        writer.release()
+        start, cpu = time.perf_counter(), time.process_time()
+        clip = analyse_video(path, estimator)
+        seconds = time.perf_counter() - start
+    return {
+        "mode": "video",
+        "clip": f"{w}x{h}, {frames} frames",
+        "onnxruntime": estimator.onnx is not None,
+        "smoothing": clip.smoothing is not None,
+        "frames_with_a_person": sum(bool(f.people) for f in clip.frames),
+        "ms_per_frame": round(1000 * seconds / frames, 2),
+        "fps": round(frames / seconds, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
     }
 
 
@@ -142,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-onnx", action="store_true", help="PyTorch only, even where onnxruntime is installed")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if args.lifter:
@@ -156,11 +196,12 @@ def main(argv: list[str] | None = None) -> None:
     from .image_io import read_image
 
     image = read_image(args.image or EXAMPLE_PHOTO)
-    estimator = Estimator(args.weights, device=device)
+    estimator = Estimator(args.weights, device=device, onnx=not args.no_onnx)
     runs = [
-        bench_pipeline(estimator, image, args.repeats, video=video, flip_test=flip)
-        for video, flip in ((False, True), (False, False), (True, False))
+        bench_pipeline(estimator, image, args.repeats, live=live, flip_test=flip)
+        for live, flip in ((False, True), (False, False), (True, False))
     ]
+    runs.append(bench_video(estimator, image))
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))
 
 

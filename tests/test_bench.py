@@ -25,14 +25,25 @@ def test_bench_cli_prints_json(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("video", [False, True])
-def test_pipeline_bench_times_what_the_app_runs(video):
-    """Photo mode times Estimator.predict (flip test) + views.photo_view, video mode views.live_frame."""
+@pytest.mark.parametrize("live", [False, True])
+def test_pipeline_bench_times_what_the_app_runs(live):
+    """Photo mode times Estimator.predict_people (flip test) + views.photo_view, live mode views.live_frame."""
     from lbi.estimator import Estimator
     from lbi.image_io import read_image
 
-    result = bench_pipeline(Estimator(device="cpu"), read_image(ASSETS / "lbi_synth_lab.jpg"), repeats=2, video=video)
+    result = bench_pipeline(Estimator(device="cpu"), read_image(ASSETS / "lbi_synth_lab.jpg"), repeats=2, live=live)
     stages = ("detector_ms", "crop_ms", "encoder_ms", "stage1_ms", "stage2_ms", "drawing_ms")
-    assert result["mode"] == ("video" if video else "photo") and all(result[k] > 0 for k in stages)
-    assert result["flip_test"] is not video  # photos: the estimator's default; live frames skip it
+    assert result["mode"] == ("live" if live else "photo") and all(result[k] > 0 for k in stages)
+    assert result["flip_test"] is not live  # photos: the estimator's default; live frames skip it
     assert sum(result[k] for k in stages) == pytest.approx(result["total_ms"], rel=0.3)
+
+
+@pytest.mark.slow
+def test_video_bench_runs_a_clip_through_lbi_video():
+    from lbi.bench import bench_video
+    from lbi.estimator import Estimator
+    from lbi.image_io import read_image
+
+    result = bench_video(Estimator(device="cpu"), read_image(ASSETS / "grace_hopper.jpg"), frames=6)
+    assert result["mode"] == "video" and result["frames_with_a_person"] == 6 and result["smoothing"] is True
+    assert result["fps"] == pytest.approx(1000 / result["ms_per_frame"], rel=0.02)

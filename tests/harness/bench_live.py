@@ -2,7 +2,7 @@
 Chromium plays a clip through its fake webcam into the Live tab, and the processed frames that
 come back are counted.
 
-    python -m tests.harness.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg]
+    python -m tests.harness.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg] [--no-onnx]
 
 Needs playwright (a dev dependency) and Debian's chromium (``apt-get install chromium``).
 """
@@ -140,12 +140,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--clip", default=str(ROOT / "assets" / "lbi_synth_lab.jpg"), help="photo to play as the webcam"
     )
+    parser.add_argument("--no-onnx", action="store_true", help="start the app with --no-onnx (PyTorch only)")
     args = parser.parse_args(argv)
     chromium = chromium_path()
     if chromium is None:
         sys.exit("chromium not found: apt-get install chromium")
     clip = still_clip(Path(args.clip), Path("/tmp/lbi_bench_live.y4m"))
-    with running_app() as url, sync_playwright() as playwright:
+    extra = ("--no-onnx",) if args.no_onnx else ()
+    with running_app(extra_args=extra) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"]
         )
@@ -161,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         json.dumps(
             {
-                "clip": "640x480",
+                "clip": f"640x480 from {Path(args.clip).name}",
+                "onnxruntime": not args.no_onnx,
                 "frame_size_processed": size,
                 "seconds": args.seconds,
                 "frames_back": frames,
