@@ -60,6 +60,8 @@ class DataConfig:
     #: encode every crop once with the (frozen) encoder and train from the cached features
     cache_features: bool = True
     workers: int = 0
+    #: at most this many samples of each training split, the first ones (0: all); a study's subset
+    train_limit: int = 0
     #: folders of real annotated photos (python -m train.evaluate_photos) the trained model is measured on;
     #: a folder that is not there is reported and skipped
     photos: list[str] = field(default_factory=list)
@@ -206,6 +208,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
         if not sep or not dot or section not in ("data", "model", "training"):
             raise ConfigError(f"override {item!r}: write section.key=value, e.g. training.epochs=5")
         raw.setdefault(section, {})[name] = parse_value(value)
+    return config_from_dict(raw, source)
+
+
+def config_from_dict(raw: dict, source: str = "a dict") -> ExperimentConfig:
+    """An experiment config from its sections (``data``, ``model``, ``training``: mappings of keys to values)."""
     if not isinstance(raw.get("model", {}), dict):
         raise ConfigError(f"{source}: section 'model' must be a mapping of keys to values")
     model = {"arch": "lbi", **raw.get("model", {})}

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, Subset
 from tqdm import tqdm
 
 from lbi.codec import InputCodec
@@ -127,6 +127,14 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
     return model
 
 
+class LimitedPart(Subset):
+    """The first ``limit`` samples of a training split (``data.train_limit``); says whether it has images."""
+
+    def __init__(self, dataset: PoseDataset, limit: int) -> None:
+        super().__init__(dataset, range(min(limit, len(dataset))))
+        self.has_image = dataset.has_image
+
+
 def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[Dataset, dict[str, PoseDataset]]:
     """The training split(s) and the evaluation splits as ``model`` reads them. A frozen encoder reads
     cached features (rank 0 builds the cache, the others wait for it); a trained one the crops; pose-only
@@ -152,7 +160,9 @@ def build_datasets(cfg: ExperimentConfig, model: nn.Module, rank: int) -> tuple[
         )
 
     specs = [cfg.data.train] if isinstance(cfg.data.train, str) else list(cfg.data.train)
-    parts = [make(spec, False) for spec in specs]
+    parts: list[Dataset] = [make(spec, False) for spec in specs]
+    if cfg.data.train_limit:
+        parts = [LimitedPart(p, cfg.data.train_limit) for p in parts]  # type: ignore[arg-type]
     train_set = parts[0] if len(parts) == 1 else ConcatDataset(parts)
     return train_set, {name: make(spec, True) for name, spec in cfg.data.eval.items()}
 

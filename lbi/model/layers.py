@@ -17,7 +17,7 @@ from torch import nn
 from .attention import FeedForward, MultiHeadAttention, merge_heads, split_heads
 
 #: Table 11's normalisation strategies for the PGTL's image update.
-PGTL_NORMS = ("before", "after", "double", "two_cross")
+PGTL_NORMS = ("before", "after", "double", "two_cross", "renorm")
 
 
 class TransformerLayer(nn.Module):
@@ -68,7 +68,8 @@ class PoseGuidedLayer(TransformerLayer):
     background tokens collect little. ``norm`` selects Table 11's alternatives for the image update:
     ``after`` (softmax of the transposed logits over keypoints), ``double`` (softmax over the
     keypoint axis applied again to A^T) and ``two_cross`` (an independent image-to-keypoint
-    cross-attention with its own queries and keys).
+    cross-attention with its own queries and keys); ``renorm`` (a deviation: "double normalisation" read as
+    rescaling A^T so that each image token's weights over the keypoints sum to 1, not as a second softmax).
     """
 
     def __init__(
@@ -112,6 +113,9 @@ class PoseGuidedLayer(TransformerLayer):
             return logits.transpose(-2, -1).softmax(dim=-1)
         if self.norm == "double":
             return attn.transpose(-2, -1).softmax(dim=-1)
+        if self.norm == "renorm":
+            taken = attn.transpose(-2, -1)
+            return taken / taken.sum(dim=-1, keepdim=True).clamp_min(1e-9)
         q = split_heads(self.q_image(img + pos), self.heads)  # two_cross: (B, h, M, dh)
         k = split_heads(self.k_joints(x), self.heads)  # (B, h, N, dh)
         return ((q @ k.transpose(-2, -1)) * self.mca.scale).softmax(dim=-1)

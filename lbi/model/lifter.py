@@ -45,7 +45,7 @@ class LiftingConfig(DictConfig):
     stage2_depth: int = 3
     #: default retention rate r in (0, 1]; every call may override it
     retention: float = 0.3
-    #: Table 11: "before" (paper), "after", "double", "two_cross"
+    #: Table 11: "before" (paper), "after", "double", "two_cross"; "renorm" (a reading of "double", see PGTL)
     pgtl_norm: str = "before"
     #: stage 2 reads detached stage-1 tokens, so its loss never reaches stage 1
     detach_stage1: bool = True
