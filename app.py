@@ -139,26 +139,24 @@ class Handlers:
 
     def change_retention(self, retention, joint, layer, show, person, session) -> tuple:
         """Stage 2 again for everyone, from their cached stage 1."""
-        unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
-        if self.estimator is None or not session:
-            return unchanged
-        try:
-            controls = self._controls(session, retention, joint, layer, show, person)
-        except ValueError as err:
-            return (*unchanged[:-3], f"⚠️ {err}", gr.skip(), gr.skip())
-        refined = [self.estimator.refine(e, controls.retention) for e in session["estimates"]]
-        return self.show(session, refined, controls, skip_unchanged=True)
+        return self._again(session, (retention, joint, layer, show, person), refine=True)
 
     def change_person(self, retention, joint, layer, show, person, session) -> tuple:
         """Another person's attention, patches and summary (nothing is re-run)."""
+        return self._again(session, (retention, joint, layer, show, person), refine=False)
+
+    def _again(self, session: dict | None, settings: tuple, refine: bool) -> tuple:
         unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
         if self.estimator is None or not session:
             return unchanged
         try:
-            controls = self._controls(session, retention, joint, layer, show, person)
+            controls = self._controls(session, *settings)
         except ValueError as err:
             return (*unchanged[:-3], f"⚠️ {err}", gr.skip(), gr.skip())
-        return self.show(session, session["estimates"], controls)
+        if not refine:
+            return self.show(session, session["estimates"], controls)
+        refined = [self.estimator.refine(e, controls.retention) for e in session["estimates"]]
+        return self.show(session, refined, controls, skip_unchanged=True)
 
     def change_view(self, joint, layer, show, person, session) -> tuple:
         """The attention image and the 3D figure only: no re-drawing of the other overlays, no new JSON file."""
@@ -362,22 +360,15 @@ def video_tab(handlers: Handlers) -> None:
         api_name="analyse_clip",
         concurrency_limit=1,
     )
-    frame.change(
-        handlers.clip_frame,
-        [frame, person, clip_state],
-        [pose2d, attention, frame_info],
-        api_name="clip_frame",
-        trigger_mode="always_last",
-        show_progress="hidden",
-    )
-    person.change(
-        handlers.clip_frame,
-        [frame, person, clip_state],
-        [pose2d, attention, frame_info],
-        trigger_mode="always_last",
-        show_progress="hidden",
-        api_visibility="private",
-    )
+    for control, api in ((frame, {"api_name": "clip_frame"}), (person, {"api_visibility": "private"})):
+        control.change(
+            handlers.clip_frame,
+            [frame, person, clip_state],
+            [pose2d, attention, frame_info],
+            trigger_mode="always_last",
+            show_progress="hidden",
+            **api,
+        )
 
 
 def live_tab(handlers: Handlers, r: float) -> None:
