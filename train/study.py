@@ -131,13 +131,20 @@ class StudyPlan:
         return f"{self.study_data}/lab:train" if condition == "lab" else f"{self.data}/rand:train"
 
     def runs_of(self) -> list[tuple[Arm, str, int]]:
-        """Every (arm, condition, seed), arms whose runs others start from first."""
+        """Every (arm, condition, seed): the claims' arms for every seed first, then the probes, then the encoder
+        comparison (so that a study cut short answers the claims); within a seed, arms whose runs others start
+        from come first."""
+
+        def tier(arm: Arm) -> int:
+            return 2 if "encoder" in arm.claims else 1 if "probe" in arm.claims else 0
+
         return [
             (arm, condition, seed)
+            for level in (0, 1, 2)
             for seed in self.seeds
             for arm in self.arms
             for condition in arm.conditions
-            if arm.seeds is None or self.seeds.index(seed) < arm.seeds
+            if tier(arm) == level and (arm.seeds is None or self.seeds.index(seed) < arm.seeds)
         ]
 
     def folder(self, arm: Arm, condition: str, seed: int) -> Path:
