@@ -224,6 +224,7 @@ def run_all(plan: StudyPlan, log=print) -> dict[str, dict]:
         record_path = folder / "study_eval.json"
         if not record_path.is_file():
             log(f"study: {arm.name} / {condition} / seed {seed}")
+            resumed = (folder / "checkpoint.pt").is_file()  # its CPU time then counts only what is left
             cpu = time.process_time()
             fit(plan.config(arm, condition, seed), resume=True)
             results = evaluate_run(plan, arm, folder)
@@ -232,6 +233,7 @@ def run_all(plan: StudyPlan, log=print) -> dict[str, dict]:
                 "condition": condition,
                 "seed": seed,
                 "cpu_seconds": round(time.process_time() - cpu, 1),
+                "resumed": resumed,
                 "results": results,
             }
             atomic_write_text(record_path, json.dumps(record))
@@ -421,8 +423,11 @@ def study_markdown(records: dict[str, dict], plan: StudyPlan, command: str) -> s
                     lines += claim_table(runs, claim, condition, kind)
         if claim == "b":
             lines += attention_table(runs, "lab") + attention_table(runs, "rand")
-    lines += ["## CPU time per run (s)", "", "| run | CPU s |", "|---|---|"]
-    lines += [f"| {Path(k).parent.name}/{Path(k).name} | {r['cpu_seconds']:.0f} |" for k, r in records.items()]
+    lines += ["## CPU time per run (s; * resumed: the time after the resume)", "", "| run | CPU s |", "|---|---|"]
+    lines += [
+        f"| {Path(k).parent.name}/{Path(k).name} | {r['cpu_seconds']:.0f}{' *' if r.get('resumed') else ''} |"
+        for k, r in records.items()
+    ]
     return "\n".join(lines) + "\n"
 
 
