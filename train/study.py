@@ -339,7 +339,7 @@ def claim_table(records: list[dict], claim: str, condition: str, kind: str) -> l
             for key in ("mpjpe", "p_mpjpe")
         ]
         lines.append(f"| {arm}{suffix.replace(', ', ' evaluated at ')} | " + " | ".join(values) + " |")
-    return [*lines, ""]
+    return [*lines, ""] if len(lines) > 4 else []
 
 
 def attention_table(records: list[dict], condition: str) -> list[str]:
