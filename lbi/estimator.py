@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -74,7 +75,10 @@ class Estimator:
         #: onnxruntime for what will not be refined (``onnx``: on a CPU, when installed; lbi.onnx_lifter)
         self.onnx: OnnxLifter | None = None
         if onnx and self.device.type == "cpu" and onnx_available():
-            self.onnx = OnnxLifter(self.model)
+            try:
+                self.onnx = OnnxLifter(self.model)
+            except Exception as err:  # noqa: BLE001 - any failure to export or load: PyTorch still lifts
+                warnings.warn(f"onnxruntime not used ({type(err).__name__}: {err}); lifting with PyTorch", stacklevel=2)
 
     def _autocast(self):
         if self.device.type == "cuda":

@@ -52,3 +52,13 @@ def test_estimator_lifts_with_onnxruntime_where_nothing_is_refined(tmp_path, mon
     with pytest.raises(ValueError, match="refinable=True"):
         fast.refine(quick, 1.0)
     assert Estimator(device="cpu", onnx=True).onnx.path == fast.onnx.path  # exported once, then reused
+
+
+def test_an_unwritable_cache_falls_back_to_pytorch(tmp_path, monkeypatch):
+    from lbi.estimator import Estimator
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("LBI_CACHE", str(tmp_path / "file"))
+    with pytest.warns(UserWarning, match="onnxruntime not used"):
+        estimator = Estimator(device="cpu", onnx=True)
+    assert estimator.onnx is None
