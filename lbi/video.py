@@ -92,25 +92,24 @@ class VideoResult:
     smoothing: Smoothing | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: each person's motion over the frames they are in, by id (:meth:`fit_motions`)
+    motions: dict[int, Motion] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[int]:
         return sorted({p.id for f in self.frames for p in f.people})
 
-    def motions(self) -> dict[int, Motion]:
-        """Each person's motion (:func:`lbi.motion.fit_motion`) over the frames they are in."""
-        return {
+    def fit_motions(self) -> VideoResult:
+        """Fits each person's motion (:func:`lbi.motion.fit_motion`) and replaces their 3D poses by their
+        skeleton's, so that the JSON, the CSV and the BVH hold the same poses."""
+        self.motions = {
             pid: fit_motion(np.stack([p.joints3d_mm for f in self.frames for p in f.people if p.id == pid]))
             for pid in self.ids
         }
-
-    def fitted(self) -> VideoResult:
-        """The same clip with each person's 3D poses replaced by their skeleton's (what the BVH holds)."""
-        motions = self.motions()
-        count = dict.fromkeys(motions, 0)
+        count = dict.fromkeys(self.motions, 0)
         for frame in self.frames:
             for person in frame.people:
-                person.joints3d_mm = motions[person.id].positions_mm[count[person.id]]
+                person.joints3d_mm = self.motions[person.id].positions_mm[count[person.id]]
                 count[person.id] += 1
         return self
 
@@ -173,9 +172,9 @@ class VideoResult:
             atomic_write_text(path, self.csv_text())
             return [path]
         if path.suffix.lower() == ".bvh":
-            motions, written = self.motions(), []
-            for pid, motion in motions.items():
-                target = path if len(motions) == 1 else path.with_name(f"{path.stem}_person{pid}{path.suffix}")
+            written = []
+            for pid, motion in self.motions.items():
+                target = path if len(self.motions) == 1 else path.with_name(f"{path.stem}_person{pid}{path.suffix}")
                 write_bvh(target, motion, self.info.fps)
                 written.append(target)
             return written
@@ -306,4 +305,4 @@ def analyse_video(
             )
     if not result.ids:
         result.notes.append("no person found in any frame")
-    return result.fitted()
+    return result.fit_motions()

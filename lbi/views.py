@@ -148,7 +148,7 @@ class OutputFiles:
             self._store(json.dumps(clip.to_dict()).encode(), f"{stem}_poses", ".json"),
             self._store(clip.csv_text().encode(), f"{stem}_poses", ".csv"),
         ]
-        for pid, motion in clip.motions().items():
+        for pid, motion in clip.motions.items():
             paths.append(self._store(bvh_text(motion, clip.info.fps).encode(), f"{stem}_person{pid}", ".bvh"))
         return paths
 

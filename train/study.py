@@ -26,11 +26,10 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from lbi.fileio import atomic_write_text
 from lbi.weights import load_model
@@ -247,7 +246,6 @@ class Cell:
     mean: float
     sd: float
     n: int
-    values: list[float] = field(default_factory=list)
 
     @classmethod
     def of(cls, values: list[float]) -> Cell:
@@ -255,7 +253,7 @@ class Cell:
         if not values:
             return cls(math.nan, math.nan, 0)
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return cls(statistics.fmean(values), sd, len(values), values)
+        return cls(statistics.fmean(values), sd, len(values))
 
     def text(self, digits: int = 1, scale: float = 1.0) -> str:
         if not self.n:
@@ -444,7 +442,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="train/results/study")
     parser.add_argument("--report-only", action="store_true", help="no training: tables from the runs done")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     plan = StudyPlan(
         Path(args.data),
         Path(args.study_data),
@@ -461,7 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         prepare_lab(plan.study_data, args.workers)
         records = run_all(plan)
-    command = "python -m train.study " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    command = "python -m train.study " + " ".join(sys.argv[1:] if argv is None else argv)
     atomic_write_text(f"{args.out}.md", study_markdown(records, plan, command.strip()))
     atomic_write_text(f"{args.out}.json", json.dumps({"command": command.strip(), "runs": records}, indent=1))
     print(f"wrote {args.out}.md and {args.out}.json ({len(records)} runs)")
