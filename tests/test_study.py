@@ -57,3 +57,45 @@ def test_study_runs_every_arm_and_resumes_after_a_kill(synth_root, tmp_path, mon
     assert {"ground-truth 2D", "ground-truth 2D, r=0.01", "ground-truth 2D, r=1"} <= set(refined["results"])
     text = study.study_markdown(records, plan, "python -m train.study --test")
     assert "## Verdicts" in text and "+-" in text and "(a) lab, lab-test" in text
+
+
+def _record(arm: str, condition: str, mpjpe: float) -> dict:
+    return {
+        "arm": arm,
+        "condition": condition,
+        "seed": 0,
+        "cpu_seconds": 1.0,
+        "results": {"ground-truth 2D": {"lab-test": {"mpjpe": mpjpe}}},
+    }
+
+
+def test_full_set_check_compares_each_claims_sign_across_scales(tmp_path):
+    from train import study_check
+
+    plans = study_check.plans(tmp_path, tmp_path, tmp_path / "runs", eval_limit=50)
+    assert [p.arms[0].conditions for p in plans] == [("lab",), ("rand",)] and all(p.seeds == (0, 1) for p in plans)
+    assert all(p.train_size == 0 for p in plans)  # every training crop
+    assert {a.name for a in plans[0].arms} == {
+        study.COARSE,
+        study.REFINED,
+        "lifting-only (MLP)",
+        "LBI end-to-end (both losses)",
+        "plain image model (3 TLs)",
+    }
+    subset = [_record(study.REFINED, "lab", 100.0 + s) for s in (0, 2)]
+    subset += [_record("lifting-only (MLP)", "lab", 90.0 + s) for s in (0, 2)]  # MLP better on the subset
+    subset += [_record(study.COARSE, "lab", 100.0 + s) for s in (0, 4)]
+    subset += [_record("plain image model (3 TLs)", "lab", 101.0 + s) for s in (0, 4)]  # within the noise
+    full = [_record(study.REFINED, "lab", 60.0), _record("lifting-only (MLP)", "lab", 70.0)]  # LBI better: flips
+    full += [_record(study.COARSE, "lab", 60.0), _record("plain image model (3 TLs)", "lab", 50.0)]
+    text = study_check.check_markdown(subset, full, "check", "study")
+    rows = {line[:4]: line for line in text.splitlines() if line.startswith("| (")}
+    assert "| -10.0 +- 1.4 (2) | +10.0 (1) | flips |" in rows["| (a"]
+    assert "| +1.0 +- 2.8 (2) | -10.0 (1) | the subset could not tell |" in rows["| (b"]
+    assert "keeps its sign in 0 of 1 cells" in text
+    arms = (study.REFINED, "lifting-only (MLP)", study.COARSE)
+    same = [_record(arm, "lab", 50.0 + 10 * i) for i, arm in enumerate(arms)]
+    reversed_ = [_record(arm, "lab", 90.0 - 10 * i) for i, arm in enumerate(arms)]
+    assert study_check.order_agreement(same, same, "lab", "lab-test") == pytest.approx(1.0)
+    assert study_check.order_agreement(same, reversed_, "lab", "lab-test") == pytest.approx(-1.0)
+    assert math.isnan(study_check.order_agreement(same, full[:2], "lab", "lab-test"))  # two arms: no order

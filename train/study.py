@@ -240,6 +240,11 @@ def run_all(plan: StudyPlan, log=print) -> dict[str, dict]:
     return records
 
 
+def finished_runs(runs: Path) -> dict[str, dict]:
+    """The records of the finished runs under ``runs``: {run folder: its record}."""
+    return {str(p.parent): json.loads(p.read_text()) for p in sorted(runs.glob("*/*/study_eval.json"))}
+
+
 # ------------------------------------------------------------------------------------------ aggregation
 @dataclass
 class Cell:
@@ -452,9 +457,7 @@ def main(argv: list[str] | None = None) -> None:
         args.eval_limit,
     )
     if args.report_only:
-        records = {
-            str(p.parent): json.loads(p.read_text()) for p in sorted(Path(args.runs).glob("*/*/study_eval.json"))
-        }
+        records = finished_runs(Path(args.runs))
     else:
         prepare_lab(plan.study_data, args.workers)
         records = run_all(plan)
