@@ -103,6 +103,14 @@ ARMS = (
     ),
 )
 KINDS = {"gt": "ground-truth 2D", "mediapipe": "MediaPipe 2D"}
+#: each claim's comparison: (claim, the paper's arm, the arm it should beat, what the verdict calls it)
+PAIRS = (
+    ("a", REFINED, "lifting-only (MLP)", "LBI refined vs lifting-only"),
+    ("b", COARSE, "plain image model (3 TLs)", "PGTL vs plain TLs"),
+    ("c", REFINED, "LBI end-to-end (both losses)", "progressive vs end-to-end"),
+)
+#: the arms of the paper's claims (a-c), without the probes and the encoder comparison
+CLAIM_ARMS = tuple(arm for arm in ARMS if set(arm.claims) & {"a", "b", "c"})
 
 
 @dataclass
@@ -370,29 +378,23 @@ def attention_table(records: list[dict], condition: str) -> list[str]:
     return [*lines, ""]
 
 
+def effect(records: list[dict], condition: str, split: str, ours: str, theirs: str) -> tuple[float, float, int]:
+    """``theirs`` - ``ours`` in MPJPE with ground-truth 2D (positive: the paper's side is better), its standard
+    error and the seeds of the smaller arm."""
+    a, b = (cells(records, arm, condition, KINDS["gt"], split, "mpjpe") for arm in (ours, theirs))
+    gain, se = difference(a, b)
+    return gain, se, min(a.n, b.n)
+
+
 def verdicts(records: list[dict]) -> list[str]:
     """One sentence per claim and condition, in domain and out of it, with ground-truth 2D."""
     out = []
     for condition, home in (("lab", "lab-test"), ("rand", "rand-test")):
-        away = "wild-test"
-        gt = KINDS["gt"]
-
-        def cell(arm: str, split: str, label: str = gt, condition: str = condition) -> Cell:
-            return cells(records, arm, condition, label, split, "mpjpe")
-
-        for split in (home, away):
-            mlp, lbi = cell("lifting-only (MLP)", split), cell(REFINED, split)
-            gain, se = difference(lbi, mlp)
-            out.append(verdict(gain, se, min(mlp.n, lbi.n), f"(a) {condition}, {split}: LBI refined vs lifting-only"))
-            plain, pgtl = cell("plain image model (3 TLs)", split), cell(COARSE, split)
-            gain, se = difference(pgtl, plain)
-            out.append(verdict(gain, se, min(plain.n, pgtl.n), f"(b) {condition}, {split}: PGTL vs plain TLs"))
-            e2e, progressive = cell("LBI end-to-end (both losses)", split), cell(REFINED, split)
-            gain, se = difference(progressive, e2e)
-            out.append(
-                verdict(gain, se, min(e2e.n, progressive.n), f"(c) {condition}, {split}: progressive vs end-to-end")
-            )
-        low, high = cell(REFINED, home, label=f"{gt}, r=0.01"), cell(REFINED, home, label=f"{gt}, r=1")
+        for split in (home, "wild-test"):
+            for claim, ours, theirs, what in PAIRS:
+                gain, se, n = effect(records, condition, split, ours, theirs)
+                out.append(verdict(gain, se, n, f"({claim}) {condition}, {split}: {what}"))
+        low, high = (cells(records, REFINED, condition, f"{KINDS['gt']}, r={r}", home, "mpjpe") for r in ("0.01", "1"))
         if low.n and high.n:
             out.append(
                 f"(c) {condition}, {home}: r = 0.01 vs r = 1 differ by {abs(low.mean - high.mean):.1f} mm "

@@ -22,15 +22,15 @@ from scipy.stats import kendalltau
 from lbi.fileio import atomic_write_text
 
 from .study import (
-    ARMS,
-    COARSE,
+    CLAIM_ARMS,
     KINDS,
+    PAIRS,
     REFINED,
     SPLITS,
     StudyPlan,
     attention_table,
     cells,
-    difference,
+    effect,
     finished_runs,
     run_all,
     verdicts,
@@ -38,11 +38,6 @@ from .study import (
 
 #: condition: (training crops, 0 = all; epochs): lab has 3,000 crops, rand 40,000
 FULL = {"lab": (0, 20), "rand": (0, 3)}
-PAIRS = (  # claim, the paper's arm, the arm it should beat
-    ("a", REFINED, "lifting-only (MLP)"),
-    ("b", COARSE, "plain image model (3 TLs)"),
-    ("c", REFINED, "LBI end-to-end (both losses)"),
-)
 GT = KINDS["gt"]
 
 
@@ -50,24 +45,16 @@ def plans(data: Path, study_data: Path, runs: Path, eval_limit: int, seeds=(0, 1
     """One plan per condition: the claims' arms (a-c), every training crop."""
     out = []
     for condition, (size, epochs) in FULL.items():
-        arms = tuple(replace(arm, conditions=(condition,)) for arm in ARMS if set(arm.claims) & {"a", "b", "c"})
+        arms = tuple(replace(arm, conditions=(condition,)) for arm in CLAIM_ARMS)
         out.append(StudyPlan(data, study_data, runs, tuple(seeds), size, epochs, eval_limit, arms))
     return out
 
 
-def effect(records: list[dict], condition: str, split: str, ours: str, theirs: str) -> tuple[float, float, int]:
-    """theirs - ours in MPJPE (positive: the paper's side is better), its standard error and the seeds."""
-    a, b = (cells(records, arm, condition, GT, split, "mpjpe") for arm in (ours, theirs))
-    gain, se = difference(a, b)
-    return gain, se, min(a.n, b.n)
-
-
 def order_agreement(subset: list[dict], full: list[dict], condition: str, split: str) -> float:
     """Kendall's tau between the claims' arms' subset means and full-set values (MPJPE, ground-truth 2D)."""
-    arms = [a.name for a in ARMS if set(a.claims) & {"a", "b", "c"}]
     pairs = [
         (cells(subset, arm, condition, GT, split, "mpjpe").mean, cells(full, arm, condition, GT, split, "mpjpe").mean)
-        for arm in arms
+        for arm in (a.name for a in CLAIM_ARMS)
     ]
     pairs = [p for p in pairs if not any(math.isnan(v) for v in p)]
     return float(kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 3 else math.nan
@@ -88,7 +75,7 @@ def check_markdown(subset: list[dict], full: list[dict], command: str, subset_co
         "|---|---|---|---|---|---|",
     ]
     held = decided = 0
-    for claim, ours, theirs in PAIRS:
+    for claim, ours, theirs, _ in PAIRS:
         for condition in FULL:
             for split in SPLITS:
                 small, se, n = effect(subset, condition, split, ours, theirs)
@@ -127,7 +114,7 @@ def check_markdown(subset: list[dict], full: list[dict], command: str, subset_co
     lines += ["", "## Every arm, both scales (MPJPE, ground-truth 2D, mean +- sd over seeds)", ""]
     lines += ["| condition | arm | " + " | ".join(f"{s} subset | {s} full" for s in SPLITS) + " |"]
     lines += ["|---|---|" + "---|---|" * len(SPLITS)]
-    arms = [a.name for a in ARMS if set(a.claims) & {"a", "b", "c"}]
+    arms = [a.name for a in CLAIM_ARMS]
     for condition in FULL:
         for arm in arms:
             for suffix in ("", ", r=0.01", ", r=1") if arm == REFINED else ("",):
