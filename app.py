@@ -30,6 +30,7 @@ from lbi.views import (
     Controls,
     OutputFiles,
     attention_view,  # noqa: E402
+    fusion_choices,
     layer_names,
     live_frame,
     load_photo,
@@ -107,14 +108,14 @@ class Handlers:
                 values["attention"] = gr.skip()
         return (*(values[name] for name in PHOTO_OUTPUTS), {**session, "estimates": estimates})
 
-    def analyse(self, upload, retention, joint, layer, show) -> tuple:
+    def analyse(self, upload, retention, joint, layer, show, fusion=None) -> tuple:
         # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
         # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message).
         # Gradio then vets none of the inputs: every one is checked here.
         if self.estimator is None:
             return self.fail(self.load_error or "no model")
         try:
-            controls = Controls.parse(retention, joint, layer, show, self.layers)
+            controls = Controls.parse(retention, joint, layer, show, self.layers, fusion=fusion)
         except ValueError as err:
             return self.fail(str(err))
         path = upload.get("path") if isinstance(upload, dict) else None
@@ -126,8 +127,8 @@ class Handlers:
             return self.fail("that file is not an upload of this app")
         try:
             photo = load_photo(path, name)
-            estimates = self.estimator.predict_people(photo.rgb, controls.retention)
-        except (ImageError, NoPersonFound) as err:
+            estimates = self.estimator.predict_people(photo.rgb, controls.retention, fusion=controls.fusion)
+        except (ImageError, NoPersonFound, ValueError) as err:  # ValueError: a fusion these weights cannot run
             return self.fail(str(err))
         for estimate in estimates:
             estimate.diagnostics.notes.extend([photo.note] if photo.note else [])
@@ -173,18 +174,18 @@ class Handlers:
             figure3d.skeleton_figure([e.pose for e in estimates], controls.show),
         )
 
-    def live(self, frame, live_session, retention):
+    def live(self, frame, live_session, retention, fusion=None):
         if self.estimator is None:
             raise gr.Error(self.load_error or "no model")
         if frame is None:
             return gr.skip(), live_session
         try:
-            retention = Controls.parse(retention, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers).retention
+            controls = Controls.parse(retention, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion)
+            return live_frame(self.estimator, frame, live_session, controls.retention, controls.fusion)
         except ValueError as err:
             raise gr.Error(str(err)) from None
-        return live_frame(self.estimator, frame, live_session, retention)
 
-    def analyse_clip(self, upload, people, smoothing, progress=gr.Progress()) -> tuple:  # noqa: B008 - Gradio's way
+    def analyse_clip(self, upload, people, smoothing, fusion=None, progress=gr.Progress()) -> tuple:  # noqa: B008
         """A clip analysed: VIDEO_OUTPUTS and the clip state."""
         failed = (gr.skip(),) * (len(VIDEO_OUTPUTS) - 1)
         if self.estimator is None:
@@ -198,8 +199,9 @@ class Handlers:
             progress((done, total) if total else None, desc="frames", unit="frames")
 
         try:
-            view = analyse_clip(self.estimator, path, self.files, people, bool(smoothing), tell)
-        except VideoError as err:
+            fusion = Controls.parse(0.3, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion).fusion
+            view = analyse_clip(self.estimator, path, self.files, people, bool(smoothing), tell, fusion)
+        except (VideoError, ValueError) as err:
             return (f"⚠️ {err}", *failed, None)
         clip = view.clip
         ids = [str(i) for i in clip.ids]
@@ -235,7 +237,7 @@ class Handlers:
         return figure3d.skeleton_figure(live_session.last.pose, show), summary_markdown(live_session.last)
 
 
-def photo_tab(handlers: Handlers, r: float) -> None:
+def photo_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
     """The Photo tab: upload, controls and examples beside the 3D view; the overlays below."""
     layers = handlers.layers
     state = gr.State(None)
@@ -283,12 +285,21 @@ def photo_tab(handlers: Handlers, r: float) -> None:
     outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
     photo.change(
         handlers.analyse,
-        [photo, retention, joint, layer, show],
+        [photo, retention, joint, layer, show, fusion],
         outputs,
         api_name="analyse",
         concurrency_limit=2,
         trigger_mode="always_last",
         preprocess=False,
+    )
+    fusion.change(  # the whole pose again: the learned fusion reads MediaPipe's 3D in stage 1
+        handlers.analyse,
+        [photo, retention, joint, layer, show, fusion],
+        outputs,
+        concurrency_limit=2,
+        trigger_mode="always_last",
+        preprocess=False,
+        api_visibility="private",
     )
     retention.change(
         handlers.change_retention,
@@ -315,7 +326,7 @@ def photo_tab(handlers: Handlers, r: float) -> None:
         )
 
 
-def video_tab(handlers: Handlers) -> None:
+def video_tab(handlers: Handlers, fusion: gr.Radio) -> None:
     """The Video tab: upload a clip, analyse it (with progress), then scrub through its frames beside the
     animated 3D motion, and download JSON / CSV / BVH."""
     gr.Markdown(
@@ -355,7 +366,7 @@ def video_tab(handlers: Handlers) -> None:
     )
     run.click(
         handlers.analyse_clip,
-        [upload, people, smoothing],
+        [upload, people, smoothing, fusion],
         [shown[name] for name in VIDEO_OUTPUTS] + [clip_state],
         api_name="analyse_clip",
         concurrency_limit=1,
@@ -371,7 +382,7 @@ def video_tab(handlers: Handlers) -> None:
         )
 
 
-def live_tab(handlers: Handlers, r: float) -> None:
+def live_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
     """The Live webcam tab: a streamed 2D + small 3D view, and the full 3D view of the last frame on pause."""
     gr.Markdown(
         "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
@@ -399,7 +410,7 @@ def live_tab(handlers: Handlers, r: float) -> None:
     live_summary = gr.Markdown()
     camera.stream(
         handlers.live,
-        [camera, live_state, live_retention],
+        [camera, live_state, live_retention, fusion],
         [live_out, live_state],
         stream_every=0.05,
         concurrency_limit=4,
@@ -420,12 +431,20 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
         gr.Markdown(INTRO)
         if load_error:
             gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
+        choices = fusion_choices(estimator) if estimator else [("lbi alone (the paper's model)", "none")]
+        fusion = gr.Radio(
+            choices,
+            value=choices[0][1],
+            label="3D pose from",
+            info="MediaPipe also gives a 3D pose; lbi can read it (learned), be averaged with it (plain) or lift alone",
+            elem_id="fusion",
+        )
         with gr.Tab("Photo"):
-            photo_tab(handlers, r)
+            photo_tab(handlers, r, fusion)
         with gr.Tab("Video"):
-            video_tab(handlers)
+            video_tab(handlers, fusion)
         with gr.Tab("Live webcam"):
-            live_tab(handlers, r)
+            live_tab(handlers, r, fusion)
     return demo
 
 

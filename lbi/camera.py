@@ -93,6 +93,12 @@ def ray_rotation(pixels: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     return rotation
 
 
+def from_ray_frame(points: np.ndarray, pixels: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Points (..., N, 3) in the axes of the virtual camera looking through ``pixels`` (..., 2) (:func:`ray_rotation`)
+    -> the same points in camera axes."""
+    return np.einsum("...nj,...jk->...nk", np.asarray(points, dtype=np.float64), ray_rotation(pixels, intrinsics))
+
+
 def default_intrinsics(width: int, height: int, focal_factor: float = 0.8) -> np.ndarray:
     """(fx, fy, cx, cy) assumed for a photo of unknown camera: the principal point at the centre and
     a focal length of ``focal_factor`` x the longer side (0.8: ~64 degrees across it, a phone's

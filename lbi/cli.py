@@ -20,6 +20,26 @@ commands:
 """
 
 
+def add_fusion(parser: argparse.ArgumentParser) -> None:
+    from .fusion import FUSIONS
+
+    parser.add_argument(
+        "--fusion",
+        choices=FUSIONS,
+        default=None,
+        help="how MediaPipe's own 3D joins the pose: learned (weights that read it), plain (a blend with the "
+        "lifter's pose) or none (the paper's lifter alone); default: the weights' best on real photos",
+    )
+
+
+def estimator_of(args: argparse.Namespace, **kwargs):
+    """The estimator the command line asks for, or the one-line reason it cannot be built (WeightsError, a fusion
+    the weights cannot run)."""
+    from .estimator import Estimator
+
+    return Estimator(args.weights, device=args.device, onnx=not args.no_onnx, fusion=args.fusion, **kwargs)
+
+
 def predict(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lbi predict", description="3D pose of everyone in each photo (largest first), as JSON."
@@ -39,15 +59,15 @@ def predict(argv: list[str]) -> int:
     )
     parser.add_argument("--max-people", type=int, default=4, help="the most people looked for in a photo")
     parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
+    add_fusion(parser)
     args = parser.parse_args(argv)
 
-    from .estimator import Estimator, NoPersonFound
+    from .estimator import NoPersonFound
     from .image_io import ImageError, read_photo
-    from .weights import WeightsError
 
     try:
-        estimator = Estimator(args.weights, device=args.device, flip_test=not args.no_flip_test, onnx=not args.no_onnx)
-    except WeightsError as err:
+        estimator = estimator_of(args, flip_test=not args.no_flip_test)
+    except ValueError as err:  # WeightsError, or a fusion the weights cannot run
         print(f"error: {err}", file=sys.stderr)
         return 2
     results, failed = [], 0
@@ -69,7 +89,9 @@ def predict(argv: list[str]) -> int:
             failed += 1
             results.append({"image": path, "error": str(err)})
             print(f"{path}: {err}", file=sys.stderr)
-    text = json.dumps({"weights": str(args.weights or "bundled"), "results": results}, indent=2)
+    text = json.dumps(
+        {"weights": str(args.weights or "bundled"), "fusion": estimator.fusion, "results": results}, indent=2
+    )
     if args.json == "-":
         print(text)
     else:
@@ -101,13 +123,12 @@ def video(argv: list[str]) -> int:
     parser.add_argument("--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
+    add_fusion(parser)
     args = parser.parse_args(argv)
 
     from tqdm import tqdm
 
-    from .estimator import Estimator
     from .video import FORMATS, MAX_SECONDS, Smoothing, VideoError, analyse_video
-    from .weights import WeightsError
 
     unknown = [o for o in args.out if not o.lower().endswith(FORMATS)]
     if unknown or args.people < 1:
@@ -115,8 +136,8 @@ def video(argv: list[str]) -> int:
         print(f"error: {problem} (outputs: {', '.join(FORMATS)})", file=sys.stderr)
         return 2
     try:
-        estimator = Estimator(args.weights, device=args.device, onnx=not args.no_onnx)
-    except WeightsError as err:
+        estimator = estimator_of(args)
+    except ValueError as err:  # WeightsError, or a fusion the weights cannot run
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar = tqdm(desc=args.clip, unit="frame")

@@ -33,6 +33,7 @@ def analyse_clip(
     max_people: int = 1,
     smoothing: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    fusion: str | None = None,
 ) -> ClipView:
     """The clip at ``path`` analysed (at most APP_MAX_SECONDS), written as JSON, CSV and BVH files, and its
     animated 3D view. Raises VideoError when the file is not a usable clip."""
@@ -43,6 +44,7 @@ def analyse_clip(
         smoothing=Smoothing() if smoothing else None,
         max_seconds=APP_MAX_SECONDS,
         progress=progress,
+        fusion=fusion,
     )
     downloads = files.clip(clip)
     poses = [{p.id: p.joints3d_mm for p in frame.people} for frame in clip.frames]

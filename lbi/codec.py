@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .camera import normalize_screen_coordinates, ray_rotation
+from .camera import from_ray_frame, normalize_screen_coordinates, ray_rotation
 from .crop import Crop, affine_points, image_to_tensor
 
 #: (w, h) of the paper's 256x192 person crop
@@ -83,6 +83,16 @@ class InputCodec:
     def decode_pose(self, pose: np.ndarray, centre: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
         """A prediction (N, 3) in the model's axes -> the same pose in camera axes."""
         return np.asarray(pose, dtype=np.float64) @ self.rotations(centre, intrinsics)
+
+    def encode_prior(self, world_mm: np.ndarray, centres: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+        """A 3D pose prior (..., N, 3) in mm in the axes of a camera looking at the person (MediaPipe's world
+        landmarks, :attr:`lbi.pose2d.Pose2D.world`: the ray frame of the crops centred at ``centres`` (..., 2) in
+        images of ``intrinsics`` (..., 4)) -> root-relative metres in the model's axes, float32 (NaN stays NaN)."""
+        world = np.asarray(world_mm, dtype=np.float64)
+        relative = (world - world[..., :1, :]) / 1000.0
+        if self.frame == "camera":
+            relative = from_ray_frame(relative, centres, intrinsics)
+        return relative.astype(np.float32)
 
     def crop(self, box: tuple[float, float, float, float]) -> Crop:
         """The person crop of a box (x, y, w, h) in image pixels."""

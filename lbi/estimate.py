@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from .camera import from_ray_frame
 from .crop import Crop
 from .model import Stage1Output
 from .skeleton import H36M_JOINTS
@@ -35,6 +36,18 @@ class PersonPose:
     #: (2,) the pixel whose ray the model's axes are turned back from: the centre of the part of the person box
     #: inside the photo (the crop centre unless the person reaches past the photo's edge)
     ray_through_px: np.ndarray
+    #: (17, 3) MediaPipe's own 3D pose (``Pose2D.world``: mm, root-relative, its axes), None without one
+    world: np.ndarray | None = None
+    #: how MediaPipe's 3D joined ``joints3d_mm`` (lbi.fusion.FUSIONS): "none" when the lifter answered alone
+    fusion: str = "none"
+
+    @property
+    def mediapipe3d_mm(self) -> np.ndarray | None:
+        """(17, 3) MediaPipe's 3D pose in camera axes (mm, root-relative), turned back from the ray through
+        ``ray_through_px`` as the lifter's is; None without one."""
+        if self.world is None:
+            return None
+        return from_ray_frame(self.world - self.world[:1], self.ray_through_px, self.intrinsics)
 
     def scaled(self, factor: float) -> PersonPose:
         """The same pose for the photo resized by ``factor`` (2D joints, crop and camera in its pixels)."""
@@ -106,6 +119,8 @@ class Estimate:
             "intrinsics_assumed": np.round(pose.intrinsics, 2).tolist(),
             "ray_through_px": np.round(pose.ray_through_px, 2).tolist(),
             "flip_test": diag.flip_test,
+            "fusion": pose.fusion,
+            "mediapipe3d_mm": None if pose.mediapipe3d_mm is None else np.round(pose.mediapipe3d_mm, 2).tolist(),
         }
 
     def scaled(self, factor: float) -> Estimate:

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .camera import default_intrinsics
+from .camera import default_intrinsics, from_ray_frame
 from .codec import InputCodec
 from .crop import Crop, seen_centre
 from .estimate import Diagnostics, Estimate, PersonPose
+from .fusion import FUSIONS, PLAIN_WEIGHT, blend_weights, learned_prior, plain_fusion
 from .metrics import attention_share, background_attention_ratio, silhouette_background
 from .model import LiftingByImage, LiftingOutput
 from .model.flip import merge_mirrors, with_mirrors
@@ -35,6 +36,21 @@ from .weights import WeightsError, default_weights
 MAX_PEOPLE = 4
 
 
+def default_fusion(model: LiftingByImage) -> str:
+    """The fusion a model runs by default: "learned" for a model that reads MediaPipe's 3D as a prior, else
+    "plain" (both beat the lifter alone on real photos: docs/results.md)."""
+    return "learned" if model.config.prior else "plain"
+
+
+def check_fusion(fusion: str, model: LiftingByImage) -> str:
+    """``fusion`` when ``model`` can run it; ValueError with the choices otherwise."""
+    if fusion not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    if fusion == "learned" and not model.config.prior:
+        raise ValueError("fusion 'learned' needs weights that read MediaPipe's 3D (model.prior); use 'plain' or 'none'")
+    return fusion
+
+
 class NoPersonFound(ValueError):
     """MediaPipe found nobody in the image."""
 
@@ -43,8 +59,10 @@ class Estimator:
     """Loaded once; predicts on RGB uint8 images. Uses CUDA (bf16) when present, else the CPU.
 
     Thread-safe: the shared static MediaPipe graph runs under a lock, the lifter concurrently.
-    Inference is four named stages, each timed: detector, crop (the input codec), encoder,
-    stage 1 and stage 2. ``flip_test`` is the default of :meth:`predict`'s.
+    Inference is five named stages, each timed: detector, crop (the input codec), encoder,
+    stage 1 and stage 2. ``flip_test`` is the default of :meth:`predict`'s; ``fusion`` how MediaPipe's own 3D
+    joins the pose (:data:`lbi.fusion.FUSIONS`; by default the weights' best on real photos), ``blend`` its share
+    in the plain fusion.
     """
 
     def __init__(
@@ -55,6 +73,8 @@ class Estimator:
         detector: PoseDetector | None = None,
         flip_test: bool = True,
         onnx: bool = False,
+        fusion: str | None = None,
+        blend: float = PLAIN_WEIGHT,
     ) -> None:
         if model is None:
             from .weights import load_model
@@ -69,6 +89,10 @@ class Estimator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.codec = InputCodec.for_model(self.model)
+        #: how MediaPipe's own 3D joins the pose (lbi.fusion.FUSIONS); by default the weights' best on real photos
+        self.fusion = default_fusion(self.model) if fusion is None else check_fusion(fusion, self.model)
+        #: MediaPipe's share of the plain fusion for the joints it sees surely (lbi.fusion.blend_weights)
+        self.blend = blend
         self.detector = detector or PoseDetector(segmentation=True)
         self._detector_lock = threading.Lock()
         self.flip_test = flip_test
@@ -103,6 +127,7 @@ class Estimator:
         flip_test: bool | None = None,
         intrinsics: np.ndarray | None = None,
         refinable: bool = True,
+        fusion: str | None = None,
     ) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
@@ -111,12 +136,14 @@ class Estimator:
         ``flip_test``: average with the mirrored crop's pose (None: the estimator's default).
         ``intrinsics``: the photo's camera (fx, fy, cx, cy) when known; else one is assumed
         (:func:`lbi.camera.default_intrinsics`). ``refinable``: keep the stage-1 cache for :meth:`refine`; False
-        lets the estimator's onnxruntime session (if any) lift instead.
+        lets the estimator's onnxruntime session (if any) lift instead. ``fusion``: how MediaPipe's 3D joins
+        (:data:`lbi.fusion.FUSIONS`; None: the estimator's).
         """
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, detector, MAX_PEOPLE, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        estimates = self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics], refinable)
+        fusion = self._fusion(fusion)
+        estimates = self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics], refinable, fusion)
         return estimates[0].noting_people(len(people))
 
     def predict_people(
@@ -126,14 +153,16 @@ class Estimator:
         flip_test: bool | None = None,
         max_people: int = MAX_PEOPLE,
         refinable: bool = True,
+        fusion: str | None = None,
     ) -> list[Estimate]:
         """Everyone found in the image (up to ``max_people``, largest first), lifted in one batch. Raises
-        NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch; ``refinable`` as for
-        :meth:`predict`."""
+        NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch; ``refinable`` and ``fusion``
+        as for :meth:`predict`."""
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, None, max_people, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable)
+        fusion = self._fusion(fusion)
+        estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable, fusion)
         for estimate in estimates:
             estimate.diagnostics.people_found = len(people)
         return estimates
@@ -153,16 +182,26 @@ class Estimator:
     def lift(
         self,
         rgb: np.ndarray,
-        joints_px: np.ndarray,
+        joints_px: np.ndarray | Pose2D,
         retention: float | None = None,
         flip_test: bool | None = None,
         intrinsics: np.ndarray | None = None,
+        fusion: str | None = None,
     ) -> Estimate:
         """The lifter on a 2D pose given by the caller (another detector's, or ground truth): ``joints_px``
-        (17, H36M order) in image pixels; the person box is the joints' (as for MediaPipe's)."""
-        pose = Pose2D.from_joints(np.asarray(joints_px, dtype=np.float64))
+        (17, H36M order) in image pixels, the person box then the joints' (as for MediaPipe's); or a whole
+        :class:`Pose2D` (its box, confidences and 3D ``world`` to fuse with). ``fusion`` overrides the
+        estimator's for this call; without a ``world`` the lifter answers alone."""
+        if isinstance(joints_px, Pose2D):
+            pose = joints_px
+        else:
+            pose = Pose2D.from_joints(np.asarray(joints_px, dtype=np.float64))
         flip = self.flip_test if flip_test is None else flip_test
-        return self._lift([rgb], [pose], retention, {}, flip, [intrinsics])[0]
+        return self._lift([rgb], [pose], retention, {}, flip, [intrinsics], fusion=self._fusion(fusion))[0]
+
+    def _fusion(self, fusion: str | None) -> str:
+        """A call's fusion: the estimator's when None, else checked against the model."""
+        return self.fusion if fusion is None else check_fusion(fusion, self.model)
 
     def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
         """Many images: detection per image (the largest person of each), then one batched forward pass.
@@ -189,28 +228,32 @@ class Estimator:
         flip: bool,
         intrinsics: list[np.ndarray | None] | None = None,
         refinable: bool = True,
+        fusion: str | None = None,
     ) -> list[Estimate]:
         """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
-        their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown."""
+        their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown.
+        Each person's MediaPipe 3D (``Pose2D.world``) joins as ``fusion`` (default: the estimator's) says."""
+        fusion = fusion or self.fusion
         t = time.perf_counter()
-        inputs = [self.codec.encode(rgb, pose.box, pose.joints) for rgb, pose in zip(images, poses)]
-        batch = torch.stack([i.image for i in inputs]).to(self.device)
-        joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
-        if flip:
-            mirrored, joints2d, _ = with_mirrors(joints2d, self.codec, batch)
-            assert mirrored is not None
-            batch = mirrored
-        timings["crop"] = (time.perf_counter() - t) * 1000
-        out = self._forward(batch, joints2d, retention, timings, refinable)
-        # The model's axes look along the ray through the crop centre. A portrait's crop centre lies below the
-        # photo (MediaPipe extrapolates the legs), where that ray would be steep under the assumed wide-angle
-        # focal length and the upright body the model sees would come out leaning back; so the pose is turned
-        # back from the ray through the middle of what the photo shows of the person.
-        n = len(inputs)
+        n = len(images)
         cameras = [
             default_intrinsics(rgb.shape[1], rgb.shape[0]) if k is None else np.asarray(k, dtype=np.float64)
             for rgb, k in zip(images, intrinsics or [None] * n)
         ]
+        inputs = [self.codec.encode(rgb, pose.box, pose.joints) for rgb, pose in zip(images, poses)]
+        batch = torch.stack([i.image for i in inputs]).to(self.device)
+        joints2d = torch.stack([i.joints2d for i in inputs]).to(self.device)
+        prior = self._prior(poses, inputs, cameras) if fusion == "learned" else None
+        if flip:
+            both = with_mirrors(joints2d, self.codec, batch, prior=prior)
+            assert both.images is not None
+            batch, joints2d, prior = both.images, both.joints2d, both.prior
+        timings["crop"] = (time.perf_counter() - t) * 1000
+        out = self._forward(batch, joints2d, retention, timings, refinable, prior)
+        # The model's axes look along the ray through the crop centre. A portrait's crop centre lies below the
+        # photo (MediaPipe extrapolates the legs), where that ray would be steep under the assumed wide-angle
+        # focal length and the upright body the model sees would come out leaning back; so the pose is turned
+        # back from the ray through the middle of what the photo shows of the person.
         estimates = [
             self._estimate(
                 select_samples(out, [k, n + k] if flip else [k]),
@@ -222,6 +265,8 @@ class Estimator:
                 camera,
                 seen_centre(pose.box, rgb.shape),
                 flip,
+                pose.world,
+                fusion,
             )
             for k, (rgb, pose, i, camera) in enumerate(zip(images, poses, inputs, cameras))
         ]
@@ -232,6 +277,14 @@ class Estimator:
                 estimate.diagnostics.off_person_attention, estimate.diagnostics.off_person_uniform = off_person
         return estimates
 
+    def _prior(self, poses: list[Pose2D], inputs: list, cameras: list[np.ndarray]) -> torch.Tensor:
+        """(B, 17, 3) the people's MediaPipe 3D as the learned fusion reads it (:func:`lbi.fusion.learned_prior`)."""
+        priors = [
+            learned_prior(self.codec, pose.world, pose.confidence, i.crop.center, camera)
+            for pose, i, camera in zip(poses, inputs, cameras)
+        ]
+        return torch.from_numpy(np.stack(priors)).to(self.device)
+
     def _forward(
         self,
         batch: torch.Tensor,
@@ -239,13 +292,14 @@ class Estimator:
         retention: float | None,
         timings: dict[str, float],
         refinable: bool,
+        prior: torch.Tensor | None = None,
     ) -> LiftingOutput:
         """Encoder, stage 1 and stage 2, timed: by onnxruntime where the estimator has it and nothing will be
         refined (``refinable`` False, the model's own rate), else by PyTorch with the stage-1 cache."""
         own_rate = retention is None or retention == self.model.config.retention
         if self.onnx is not None and not refinable and own_rate:
             t = time.perf_counter()
-            out = self.onnx(batch, joints2d)
+            out = self.onnx(batch, joints2d, prior)
             timings["lifter (onnxruntime)"] = (time.perf_counter() - t) * 1000
             return out
         with torch.inference_mode(), self._autocast():
@@ -253,7 +307,7 @@ class Estimator:
             features = self.model.encoder(batch)
             timings["encoder"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            s1 = self.model.stage1(joints2d, features=features)
+            s1 = self.model.stage1(joints2d, features=features, prior=prior)
             timings["stage1"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             out = self.model.stage2(s1, retention)
@@ -287,6 +341,8 @@ class Estimator:
             pose.intrinsics,
             pose.ray_through_px,
             before.flip_test,
+            pose.world,
+            pose.fusion,
         )
         refined.diagnostics = replace(
             refined.diagnostics,
@@ -308,9 +364,11 @@ class Estimator:
         intrinsics: np.ndarray,
         ray_through: np.ndarray,
         flip: bool,
+        world: np.ndarray | None,
+        fusion: str,
     ) -> Estimate:
-        """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) ->
-        Estimate (mm, root-relative, camera axes; attention on the token grid)."""
+        """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) and their MediaPipe
+        3D (``world``, or None) -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
         stage1 = out.stage1
         if flip:
             out = merge_mirrors(out)
@@ -326,13 +384,21 @@ class Estimator:
         )
         mask = out.kept_mask()
 
+        # MediaPipe's axes are those of a camera looking at the person: turned back into the camera's as lbi's are
+        mediapipe = None if world is None else from_ray_frame(world - world[:1], ray_through, intrinsics)
+
         def camera_mm(pose: torch.Tensor) -> np.ndarray:  # the model's axes -> camera axes, mm, root-relative
             relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
-            return self.codec.decode_pose(relative, ray_through, intrinsics)
+            decoded = self.codec.decode_pose(relative, ray_through, intrinsics)
+            if fusion != "plain" or mediapipe is None:
+                return decoded
+            return plain_fusion(decoded, mediapipe, blend_weights(confidence, self.blend))
 
         pose = PersonPose(
             joints3d_mm=camera_mm(out.refined),
             coarse3d_mm=camera_mm(out.coarse),
+            world=world,
+            fusion=fusion if mediapipe is not None else "none",
             joints2d_px=np.asarray(joints_px),
             confidence=np.asarray(confidence),
             crop=crop,

@@ -2,8 +2,10 @@
 
 The graph is the whole model the estimator runs after MediaPipe and the crop: the image encoder, stage 1 and
 stage 2 with the adaptive feature selection at one retention rate (one file per rate: the number of kept tokens
-is fixed in the graph). Inputs: ``crops`` (B, 3, h, w) in [0, 1] as :class:`lbi.codec.InputCodec` makes them, and
-``joints2d`` (B, 17, 2) crop-normalised; outputs: ``coarse`` and ``refined`` (B, 17, 3) in the model's frame and
+is fixed in the graph). Inputs: ``crops`` (B, 3, h, w) in [0, 1] as :class:`lbi.codec.InputCodec` makes them,
+``joints2d`` (B, 17, 2) crop-normalised and, for a model that reads a 3D prior (the learned fusion), ``prior``
+(B, 17, 3): MediaPipe's 3D in the model's axes and metres, NaN where absent (:func:`lbi.fusion.learned_prior`);
+outputs: ``coarse`` and ``refined`` (B, 17, 3) in the model's frame and
 units (metres; :meth:`lbi.codec.InputCodec.decode_pose` turns them into camera axes), ``kept`` (B, k) the token
 indices stage 2 kept, and ``attention`` (B, layers, 17, HW) every layer's keypoint-to-image attention on the full
 token grid, head-averaged (stage 2's zero on pruned tokens), as ``LiftingOutput.attention()`` gives it.
@@ -21,6 +23,7 @@ from torch import nn
 from .fileio import atomic_path
 from .model import LiftingByImage
 
+INPUTS = ("crops", "joints2d", "prior")
 OUTPUTS = ("coarse", "refined", "kept", "attention")
 
 
@@ -32,8 +35,10 @@ class ExportedLifter(nn.Module):
         self.model = model.eval()
         self.retention = model.config.retention if retention is None else retention
 
-    def forward(self, crops: torch.Tensor, joints2d: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(crops, joints2d, self.retention)
+    def forward(
+        self, crops: torch.Tensor, joints2d: torch.Tensor, prior: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        out = self.model(crops, joints2d, self.retention, prior=prior)
         assert out.kept_indices is not None  # an lbi model has a stage 2
         attention = torch.stack([a.mean(dim=1) for a in out.attention()], dim=1)
         return out.coarse, out.refined, out.kept_indices, attention
@@ -43,7 +48,10 @@ def export_onnx(model: LiftingByImage, path: str | Path, retention: float | None
     """Writes the model at ``retention`` (default: its own) as ONNX, atomically; returns the path."""
     wrapper = ExportedLifter(model.float().cpu(), retention).eval()
     h, w = model.config.crop_size[1], model.config.crop_size[0]
-    example = (torch.rand(2, 3, h, w), torch.rand(2, 17, 2) * 2 - 1)
+    example: tuple[torch.Tensor, ...] = (torch.rand(2, 3, h, w), torch.rand(2, 17, 2) * 2 - 1)
+    names = list(INPUTS[:2])
+    if model.config.prior:
+        example, names = (*example, torch.randn(2, 17, 3) * 0.3), list(INPUTS)
     path = Path(path)
     batch = torch.export.Dim.DYNAMIC
     with atomic_path(path) as tmp, torch.inference_mode(), warnings.catch_warnings():
@@ -54,9 +62,9 @@ def export_onnx(model: LiftingByImage, path: str | Path, retention: float | None
         program = torch.onnx.export(
             wrapper,
             example,
-            input_names=["crops", "joints2d"],
+            input_names=names,
             output_names=list(OUTPUTS),
-            dynamic_shapes={"crops": {0: batch}, "joints2d": {0: batch}},
+            dynamic_shapes={name: {0: batch} for name in names},
             opset_version=opset,
             dynamo=True,
             external_data=False,

@@ -17,14 +17,30 @@ from .estimate import PersonPose
 from .skeleton import BONES, H36M_JOINTS, LEFT, RIGHT
 
 GRID_MM = 250.0
+#: what :func:`skeleton_figure` can show: the final pose, stage 1's, both, or the final one beside MediaPipe's own 3D
+VIEWS = ("refined", "coarse", "both", "with MediaPipe's 3D")
+#: the poses each view draws (a PersonPose's ``joints3d_mm``, ``coarse3d_mm``, ``mediapipe3d_mm``), the first solid
+KINDS = {
+    "refined": ("refined",),
+    "coarse": ("coarse",),
+    "both": ("refined", "coarse"),
+    VIEWS[3]: ("refined", "mediapipe"),
+}
 #: the camera of the opening view: in front of the people, a little above them (Plotly's scene units)
 FRONT_EYE = dict(x=0.0, y=-2.0, z=0.55)
+
+
+def pose_of(pose: PersonPose, which: str) -> np.ndarray:
+    """One of a person's 3D poses (a kind of KINDS); MediaPipe's is NaN where there is none."""
+    if which == "mediapipe":
+        return pose.mediapipe3d_mm if pose.mediapipe3d_mm is not None else np.full((17, 3), np.nan)
+    return pose.joints3d_mm if which == "refined" else pose.coarse3d_mm
 
 
 def placed(poses: Sequence[PersonPose], which: str = "refined") -> list[np.ndarray]:
     """Each pose (mm, camera axes) moved to where its person stands relative to the first: along the ray through
     the pelvis in the photo, at the depth where the 3D skeleton's size matches its size in 2D."""
-    joints = [p.joints3d_mm if which == "refined" else p.coarse3d_mm for p in poses]
+    joints = [pose_of(p, which) for p in poses]
     if len(poses) < 2:
         return [j - j[:1] for j in joints]
     roots = []
@@ -125,20 +141,26 @@ def _scene(points: np.ndarray, floor: float) -> dict:
 
 
 def skeleton_figure(poses: Sequence[PersonPose] | PersonPose | None, show: str = "refined"):
-    """The people of one photo: ``show`` "refined", "coarse" or "both" (coarse dashed)."""
+    """The people of one photo: ``show`` one of VIEWS (the second pose of a pair dashed; MediaPipe's 3D stands
+    where the person's final pose stands)."""
     import plotly.graph_objects as go
 
     poses = [poses] if isinstance(poses, PersonPose) else list(poses or [])
     figure = go.Figure()
-    kinds = [k for k in ("refined", "coarse") if show in (k, "both")]
-    shown = {kind: [to_display(j) for j in placed(poses, kind)] for kind in kinds} if poses else {}
+    kinds = KINDS[show]
+    shown = {}
+    if poses:
+        places = [j[0] for j in placed(poses, kinds[0])]
+        shown = {kind: [to_display(j - j[:1] + r) for j, r in zip(placed(poses, kind), places)] for kind in kinds}
     for kind, people in shown.items():
         for person, points in enumerate(people):
-            name = kind if len(people) == 1 else f"person {person + 1} {kind}"
-            dash = "dash" if kind == "coarse" and show == "both" else "solid"
+            label = "MediaPipe's 3D" if kind == "mediapipe" else kind
+            name = label if len(people) == 1 else f"person {person + 1} {label}"
+            dash = "dash" if kind != kinds[0] else "solid"
             figure.add_traces(_bone_traces(points, person, name, dash))
     if shown:
         everything = np.concatenate([p for people in shown.values() for p in people])
+        everything = everything[np.isfinite(everything).all(axis=1)]
         floor = float(everything[:, 2].min())
         figure.add_trace(_floor_trace(everything, floor))
         figure.update_layout(scene=_scene(everything, floor))

@@ -36,7 +36,7 @@ def model_digest(model: LiftingByImage) -> str:
 
 
 class OnnxLifter:
-    """``model`` as an onnxruntime session: crops and 2D in, a LiftingOutput (no stage-1 cache) out."""
+    """``model`` as an onnxruntime session: crops, 2D (and the prior) in, a LiftingOutput (no stage-1 cache) out."""
 
     def __init__(self, model: LiftingByImage, threads: int | None = None, folder: Path | None = None) -> None:
         import onnxruntime as ort
@@ -44,6 +44,7 @@ class OnnxLifter:
         from .export import export_onnx
 
         self.retention = model.config.retention
+        self.prior = model.config.prior
         self.stage1_layers = len(model.config.stage1)
         w, h = model.config.crop_size
         self.grid = (h // model.encoder.stride, w // model.encoder.stride)
@@ -55,8 +56,12 @@ class OnnxLifter:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
-    def __call__(self, crops: torch.Tensor, joints2d: torch.Tensor) -> LiftingOutput:
+    def __call__(self, crops: torch.Tensor, joints2d: torch.Tensor, prior: torch.Tensor | None = None) -> LiftingOutput:
+        """As the model's forward; a model that reads a prior is told it is absent where ``prior`` is None."""
         inputs = {"crops": crops.float().cpu().numpy(), "joints2d": joints2d.float().cpu().numpy()}
+        if self.prior:
+            absent = np.full((len(crops), joints2d.shape[1], 3), np.nan, np.float32)
+            inputs["prior"] = absent if prior is None else prior.float().cpu().numpy()
         coarse, refined, kept, attention = (torch.from_numpy(np.asarray(a)) for a in self.session.run(None, inputs))
         maps = [attention[:, k : k + 1] for k in range(attention.shape[1])]  # (B, 1, N, HW): heads averaged
         return LiftingOutput(

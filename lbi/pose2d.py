@@ -26,7 +26,9 @@ class Pose2D:
     landmarks: np.ndarray  # (33, 2) MediaPipe landmarks in image pixels
     visibility: np.ndarray  # (33,)
     box: tuple[float, float, float, float]  # (x, y, w, h) pixels
-    world: np.ndarray | None = None  # (33, 3) MediaPipe's own 3D estimate: metres, hip-centred, camera-like axes
+    #: (17, 3) MediaPipe's own 3D estimate (its world landmarks as H36M joints): mm, root-relative, in the axes of a
+    #: camera looking at the person (x right, y down, z away; the ray frame of lbi.codec): the 3D pose prior
+    world: np.ndarray | None = None
     mask: np.ndarray | None = None  # (H, W) float in [0, 1]: MediaPipe's person segmentation, when asked for
 
     @classmethod
@@ -35,15 +37,6 @@ class Pose2D:
         joints = np.asarray(joints, dtype=np.float64)
         confidence = np.ones(len(joints)) if confidence is None else np.asarray(confidence, dtype=np.float64)
         return cls(joints, confidence, np.empty((0, 2)), np.empty(0), joint_box(joints))
-
-    @property
-    def joints3d_mm(self) -> np.ndarray | None:
-        """MediaPipe's world landmarks as H36M-17 joints in mm, root-relative (x right, y down,
-        z away from the camera): the 3D pose MediaPipe itself gives, the peer to compare with."""
-        if self.world is None:
-            return None
-        joints, _ = mediapipe_to_h36m(self.world * 1000.0)
-        return joints - joints[:1]
 
     @property
     def visible_area(self) -> float:
@@ -72,6 +65,12 @@ class Pose2D:
     def score(self) -> float:
         """Mean joint confidence: low values mean MediaPipe is unsure a person is there."""
         return float(self.confidence.mean())
+
+
+def world_joints(landmarks_m: np.ndarray) -> np.ndarray:
+    """MediaPipe's 33 world landmarks (metres, hip-centred) -> H36M-17 joints in mm, root-relative."""
+    joints, _ = mediapipe_to_h36m(np.asarray(landmarks_m, dtype=np.float64) * 1000.0)
+    return joints - joints[:1]
 
 
 #: the least mean joint confidence of a person found in a window of the image
@@ -134,7 +133,7 @@ class PoseDetector:
         assert confidence is not None  # given visibilities, the map gives confidences
         world = None
         if result.pose_world_landmarks is not None:
-            world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])
+            world = world_joints(np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark]))
         mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, np.float32)
         return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world, mask)
 

@@ -25,7 +25,7 @@ import numpy as np
 from OneEuroFilter import OneEuroFilter
 
 from .estimate import Estimate
-from .estimator import Estimator, NoPersonFound
+from .estimator import Estimator, NoPersonFound, check_fusion
 from .fileio import atomic_write_text
 from .motion import Motion, fit_motion, write_bvh
 from .pose2d import PoseDetector
@@ -94,6 +94,8 @@ class VideoResult:
     error: str | None = None
     #: each person's motion over the frames they are in, by id (:meth:`fit_motions`)
     motions: dict[int, Motion] = field(default_factory=dict)
+    #: how MediaPipe's 3D joined the poses (lbi.fusion.FUSIONS)
+    fusion: str = "none"
 
     @property
     def ids(self) -> list[int]:
@@ -122,6 +124,7 @@ class VideoResult:
             "frames_declared": self.info.frames_declared,
             "frames_analysed": len(self.frames),
             "smoothing": None if self.smoothing is None else vars(self.smoothing),
+            "fusion": self.fusion,
             "joint_names": list(H36M_JOINTS),
             "units": "joints3d_mm: mm, camera axes (x right, y down, z forward), root-relative; joints2d_px: pixels",
             "people": people,
@@ -250,16 +253,19 @@ def analyse_video(
     retention: float | None = None,
     flip_test: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    fusion: str | None = None,
 ) -> VideoResult:
     """Every frame of the clip at ``path`` (see the module). Frames where nobody is found have no people.
+    ``fusion``: how MediaPipe's 3D joins the poses (None: the estimator's).
 
     Stops early, keeping the frames done and saying why in ``error``, when the file ends before the frames its
     container declares (truncated), when the decoder fails, or on a KeyboardInterrupt. ``progress(done, total)``
     is called after each frame (total: the declared frame count, 0 when unknown). VideoError before the first
     frame: the file is not a usable clip.
     """
+    fusion = estimator.fusion if fusion is None else check_fusion(fusion, estimator.model)
     capture, info = open_video(path, max_seconds)
-    result = VideoResult(info, smoothing=smoothing)
+    result = VideoResult(info, smoothing=smoothing, fusion=fusion)
     limit = info.frames_declared or int(max_seconds * info.fps)
     tracker, smoother = Tracker(), Smoother(info.fps, smoothing) if smoothing else None
     detector = PoseDetector(video=True) if max_people == 1 else None
@@ -273,11 +279,13 @@ def analyse_video(
             try:
                 if detector is not None:
                     estimates = [
-                        estimator.predict(rgb, retention, detector=detector, flip_test=flip_test, refinable=False)
+                        estimator.predict(
+                            rgb, retention, detector=detector, flip_test=flip_test, refinable=False, fusion=fusion
+                        )
                     ]
                 else:
                     estimates = estimator.predict_people(
-                        rgb, retention, flip_test=flip_test, max_people=max_people, refinable=False
+                        rgb, retention, flip_test=flip_test, max_people=max_people, refinable=False, fusion=fusion
                     )
             except NoPersonFound:
                 estimates = []

@@ -32,7 +32,23 @@ if TYPE_CHECKING:
     from .video import VideoResult
 
 ALL_JOINTS = "all keypoints"
-VIEWS_3D = ("refined", "coarse", "both")
+#: what the 3D view shows: the final (refined) pose, stage 1's (coarse), both, or the final one beside MediaPipe's own
+VIEWS_3D = figure3d.VIEWS
+#: the app's names for the estimator's fusions (lbi.fusion.FUSIONS)
+FUSION_LABELS = {
+    "learned": "lbi reading MediaPipe's 3D (learned fusion)",
+    "plain": "lbi blended with MediaPipe's 3D (plain fusion)",
+    "none": "lbi alone (the paper's model)",
+}
+
+
+def fusion_choices(estimator: Estimator) -> list[tuple[str, str]]:
+    """(label, fusion) pairs the estimator's weights can run, its default first."""
+    runnable = [f for f in FUSION_LABELS if f != "learned" or estimator.model.config.prior]
+    ordered = [estimator.fusion, *(f for f in runnable if f != estimator.fusion)]
+    return [(FUSION_LABELS[f], f) for f in ordered]
+
+
 #: the attention layer shown first: stage 1's second layer, the PGTL
 DEFAULT_LAYER = 1
 #: overlays are drawn at most this large (px, longer side): what a page shows, whatever the photo's size
@@ -48,11 +64,15 @@ class Controls:
     layer: int  # index into the layer names
     show: str  # one of VIEWS_3D
     person: int = 0  # index into the people found, largest first
+    fusion: str | None = None  # one of lbi.fusion.FUSIONS; None: the estimator's
 
     @classmethod
-    def parse(cls, retention, joint, layer, show, layers: list[str], person=None, people: int = 1) -> Controls:
+    def parse(
+        cls, retention, joint, layer, show, layers: list[str], person=None, people: int = 1, fusion=None
+    ) -> Controls:
         """Raises ValueError with a message for the user when any setting is not one the app offers. ``person``:
-        an entry of :func:`person_choices` for ``people`` people (None: the largest)."""
+        an entry of :func:`person_choices` for ``people`` people (None: the largest); ``fusion``: a key of
+        FUSION_LABELS (None: the estimator's; whether the weights can run it is the estimator's to say)."""
         r = retention_rate(retention)
         choices = person_choices(people)
         if person is not None and person not in choices:
@@ -63,7 +83,9 @@ class Controls:
             raise ValueError(f"unknown attention layer {str(layer)[:40]!r}: choose one of the list")
         if show not in VIEWS_3D:
             raise ValueError(f"unknown 3D view {str(show)[:40]!r}: choose {', '.join(VIEWS_3D)}")
-        return cls(r, joint, layers.index(layer), show, 0 if person is None else choices.index(person))
+        if fusion is not None and fusion not in FUSION_LABELS:
+            raise ValueError(f"unknown fusion {str(fusion)[:40]!r}: choose {', '.join(FUSION_LABELS)}")
+        return cls(r, joint, layers.index(layer), show, 0 if person is None else choices.index(person), fusion)
 
 
 def layer_names(estimator: Estimator) -> list[str]:
@@ -96,6 +118,7 @@ def load_photo(source: str | Path | bytes | np.ndarray, name: str | None = None)
 def summary_markdown(estimate: Estimate) -> str:
     diag = estimate.diagnostics
     lines = [f"**Note:** {note}" for note in diag.notes]
+    lines.append(f"**3D pose from:** {FUSION_LABELS[estimate.pose.fusion]}")
     if diag.off_person_attention is not None and diag.off_person_uniform is not None:
         lines.append(
             f"**Attention off the person** (last stage-1 layer; MediaPipe's segmentation): "
@@ -239,7 +262,11 @@ class LiveState:
 
 
 def live_frame(
-    estimator: Estimator, frame: np.ndarray, state: LiveState | None, retention: float | None = None
+    estimator: Estimator,
+    frame: np.ndarray,
+    state: LiveState | None,
+    retention: float | None = None,
+    fusion: str | None = None,
 ) -> tuple[np.ndarray, LiveState]:
     """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps.
     Live frames skip the flip test: it doubles the lifter's batch (docs/results.md has the timings)."""
@@ -248,7 +275,7 @@ def live_frame(
     state.frame_times.append(time.perf_counter())
     try:
         estimate = estimator.predict(
-            rgb, retention=retention, detector=state.detector, flip_test=False, refinable=False
+            rgb, retention=retention, detector=state.detector, flip_test=False, refinable=False, fusion=fusion
         )
     except NoPersonFound:
         out = rgb.copy()

@@ -15,9 +15,10 @@ GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.
 
 @pytest.fixture(scope="module")
 def estimator():
+    """The lifter alone (fusion "none"): the tests below check its path; test_fusion_* the fusions on top."""
     torch.manual_seed(0)
     model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4))
-    return Estimator(model=model, device="cpu")
+    return Estimator(model=model, device="cpu", fusion="none")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,9 @@ def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
     one when the pose is turned back from the model's axes (a ray-frame model) into the camera's."""
     torch.manual_seed(0)
     estimator = Estimator(
-        model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")), device="cpu"
+        model=LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray")),
+        device="cpu",
+        fusion="none",
     )
     found = estimator.predict(photo, flip_test=False)
     given = estimator.lift(photo, found.pose.joints2d_px, flip_test=False)
@@ -130,3 +133,55 @@ def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
         np.linalg.norm(known.pose.joints3d_mm, axis=1), np.linalg.norm(found.pose.joints3d_mm, axis=1), atol=1e-3
     )
     assert not np.allclose(known.pose.joints3d_mm, found.pose.joints3d_mm, atol=1.0)
+
+
+@pytest.mark.slow
+def test_fusion_plain_blends_mediapipes_3d_and_says_so(estimator, photo):
+    """fusion "plain": the lifter's pose blended with MediaPipe's 3D (per joint, by its confidence); refine keeps
+    the fusion; the JSON names it and carries MediaPipe's pose; a given 2D pose without a 3D one is lifted alone."""
+    from lbi.fusion import blend_weights, plain_fusion
+
+    alone = estimator.predict(photo)
+    fused = estimator.predict(photo, fusion="plain")
+    assert alone.pose.fusion == "none" and fused.pose.fusion == "plain"
+    mediapipe = fused.pose.mediapipe3d_mm
+    assert mediapipe.shape == (17, 3) and np.all(mediapipe[0] == 0)
+    expected = plain_fusion(alone.pose.joints3d_mm, mediapipe, blend_weights(alone.pose.confidence))
+    np.testing.assert_allclose(fused.pose.joints3d_mm, expected, atol=1e-6)
+    assert not np.allclose(fused.pose.joints3d_mm, alone.pose.joints3d_mm, atol=1.0)
+    wide, wide_alone = estimator.refine(fused, 1.0), estimator.refine(alone, 1.0)
+    assert wide.pose.fusion == "plain"
+    np.testing.assert_allclose(
+        wide.pose.joints3d_mm,
+        plain_fusion(wide_alone.pose.joints3d_mm, mediapipe, blend_weights(alone.pose.confidence)),
+        atol=1e-6,
+    )
+    record = fused.to_dict()
+    assert record["fusion"] == "plain" and np.array(record["mediapipe3d_mm"]).shape == (17, 3)
+    assert estimator.lift(photo, fused.pose.joints2d_px, fusion="plain").pose.fusion == "none"  # no 3D to fuse
+    with pytest.raises(ValueError, match="learned"):
+        estimator.predict(photo, fusion="learned")  # these weights read no prior
+    with pytest.raises(ValueError, match="one of"):
+        Estimator(model=estimator.model, device="cpu", fusion="average")
+
+
+@pytest.mark.slow
+def test_fusion_learned_feeds_mediapipes_3d_to_a_prior_model(photo):
+    """A model that reads a prior: "learned" by default, its pose changes with MediaPipe's 3D; lift() takes a
+    Pose2D with a 3D pose of the user's own; "none" tells the model the prior is absent."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, frame="ray", prior=True)).eval()
+    for parameter in model.prior_embed.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)  # out of its zero start, so the prior shows
+    estimator = Estimator(model=model, device="cpu")
+    assert estimator.fusion == "learned"
+    learned, alone = estimator.predict(photo), estimator.predict(photo, fusion="none")
+    assert learned.pose.fusion == "learned" and alone.pose.fusion == "none"
+    assert not np.allclose(learned.pose.joints3d_mm, alone.pose.joints3d_mm, atol=1e-2)  # an untrained model: mm
+    person = estimator.detect(photo)[0]
+    again = estimator.lift(photo, person)
+    np.testing.assert_allclose(again.pose.joints3d_mm, learned.pose.joints3d_mm, atol=1e-3)
+    other = estimator.lift(photo, replace(person, world=person.world * [[-1, 1, 1]]))  # another 3D pose
+    assert not np.allclose(other.pose.joints3d_mm, learned.pose.joints3d_mm, atol=1e-2)

@@ -46,22 +46,27 @@ def test_known_answers_per_row_and_frame(tmp_path):
     assert photos.joints2d_px(0) == pytest.approx((photos.joints3d_mm[0] @ K.T)[:, :2] / photos.joints3d_mm[0][:, 2:])
 
     class Oracle:
-        def pose_mm(self, rgb, joints_px, intrinsics, flip):
+        def pose_mm(self, rgb, pose, intrinsics, flip):
             # the true pose of the frame whose 2D input this is (MediaPipe's stand-in gives the projection)
             for k in range(3):
-                if np.allclose(joints_px, photos.joints2d_px(k)):
+                if np.allclose(pose.joints, photos.joints2d_px(k)):
                     return photos.joints3d_mm[k] + 500.0
             raise AssertionError("unexpected 2D input")
 
     angle = np.pi / 2
 
     class Turned(Oracle):
-        def pose_mm(self, rgb, joints_px, intrinsics, flip):
-            true = super().pose_mm(rgb, joints_px, intrinsics, flip) - 500.0
+        def pose_mm(self, rgb, pose, intrinsics, flip):
+            true = super().pose_mm(rgb, pose, intrinsics, flip) - 500.0
             c, s = np.cos(angle), np.sin(angle)
             return (true - true[:1]) @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]).T
 
-    report = evaluate_photos([photos], {"oracle": Oracle(), "turned": Turned()}, _Detector(photos, missed={1}))
+    class NeedsWorld:  # a fusion: no row where MediaPipe gave no 3D (the stand-in never does)
+        def pose_mm(self, rgb, pose, intrinsics, flip):
+            return None if pose.world is None else pose.world
+
+    lifters = {"oracle": Oracle(), "turned": Turned(), "fused": NeedsWorld()}
+    report = evaluate_photos([photos], lifters, _Detector(photos, missed={1}))
     means = report.means()
     assert report.missed == ["set/frame_1.png"]
     assert means["oracle, MediaPipe 2D"]["n"] == 2 and means["oracle, ground-truth 2D"]["n"] == 3

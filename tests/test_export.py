@@ -62,3 +62,35 @@ def test_an_unwritable_cache_falls_back_to_pytorch(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="onnxruntime not used"):
         estimator = Estimator(device="cpu", onnx=True)
     assert estimator.onnx is None
+
+
+def test_onnx_of_a_model_that_reads_a_prior(tmp_path):
+    """The learned fusion's graph takes MediaPipe's 3D as a third input, NaN where absent (a whole person or a
+    joint), and agrees with PyTorch; the estimator's onnxruntime path feeds it."""
+    from lbi.export import export_onnx
+    from lbi.model import LiftingByImage, LiftingConfig
+    from lbi.onnx_lifter import OnnxLifter
+
+    bundled = load_model(default_weights())
+    model = LiftingByImage(LiftingConfig(**{**bundled.config.to_dict(), "prior": True}))
+    model.load_state_dict(bundled.state_dict(), strict=False)
+    torch.manual_seed(0)
+    for parameter in model.prior_embed.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)  # out of the zero start, so the prior shows in the output
+    model.eval()
+    path = export_onnx(model, tmp_path / "fused.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["crops", "joints2d", "prior"]
+    crops, joints = torch.rand(3, 3, 256, 192), torch.rand(3, 17, 2) * 2 - 1
+    prior = torch.randn(3, 17, 3) * 0.3
+    prior[1] = float("nan")  # absent
+    prior[2, [3, 6]] = float("nan")  # both feet withheld
+    with torch.inference_mode():
+        expected = [t.numpy() for t in ExportedLifter(model)(crops, joints, prior)]
+        alone = ExportedLifter(model)(crops, joints, torch.full_like(prior, float("nan")))[1].numpy()
+    got = session.run(None, {"crops": crops.numpy(), "joints2d": joints.numpy(), "prior": prior.numpy()})
+    for name, a, b in zip(("coarse", "refined", "kept", "attention"), expected, got):
+        np.testing.assert_allclose(b, a, atol=1e-4, err_msg=name)
+    assert np.abs(got[1][0] - alone[0]).max() > 1e-3 and np.allclose(got[1][1], alone[1], atol=1e-4)
+    lifted = OnnxLifter(model, folder=tmp_path)(crops, joints, prior)
+    np.testing.assert_allclose(lifted.refined.numpy(), expected[1], atol=1e-4)

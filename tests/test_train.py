@@ -157,10 +157,10 @@ def test_pose_losses():
     assert torch.isfinite(pred.grad).all() and pred.grad[0, 0].norm().item() == pytest.approx(1 / 6, abs=1e-4)
 
     class Lifter(torch.nn.Module):  # stands in for the model: stage 1's coarse pose is `pred`
-        def stage1(self, joints2d, images, features):
+        def stage1(self, joints2d, images, features, prior=None):
             return SimpleNamespace(coarse=pred)
 
-    batch = SimpleNamespace(joints2d=torch.zeros(2, 3, 2), target=target, image=None, features=None)
+    batch = SimpleNamespace(joints2d=torch.zeros(2, 3, 2), target=target, image=None, features=None, prior=None)
     assert Objective(Lifter(), "stage1", "mpjpe")(batch).item() == pytest.approx((5 + 1) / 6, abs=1e-3)
     assert Objective(Lifter(), "stage1")(batch).item() == pytest.approx(13.0)  # Eq. 3 unless told otherwise
     with pytest.raises(ValueError, match="unknown pose loss 'l1'"):
@@ -181,10 +181,10 @@ def test_bone_loss_adds_the_bone_length_errors():
     assert bone_loss(pred, target).item() == pytest.approx(forearm / 16, rel=1e-4)
 
     class Lifter(torch.nn.Module):
-        def stage1(self, joints2d, images, features):
+        def stage1(self, joints2d, images, features, prior=None):
             return SimpleNamespace(coarse=pred)
 
-    batch = SimpleNamespace(joints2d=torch.zeros(2, 17, 2), target=target, image=None, features=None)
+    batch = SimpleNamespace(joints2d=torch.zeros(2, 17, 2), target=target, image=None, features=None, prior=None)
     plain = Objective(Lifter(), "stage1", "mpjpe")(batch).item()
     weighted = Objective(Lifter(), "stage1", "mpjpe", bone_weight=2.0)(batch).item()
     assert weighted == pytest.approx(plain + 2 * forearm / 16, rel=1e-4)
@@ -808,3 +808,78 @@ def test_photo_table_puts_real_and_synthetic_numbers_side_by_side(tmp_path, caps
     assert "| runA | 3.0 | 80.4 / 97.6 | 72.4 / 117.6 | 101.2 / 77.5 |" in table
     assert json.loads((tmp_path / "table.json").read_text())["runs"][0]["minutes"] == 3.0
     assert photo_table([str(tmp_path / "nothing")]) == 2 and "not finished" in capsys.readouterr().err
+
+
+def test_prior_noise_is_structured():
+    """The training prior: each bone turned by its own rotation (lengths kept when only the bones turn), the errors
+    carried down the limbs, the whole pose turned, every joint jittered; sizes as configured."""
+    from lbi.skeleton import BONES, bone_lengths
+    from train.prior_noise import PriorNoise
+
+    rng = np.random.default_rng(0)
+    pose = torch.from_numpy(rng.normal(0, 0.3, (500, 17, 3))).float()
+    pose = pose - pose[:, :1]
+    generator = torch.Generator().manual_seed(0)
+    torch.testing.assert_close(PriorNoise(0, 0, 0, 0).sample(pose, generator), pose, atol=1e-6, rtol=0)
+    turned = PriorNoise(bone_deg=15, length_sd=0, turn_deg=0, jitter_mm=0).sample(pose, generator)
+    torch.testing.assert_close(bone_lengths(turned), bone_lengths(pose), atol=1e-5, rtol=1e-5)
+    child, parent = np.array(BONES).T
+    true_bones, noisy_bones = pose[:, child] - pose[:, parent], turned[:, child] - turned[:, parent]
+    cosine = (true_bones * noisy_bones).sum(-1) / (true_bones.norm(dim=-1) * noisy_bones.norm(dim=-1))
+    angle = torch.rad2deg(torch.arccos(cosine.clamp(-1, 1)))
+    assert 5 < float(angle.mean()) < 20  # rotations of 15 degrees s.d. about random axes
+    wrist = 13  # the left wrist moves with the errors of the elbow and shoulder before it
+    assert (turned[:, wrist] - pose[:, wrist]).norm(dim=-1).mean() > (turned[:, 11] - pose[:, 11]).norm(dim=-1).mean()
+    stretched = PriorNoise(bone_deg=0, length_sd=0.1, turn_deg=0, jitter_mm=0).sample(pose, generator)
+    ratio = bone_lengths(stretched) / bone_lengths(pose)
+    assert 0.07 < float(ratio.std()) < 0.13 and abs(float(ratio.mean()) - 1) < 0.02
+
+
+def test_the_training_prior_replaces_a_share_and_every_missing_one():
+    from train.config import TrainingConfig
+    from train.engine import AugmentPrior
+
+    target = torch.randn(400, 17, 3) * 0.3
+    own = target + 0.05
+    own[:100] = float("nan")  # MediaPipe found nobody on these crops
+    batch = SimpleNamespace(prior=own, target=target)
+    rng = np.random.default_rng(0)
+    kept = AugmentPrior(TrainingConfig(prior_noise_share=0.0))(batch, rng)
+    assert torch.isfinite(kept).all() and torch.equal(kept[100:], own[100:])  # MediaPipe's where it has one
+    replaced = AugmentPrior(TrainingConfig(prior_noise_share=0.5))(batch, rng)
+    mine = torch.isclose(replaced[100:], own[100:]).all(dim=-1).all(dim=-1)
+    assert 0.4 < float(mine.float().mean()) < 0.6
+    assert AugmentPrior(TrainingConfig())(SimpleNamespace(prior=None, target=target), rng) is None
+
+
+def test_a_model_that_reads_a_prior_trains_from_the_papers_weights(synth_root, tmp_path):
+    """model.prior started from weights without one: everything but the prior's embedding is loaded, the run
+    starts as that model; stage 1 and then stage 2 (stage 2 continued from the file, init_stage2) train with
+    the noisy-truth prior and prior dropout; the model file reads a prior."""
+    from lbi.weights import load_model, read_header
+
+    paper = tmp_path / "paper"
+    fit(load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, paper)))
+    prior = ["model.prior=true", "training.prior_bone_deg=10"]
+    stage1 = tmp_path / "fused1"
+    config = load_config(
+        "train/configs/synth/lbi_stage1.yaml",
+        _overrides(synth_root, stage1, f"training.init={paper}/model.safetensors", *prior),
+    )
+    from train.engine import build_experiment_model
+
+    started = build_experiment_model(config)
+    assert started.prior_embed is not None and all((p == 0).all() for p in started.prior_embed.mlp[-1].parameters())
+    fit(config)
+    assert read_header(stage1 / "model.safetensors")["config"]["prior"] is True
+    stage2 = tmp_path / "fused2"
+    fit(
+        load_config(
+            "train/configs/synth/lbi_stage2.yaml",
+            _overrides(
+                synth_root, stage2, f"training.init={stage1}/model.safetensors", "training.init_stage2=true", *prior
+            ),
+        )
+    )
+    model = load_model(stage2 / "model.safetensors")
+    assert model.config.prior and model.prior_embed is not None

@@ -75,6 +75,8 @@ class TrainingConfig:
     mode: TrainingMode = TrainingMode.STAGE1
     #: weights to start from (the stage-1 model, for mode stage2)
     init: str | None = None
+    #: mode stage2: also start stage 2 from ``init`` (continue training it) rather than from scratch
+    init_stage2: bool = False
     epochs: int = 20
     batch_size: int = 128
     lr: float = 1.0e-3
@@ -101,6 +103,16 @@ class TrainingConfig:
     #: weight of the bone-length term added to the pose loss (train.engine.bone_loss; metres, like the
     #: pose loss); 0: none
     bone_weight: float = 0.0
+    #: models that take a 3D pose prior (model.prior): the share of training samples whose prior is the true pose
+    #: with structured errors (train.prior_noise) instead of MediaPipe's own 3D on the crop (samples without
+    #: MediaPipe's 3D, such as pose-only pairs, always get the noisy truth)
+    prior_noise_share: float = 1.0
+    #: the sizes of those errors (standard deviations): each bone's direction (degrees) and length (a share of it),
+    #: the whole pose's orientation (degrees), each joint (mm)
+    prior_bone_deg: float = 15.0
+    prior_length_sd: float = 0.1
+    prior_turn_deg: float = 10.0
+    prior_jitter_mm: float = 10.0
     seed: int = 0
     out: str = "runs/experiment"
     eval_every: int = 1
@@ -132,6 +144,10 @@ class ExperimentConfig:
             raise ConfigError(f"training.loss must be one of {LOSSES}, got {self.training.loss!r}")
         if self.training.bone_weight < 0:
             raise ConfigError(f"training.bone_weight must be 0 or more, got {self.training.bone_weight}")
+        if not 0 <= self.training.prior_noise_share <= 1:
+            raise ConfigError(
+                f"training.prior_noise_share is a share, between 0 and 1, got {self.training.prior_noise_share}"
+            )
         if not 0 <= self.training.flip <= 1:
             raise ConfigError(f"training.flip is a share of each batch, between 0 and 1, got {self.training.flip}")
         if self.training.mode is TrainingMode.STAGE2 and not self.training.init:

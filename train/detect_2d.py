@@ -47,7 +47,7 @@ def _detect(index: int) -> tuple[int, np.ndarray | None, np.ndarray | None, np.n
     pose = _worker["detector"](data.image(index))
     if pose is None:
         return index, None, None, None
-    return index, affine_points(pose.joints, data.crop(index).to_image_matrix), pose.confidence, pose.joints3d_mm
+    return index, affine_points(pose.joints, data.crop(index).to_image_matrix), pose.confidence, pose.world
 
 
 def detect(data: PreparedData, indices: np.ndarray, workers: int = 1) -> dict[str, np.ndarray]:

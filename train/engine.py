@@ -36,12 +36,13 @@ from lbi.fileio import atomic_path, atomic_write_text
 from lbi.model import build_model
 from lbi.model.flip import mirror_batch
 from lbi.skeleton import bone_lengths
-from lbi.weights import load_weights, save_model
+from lbi.weights import load_weights, read_header, save_model
 
 from .config import LOSSES, ConfigError, ExperimentConfig, TrainingConfig, TrainingMode, split_spec
 from .evaluate import EvalResult, evaluate, with_peer, write_results
 from .features import model_dataset
 from .noise_2d import NoiseModel2D
+from .prior_noise import PriorNoise
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -81,8 +82,9 @@ class Objective(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         if self.mode.coarse_only:  # stage 2 is not run at all
-            return self.criterion(self.model.stage1(batch.joints2d, batch.image, batch.features).coarse, batch.target)
-        out = self.model(batch.image, batch.joints2d, features=batch.features)
+            s1 = self.model.stage1(batch.joints2d, batch.image, batch.features, batch.prior)
+            return self.criterion(s1.coarse, batch.target)
+        out = self.model(batch.image, batch.joints2d, features=batch.features, prior=batch.prior)
         return sum(self.criterion(getattr(out, output), batch.target) for output in self.mode.losses)
 
 
@@ -114,9 +116,8 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
         model = build_model(arch, model_cfg)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"model section: {err}") from None
-    if cfg.training.init:  # stage 2 takes only stage 1 from the file: its stage 2 is untrained
-        prefixes = model.STAGE1_PARTS if mode is TrainingMode.STAGE2 else ()
-        load_weights(model, cfg.training.init, prefixes=prefixes)
+    if cfg.training.init:
+        load_weights(model, cfg.training.init, prefixes=init_parts(model, cfg.training))
     if mode is TrainingMode.STAGE2:
         model.freeze_stage1()
     elif cfg.training.freeze_encoder and hasattr(model, "encoder"):
@@ -125,6 +126,18 @@ def build_experiment_model(cfg: ExperimentConfig) -> nn.Module:
         for module in model.stage2_modules():  # unused in stage 1: keep them out of the optimiser
             module.requires_grad_(False)
     return model
+
+
+def init_parts(model: nn.Module, training: TrainingConfig) -> tuple[str, ...]:
+    """The parts of ``model`` that ``training.init`` gives (empty: all of them). Stage 2 takes only stage 1 from the
+    file (its stage 2 is untrained), unless ``init_stage2``; a model that reads a 3D prior, started from weights
+    that do not, keeps the prior's embedding at its zero start (so it begins as the model it was started from)."""
+    parts: tuple[str, ...] = ()
+    if training.mode is TrainingMode.STAGE2 and not training.init_stage2:
+        parts = model.STAGE1_PARTS
+    if getattr(model.config, "prior", False) and not read_header(training.init)["config"].get("prior"):
+        parts = tuple(name for name in parts or dict(model.named_children()) if name != "prior_embed")
+    return parts
 
 
 class LimitedPart(Subset):
@@ -321,6 +334,30 @@ class Augment2D:
         return joints2d
 
 
+class AugmentPrior:
+    """The 3D pose prior seen in training (models that take one): a ``prior_noise_share`` of each batch, and every
+    sample without MediaPipe's 3D, gets the true pose with structured errors (:class:`train.prior_noise.PriorNoise`)
+    instead."""
+
+    def __init__(self, training: TrainingConfig) -> None:
+        self.noise = PriorNoise(
+            training.prior_bone_deg, training.prior_length_sd, training.prior_turn_deg, training.prior_jitter_mm
+        )
+        self.share = training.prior_noise_share
+
+    def __call__(self, batch: Batch, rng: np.random.Generator) -> torch.Tensor | None:
+        if batch.prior is None:
+            return None
+        has_own = torch.isfinite(batch.prior).flatten(1).all(dim=1).cpu().numpy()
+        pick = torch.from_numpy((rng.random(len(has_own)) < self.share) | ~has_own)
+        if not pick.any():
+            return batch.prior
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        prior = batch.prior.clone()
+        prior[pick.to(prior.device)] = self.noise.sample(batch.target[pick.to(prior.device)], generator).to(prior)
+        return prior
+
+
 def train_one_epoch(
     objective: nn.Module,
     loader: DataLoader,
@@ -331,16 +368,19 @@ def train_one_epoch(
     show_progress: bool,
     desc: str,
     flip: float = 0.0,
+    augment_prior: AugmentPrior | None = None,
 ) -> tuple[float, int]:
-    """One pass over ``loader`` with the 2D input augmented by ``augment`` and a ``flip`` share of
-    each batch mirrored (both encoded by ``augment.codec``). Returns the mean training loss and the number of
-    samples seen."""
+    """One pass over ``loader`` with the 2D input augmented by ``augment`` (and the 3D prior by ``augment_prior``)
+    and a ``flip`` share of each batch mirrored (encoded by ``augment.codec``). Returns the mean training loss and
+    the number of samples seen."""
     objective.train()
     device = next(objective.parameters()).device
     total, count = 0.0, 0
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not show_progress, leave=False):
         batch = batch.to(device)
         batch = replace(batch, joints2d=augment(batch, rng))
+        if augment_prior is not None:
+            batch = replace(batch, prior=augment_prior(batch, rng))
         if flip > 0:
             which = torch.from_numpy(rng.random(len(batch)) < flip).to(device)
             batch = mirror_batch(batch, which, augment.codec)
@@ -455,6 +495,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
 
     autocast = _autocast(training.precision, device)
     augment = Augment2D(training, InputCodec.for_model(model))
+    augment_prior = AugmentPrior(training) if getattr(model.config, "prior", False) else None
     results: dict[str, EvalResult] = {}
     for epoch in range(start_epoch, training.epochs):
         torch.manual_seed(training.seed * 1000 + epoch)  # per-epoch seeds: a resumed run repeats exactly
@@ -471,6 +512,7 @@ def fit(cfg: ExperimentConfig, resume: bool = False) -> dict[str, EvalResult]:
             rank == 0,
             f"epoch {epoch + 1}/{training.epochs}",
             training.flip,
+            augment_prior,
         )
         scheduler.step()
         seconds = time.perf_counter() - start

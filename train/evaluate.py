@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from lbi.data.dataset import Batch, PoseDataset
+from lbi.data.dataset import PRIOR_KEY, Batch, PoseDataset
 from lbi.fileio import atomic_write_text
 from lbi.metrics import (
     attention_share,
@@ -118,13 +118,16 @@ def predict(
     coarse_only: bool = False,
     alter_features: Callable[[torch.Tensor], torch.Tensor] | None = None,
     flip: bool = False,
+    use_prior: bool = True,
 ) -> dict[str, np.ndarray]:
     """Runs the model over a dataset: refined and coarse poses (mm), targets (mm), the row indices
     and, for image models, the per-sample attention metrics of every stage-1 layer
     (:func:`attention_metrics`; "background" is the last layer's share outside the 30-px circles).
     ``coarse_only`` (a model whose stage 2 is untrained) reports the coarse pose as refined.
     ``alter_features`` changes each batch of cached encoder features first (ablations). ``flip``: the
-    flip test (:func:`lbi.model.flip.flip_test`; cached features need the mirrored crops' too)."""
+    flip test (:func:`lbi.model.flip.flip_test`; cached features need the mirrored crops' too). ``use_prior``: a
+    model that takes a 3D prior gets the dataset's (MediaPipe's 3D on each crop, absent where it has none); False:
+    absent everywhere."""
     if flip and coarse_only:
         raise ValueError("the flip test runs the whole model; it has no coarse-only mode")
     model.eval()
@@ -137,14 +140,14 @@ def predict(
         images, features = batch.image, batch.features
         if alter_features is not None:
             features = alter_features(features)
-        joints2d = batch.joints2d
+        joints2d, prior = batch.joints2d, batch.prior if use_prior else None
         if coarse_only:  # stage 1 alone: its coarse pose is the result, stage 2 is never run
-            s1 = model.stage1(joints2d, images, features)
+            s1 = model.stage1(joints2d, images, features, prior)
             result = LiftingOutput(coarse=s1.coarse, refined=s1.coarse, stage1_attention=s1.attention, grid=s1.grid)
         elif flip:
-            result = flip_test(model, images, joints2d, features, batch.features_mirrored, retention=retention)
+            result = flip_test(model, images, joints2d, features, batch.features_mirrored, retention, prior)
         else:
-            result = model(images, joints2d, retention=retention, features=features)
+            result = model(images, joints2d, retention=retention, features=features, prior=prior)
         out["refined"].append(result.refined.float().cpu().numpy() * 1000)
         out["coarse"].append(result.coarse.float().cpu().numpy() * 1000)
         out["target"].append(batch.target.cpu().numpy() * 1000)
@@ -192,14 +195,14 @@ def summarise(
 
 def mediapipe_peer(dataset: PoseDataset, limit: int = 0) -> EvalResult | None:
     """The peer row: MediaPipe's own 3D estimate (its world landmarks mapped to H36M-17, stored by
-    ``train.detect_2d``) on the same samples as :func:`predict` with the same ``limit``, same metrics.
-    None when the data has none."""
-    if "joints3d_mediapipe" not in dataset.data.ann:
+    ``train.detect_2d``) on the same samples as :func:`predict` with the same ``limit``, same metrics, in the
+    targets' axes as :meth:`lbi.codec.InputCodec.encode_prior` reads it. None when the data has none."""
+    if PRIOR_KEY not in dataset.data.ann:
         return None
     pick = spread(len(dataset), limit)
     rows = dataset.rows[pick]
-    pred = dataset.data.ann["joints3d_mediapipe"][rows].astype(np.float64)
-    pred = np.einsum("tij,tnj->tni", dataset.rotation[pick], pred)  # into the axes the targets are in
+    ann = dataset.data.ann
+    pred = 1000.0 * dataset.codec.encode_prior(ann[PRIOR_KEY][rows], ann["center"][rows], ann["intrinsics"][rows])
     found = np.isfinite(pred).all(axis=(1, 2))
     if not found.any():
         return None

@@ -1,7 +1,7 @@
 """Real annotated photos as a yardstick: lbi against its lifting-only twin and MediaPipe's own 3D.
 
-    python -m train.evaluate_photos ../shared/realval/h36m_s9 [MORE_DIRS...] [--weights W] [--twin T]
-                                    [--no-flip-test] [--out train/results/realval]
+    python -m train.evaluate_photos ../shared/realval/h36m_s9 [MORE_DIRS...] [--weights [NAME=]W ...]
+                                    [--twin [NAME=]T ...] [--blends 0.25 0.5] [--no-flip-test] [--out OUT]
 
 A folder of photos is read in this format (a user's own annotated photos work as they are):
 
@@ -16,14 +16,18 @@ A folder of photos is read in this format (a user's own annotated photos work as
 Rows, per frame and as means (MPJPE after aligning the pelvis, and PA-MPJPE after a similarity
 Procrustes, mm; on the 14 joints that Human3.6M and MPI-INF-3DHP both annotate well, and on all 17):
 
-- ``lbi, MediaPipe 2D``: the app's path (MediaPipe finds the person, the largest one is lifted);
+- ``lbi, MediaPipe 2D``: the app's path (MediaPipe finds the person, the largest one is lifted), the lifter alone;
 - ``lbi, ground-truth 2D``: the joints projected with K, box and crop as for a detection;
-- ``twin, ...``: the lifting-only twin (no image; ``weights/lifting_only.safetensors``), same 2D inputs;
+- ``lbi + MediaPipe 3D, plain fusion`` (one row per ``--blends`` share) and, for weights that read a prior,
+  ``... learned fusion``: MediaPipe's own 3D joined (``lbi.fusion``); with ground-truth 2D, MediaPipe's 3D of
+  the frame is still the one it gave with its own 2D;
+- ``twin, ...``: the lifting-only twin (no image; ``weights/lifting_only.safetensors``), same 2D inputs; a twin that
+  reads a prior also with MediaPipe's 3D;
 - ``MediaPipe world landmarks``: MediaPipe's own 3D estimate, the peer users already have.
 
 Every pose is compared in camera axes: the models predict along the ray through the person box's
-centre and are turned back with the photo's known K. Frames where MediaPipe finds nobody are counted
-and named; the MediaPipe-2D rows and the peer average the frames it found, the ground-truth rows all.
+centre and are turned back with the photo's known K, as is MediaPipe's 3D. Frames where MediaPipe finds nobody
+are counted and named; the rows that need MediaPipe average the frames it found, the ground-truth rows all.
 """
 
 from __future__ import annotations
@@ -32,24 +36,29 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from lbi.camera import from_ray_frame
 from lbi.codec import InputCodec
-from lbi.crop import joint_box, seen_centre
+from lbi.crop import seen_centre
 from lbi.fileio import atomic_write_text
+from lbi.fusion import PLAIN_WEIGHT, learned_prior
 from lbi.image_io import ImageError, read_image
 from lbi.metrics import mpjpe, p_mpjpe, to_mpi_eval_joints
 from lbi.model.flip import flip_test
+from lbi.pose2d import Pose2D
 from lbi.skeleton import NUM_JOINTS
 from lbi.weights import BUNDLED_WEIGHTS, WeightsError, load_model
 
 #: the lifting-only twin of the bundled weights (train/configs/rand/lifting_only_twin.yaml)
 BUNDLED_TWIN = BUNDLED_WEIGHTS.with_name("lifting_only.safetensors")
 KEYS = ("imgname", "joints3d_mm", "K")
+#: the peer row: MediaPipe's own 3D pose
+MEDIAPIPE_ROW = "MediaPipe world landmarks"
 
 
 class PhotoSetError(ValueError):
@@ -120,35 +129,46 @@ def errors(pred_mm: np.ndarray, true_mm: np.ndarray) -> dict[str, float]:
 
 
 class ImageLifter:
-    """lbi as the app runs it (:meth:`lbi.estimator.Estimator.lift`) on a photo and a 2D pose; ``coarse``: stage 1's
-    pose instead of the refined one (a model whose stage 2 is not trained yet)."""
+    """lbi as the app runs it (:meth:`lbi.estimator.Estimator.lift`) on a photo and a 2D pose, with MediaPipe's 3D
+    joining as ``fusion`` says (:data:`lbi.fusion.FUSIONS`); ``coarse``: stage 1's pose instead of the refined one
+    (a model whose stage 2 is not trained yet)."""
 
-    def __init__(self, estimator, coarse: bool = False) -> None:
-        self.estimator, self.coarse = estimator, coarse
+    def __init__(self, estimator, coarse: bool = False, fusion: str = "none") -> None:
+        self.estimator, self.coarse, self.fusion = estimator, coarse, fusion
 
-    def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
-        """(17, 2) image pixels -> (17, 3) root-relative mm in camera axes."""
-        estimate = self.estimator.lift(rgb, joints_px, flip_test=flip, intrinsics=intrinsics)
+    def pose_mm(self, rgb: np.ndarray, pose: Pose2D, intrinsics: np.ndarray, flip: bool) -> np.ndarray | None:
+        """-> (17, 3) root-relative mm in camera axes; None when the fusion needs MediaPipe's 3D and there is none."""
+        if self.fusion != "none" and pose.world is None:
+            return None
+        estimate = self.estimator.lift(rgb, pose, flip_test=flip, intrinsics=intrinsics, fusion=self.fusion)
         return estimate.pose.coarse3d_mm if self.coarse else estimate.pose.joints3d_mm
 
 
 class PoseLifter:
     """A model on a photo's 2D pose alone, the image absent: the lifting-only twin, or an image model's
-    pose path (``coarse``: its stage-1 pose). Encoded by the model's codec and turned back into camera axes
-    as lbi's poses are."""
+    pose path (``coarse``: its stage-1 pose); with ``prior``, also MediaPipe's 3D (a model that reads one).
+    Encoded by the model's codec and turned back into camera axes as lbi's poses are."""
 
-    def __init__(self, model: torch.nn.Module, coarse: bool = False) -> None:
-        self.model, self.coarse = model.eval(), coarse
+    def __init__(self, model: torch.nn.Module, coarse: bool = False, prior: bool = False) -> None:
+        self.model, self.coarse, self.prior = model.eval(), coarse, prior
         self.codec = InputCodec.for_model(model)
 
-    def pose_mm(self, rgb: np.ndarray, joints_px: np.ndarray, intrinsics: np.ndarray, flip: bool) -> np.ndarray:
-        box = joint_box(joints_px)
-        crop = self.codec.crop(box)
-        joints2d = torch.from_numpy(self.codec.normalize(crop.to_crop(joints_px)))[None]
+    def pose_mm(self, rgb: np.ndarray, pose: Pose2D, intrinsics: np.ndarray, flip: bool) -> np.ndarray | None:
+        if self.prior and pose.world is None:
+            return None
+        crop = self.codec.crop(pose.box)
+        joints2d = torch.from_numpy(self.codec.normalize(crop.to_crop(pose.joints)))[None]
+        prior = None
+        if self.prior:
+            prior = torch.from_numpy(learned_prior(self.codec, pose.world, pose.confidence, crop.center, intrinsics))
+            prior = prior[None]
         with torch.inference_mode():
-            out = flip_test(self.model, None, joints2d) if flip else self.model(None, joints2d)
-        pose = (out.coarse if self.coarse else out.refined)[0].float().numpy() * 1000.0
-        return self.codec.decode_pose(pose - pose[:1], seen_centre(box, rgb.shape), intrinsics)
+            if flip:
+                out = flip_test(self.model, None, joints2d, prior=prior)
+            else:
+                out = self.model(None, joints2d, prior=prior)
+        predicted = (out.coarse if self.coarse else out.refined)[0].float().numpy() * 1000.0
+        return self.codec.decode_pose(predicted - predicted[:1], seen_centre(pose.box, rgb.shape), intrinsics)
 
 
 @dataclass
@@ -206,27 +226,35 @@ class Report:
 
 
 def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = True, progress=None) -> Report:
-    """Every lifter (name -> an object with ``pose_mm(rgb, joints_px, intrinsics, flip)``) with MediaPipe's 2D
-    (``detector``: a :class:`lbi.pose2d.PoseDetector`; the largest person) and with the ground truth's, and
-    MediaPipe's world landmarks, on every frame of ``sets``."""
+    """Every lifter (name -> an object with ``pose_mm(rgb, pose2d, intrinsics, flip)`` returning a pose or None) with
+    MediaPipe's 2D (``detector``: a :class:`lbi.pose2d.PoseDetector`; the largest person) and with the ground
+    truth's (with MediaPipe's 3D and its confidences, where it found the person), and MediaPipe's world landmarks
+    (turned into camera axes as the estimator turns them), on every frame of ``sets``."""
     report = Report([s.root.name for s in sets])
     for photos in sets:
         for k, name in enumerate(photos.names):
             rgb = read_image(photos.root / name, max_side=10**6)  # no downscaling: K is in the file's pixels
             true, camera = photos.joints3d_mm[k], photos.intrinsics(k)
             people = detector.detect_people(rgb)
-            inputs = {"ground-truth 2D": photos.joints2d_px(k)}
+            truth = Pose2D.from_joints(photos.joints2d_px(k))
+            inputs = {"ground-truth 2D": truth}
             if people:
-                inputs = {"MediaPipe 2D": people[0].joints, **inputs}
+                found = people[0]
+                inputs = {
+                    "MediaPipe 2D": found,
+                    "ground-truth 2D": replace(truth, confidence=found.confidence, world=found.world),
+                }
             else:
                 report.missed.append(f"{photos.root.name}/{name}")
-            rows = {
-                f"{lifter}, {source}": errors(model.pose_mm(rgb, joints, camera, flip), true)
+            poses = {
+                f"{lifter}, {source}": model.pose_mm(rgb, pose, camera, flip)
                 for lifter, model in lifters.items()
-                for source, joints in inputs.items()
+                for source, pose in inputs.items()
             }
-            if people and people[0].joints3d_mm is not None:
-                rows["MediaPipe world landmarks"] = errors(people[0].joints3d_mm, true)
+            rows = {row: errors(pose, true) for row, pose in poses.items() if pose is not None}
+            if people and people[0].world is not None:
+                world = people[0].world
+                rows[MEDIAPIPE_ROW] = errors(from_ray_frame(world, seen_centre(people[0].box, rgb.shape), camera), true)
             report.frames.append(
                 {
                     "set": photos.root.name,
@@ -258,19 +286,38 @@ def photo_report(dirs: list[str | Path], lifters: dict, flip: bool = True, show_
     return report
 
 
-def lifters_of(model: torch.nn.Module, name: str, coarse: bool = False) -> dict:
-    """The rows a model gives: an image model as the app runs it and its pose path with the image absent, a
-    lifting-only model on the 2D pose alone (``coarse``: stage 1's pose, for a model whose stage 2 is untrained)."""
+def lifters_of(
+    model: torch.nn.Module,
+    name: str,
+    coarse: bool = False,
+    image_absent: bool = True,
+    blends: tuple[float, ...] = (PLAIN_WEIGHT,),
+) -> dict:
+    """The rows a model gives. An image model: as the app runs it alone, with MediaPipe's 3D in a plain fusion (one
+    row per MediaPipe share in ``blends``), in the learned fusion (a model that reads a prior), and (``image_absent``)
+    its pose path with the image absent. A lifting-only model: on the 2D pose alone, and with MediaPipe's 3D (one
+    that reads a prior). ``coarse``: stage 1's pose, for a model whose stage 2 is untrained."""
     from lbi.estimator import Estimator
     from lbi.model import LiftingByImage
 
     model = model.float().cpu().eval()
+    takes_prior = bool(getattr(model.config, "prior", False))
     if isinstance(model, LiftingByImage):
-        return {
-            name: ImageLifter(Estimator(model=model, device="cpu"), coarse),
-            f"{name}, image absent": PoseLifter(model, coarse),
-        }
-    return {name: PoseLifter(model, coarse)}
+        alone = Estimator(model=model, device="cpu", fusion="none")
+        rows = {name: ImageLifter(alone, coarse)}
+        for blend in blends:
+            estimator = Estimator(model=model, device="cpu", fusion="none", blend=blend, detector=alone.detector)
+            label = "plain fusion" if blend == PLAIN_WEIGHT else f"plain fusion, w = {blend:g}"
+            rows[f"{name} + MediaPipe 3D, {label}"] = ImageLifter(estimator, coarse, "plain")
+        if takes_prior:
+            rows[f"{name} + MediaPipe 3D, learned fusion"] = ImageLifter(alone, coarse, "learned")
+        if image_absent:
+            rows[f"{name}, image absent"] = PoseLifter(model, coarse)
+        return rows
+    rows = {name: PoseLifter(model, coarse)}
+    if takes_prior:
+        rows[f"{name} + MediaPipe 3D"] = PoseLifter(model, coarse, prior=True)
+    return rows
 
 
 def measure(dirs: list[str], lifters: dict, out: Path, **info) -> Report | None:
@@ -287,6 +334,17 @@ def measure(dirs: list[str], lifters: dict, out: Path, **info) -> Report | None:
     return report
 
 
+def named_files(items: list[str], default_name: str) -> dict[str, str]:
+    """``NAME=FILE`` or ``FILE`` items -> {name: file}; a bare file is named ``default_name`` (its stem if several)."""
+    named = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = (default_name if len(items) == 1 else Path(item).stem), item
+        named[name] = path
+    return named
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m train.evaluate_photos",
@@ -294,16 +352,32 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dirs", nargs="+", help="folders of annotated photos (format above)")
-    parser.add_argument("--weights", default=None, help="lbi model file (default: the bundled weights)")
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        default=None,
+        metavar="[NAME=]FILE",
+        help="lbi model file(s), rows named NAME (default: the bundled weights, named lbi)",
+    )
     parser.add_argument(
         "--twin",
+        nargs="+",
         default=None,
-        help="lifting-only model file ('none' to leave the twin's rows out; default: the bundled twin, if any)",
+        metavar="[NAME=]FILE",
+        help="lifting-only model file(s) ('none' to leave the twin's rows out; default: the bundled twin, if any)",
     )
     parser.add_argument(
         "--image-absent",
         action="store_true",
         help="also lbi's pose path alone (the image absent): what the image adds or costs",
+    )
+    parser.add_argument(
+        "--blends",
+        nargs="+",
+        type=float,
+        default=[PLAIN_WEIGHT],
+        metavar="W",
+        help=f"MediaPipe's shares in the plain fusion, a row each (default {PLAIN_WEIGHT})",
     )
     parser.add_argument("--no-flip-test", action="store_true", help="lift each crop alone, not also its mirror")
     parser.add_argument(
@@ -312,26 +386,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
     args = parser.parse_args(argv)
 
-    from lbi.estimator import Estimator
     from lbi.weights import default_weights
 
-    weights = args.weights or str(default_weights())
+    weights = named_files(args.weights or [str(default_weights())], "lbi")
+    twins = [] if args.twin == ["none"] else args.twin or ([str(BUNDLED_TWIN)] if BUNDLED_TWIN.is_file() else [])
+    twin = named_files(twins, "twin")
     try:
         for folder in args.dirs:  # the folders first: a wrong path is told before the models load
             PhotoSet.load(folder)
-        lifters = lifters_of(Estimator(weights, device="cpu").model, "lbi", coarse=args.coarse)
-        if not args.image_absent:
-            del lifters["lbi, image absent"]
-        twin = args.twin or (str(BUNDLED_TWIN) if BUNDLED_TWIN.is_file() else "none")
-        if twin.lower() != "none":
-            lifters["twin"] = PoseLifter(load_model(twin))
+        lifters = {}
+        for name, path in {**weights, **twin}.items():
+            model = load_model(path)
+            lifters.update(lifters_of(model, name, args.coarse, args.image_absent, tuple(args.blends)))
         report = photo_report(args.dirs, lifters, flip=not args.no_flip_test, show_progress=True)
     except (PhotoSetError, WeightsError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     report.info = {
         "weights": weights,
-        "twin": None if "twin" not in lifters else twin,
+        "twin": twin or None,
         **report.info,
         "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)]),
     }

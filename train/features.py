@@ -130,6 +130,7 @@ def model_dataset(
     silhouettes: bool = False,
     missing: str = "drop",
     mirrored: bool = False,
+    prior: bool | None = None,
 ) -> PoseDataset:
     """A split as ``model`` reads it, encoded by the model's input codec: the 2D pose alone for a
     model without an image encoder; otherwise cached encoder features when ``cache`` is "use" (and
@@ -138,7 +139,8 @@ def model_dataset(
     (``meta.images`` false) gives the 2D pose alone, and an image model then runs with the image absent. ``silhouettes``
     adds the person masks where the data has them (for the attention metrics of evaluation);
     ``missing`` is what happens to samples without the 2D input (see PoseDataset). ``mirrored`` adds
-    each crop's features flipped left to right (cached like the others; from the crops when "off")."""
+    each crop's features flipped left to right (cached like the others; from the crops when "off"). ``prior``: the
+    items carry MediaPipe's 3D (None: when the model reads a prior)."""
     if cache not in CACHE_POLICIES:
         raise ValueError(f"cache must be one of {CACHE_POLICIES}, got {cache!r}")
     data = data if isinstance(data, PreparedData) else PreparedData(data)
@@ -161,6 +163,7 @@ def model_dataset(
         load_images=has_encoder and features is None,
         load_silhouettes=silhouettes and has_encoder and data.meta.silhouettes,
         missing=missing,
+        prior=getattr(model.config, "prior", False) if prior is None else prior,
     )
 
 

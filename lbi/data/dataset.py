@@ -12,6 +12,9 @@ from ..codec import InputCodec
 from ..crop import image_to_tensor
 from .format import DatasetError, PreparedData
 
+#: the annotations' MediaPipe 3D pose (its world landmarks as H36M joints, root-relative mm; ``train.detect_2d``)
+PRIOR_KEY = "joints3d_mediapipe"
+
 
 @dataclass
 class Batch:
@@ -28,6 +31,7 @@ class Batch:
     features: torch.Tensor | None = None  # (B, C, H, W) cached encoder features
     features_mirrored: torch.Tensor | None = None  # (B, C, H, W) those of the crops flipped left to right
     silhouette: torch.Tensor | None = None  # (B, h, w) uint8 0/1
+    prior: torch.Tensor | None = None  # (B, N, 3) MediaPipe's 3D pose, metres in the model's axes; NaN where absent
 
     @classmethod
     def collate(cls, items: list[dict[str, torch.Tensor]]) -> Batch:
@@ -56,17 +60,18 @@ class Batch:
 class PoseDataset(Dataset):
     """One split of a prepared dataset as model inputs and targets.
 
-    Each item: ``joints2d`` (17, 2) the chosen 2D input encoded by ``codec`` (crop-normalised),
-    ``joints2d_px`` (17, 2) the same in crop pixels, ``joints2d_gt_px`` the true 2D joints in crop
-    pixels, ``target`` (17, 3) root-relative 3D joints in
-    metres in the model's axes (the codec's frame), ``index`` the sample's row, and either ``image`` (3, h, w) in
-    [0, 1] or,
-    given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
-    ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; given ``features_mirrored`` (the
-    features of the crops flipped left to right), also ``features_mirrored``; ``detected`` (bool) says whether the 2D
-    input is there. Samples whose 2D input is missing (a detector found nobody: NaN) are left out
-    (``missing="drop"``, for evaluation) or given the ground truth instead (``missing="ground_truth"``,
-    for training with a noise model, which then always replaces their 2D); ``missing_2d`` counts them.
+    Each item: ``joints2d`` (17, 2) the chosen 2D input encoded by ``codec`` (crop-normalised), ``joints2d_px``
+    (17, 2) the same in crop pixels, ``joints2d_gt_px`` the true 2D joints in crop pixels, ``target`` (17, 3)
+    root-relative 3D joints in metres in the model's axes (the codec's frame), ``index`` the sample's row, and either
+    ``image`` (3, h, w) in [0, 1] or, given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
+    ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; given ``features_mirrored`` (the features of the crops
+    flipped left to right), also ``features_mirrored``; ``detected`` (bool) says whether the 2D input is there; with
+    ``prior``, ``prior`` (17, 3): MediaPipe's own 3D pose on the crop (``train.detect_2d``), root-relative metres in
+    the model's axes (:meth:`lbi.codec.InputCodec.encode_prior`), NaN where it has none.
+
+    Samples whose 2D input is missing (a detector found nobody: NaN) are left out (``missing="drop"``, for
+    evaluation) or given the ground truth instead (``missing="ground_truth"``, for training with a noise model, which
+    then always replaces their 2D); ``missing_2d`` counts them.
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class PoseDataset(Dataset):
         load_silhouettes: bool = False,
         missing: str = "drop",
         features_mirrored: np.ndarray | None = None,
+        prior: bool = False,
     ) -> None:
         self.data = data if isinstance(data, PreparedData) else PreparedData(data)
         self.codec = codec or InputCodec()
@@ -115,6 +121,14 @@ class PoseDataset(Dataset):
         centres, intrinsics = self.data.ann["center"][self.rows], self.data.ann["intrinsics"][self.rows]
         self.rotation = self.codec.rotations(centres, intrinsics)  # (T, 3, 3) camera axes -> the model's
         self.target = self.codec.encode_pose(self.data.ann["joints3d"][self.rows], centres, intrinsics)
+        self.prior: np.ndarray | None = None
+        if prior:
+            world = self.data.ann.get(PRIOR_KEY)
+            self.prior = (
+                np.full(self.target.shape, np.nan, np.float32)
+                if world is None
+                else self.codec.encode_prior(world[self.rows], centres, intrinsics)
+            )
         if features_mirrored is not None and features is None:
             raise ValueError("mirrored features come with the plain ones")
         self.features, self.features_mirrored = features, features_mirrored
@@ -147,6 +161,8 @@ class PoseDataset(Dataset):
                 item["features_mirrored"] = torch.from_numpy(np.asarray(self.features_mirrored[row], dtype=np.float32))
         elif self.load_images:
             item["image"] = image_to_tensor(self.data.image(row))[0]
+        if self.prior is not None:
+            item["prior"] = torch.from_numpy(self.prior[k])
         if self.load_silhouettes:
             item["silhouette"] = torch.from_numpy(self.data.silhouette(row).astype(np.uint8))
         return item

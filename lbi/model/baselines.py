@@ -15,6 +15,7 @@ from torch import nn
 from ..codec import DEFAULT_CROP_SIZE, InputCodec
 from .dict_config import DictConfig
 from .lifter import LiftingOutput
+from .prior import check_dropout, drop_prior, normalise_prior
 
 
 @dataclass
@@ -27,10 +28,16 @@ class MartinezConfig(DictConfig):
     crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
     #: axes of the predicted pose (see LiftingConfig)
     frame: str = "camera"
+    #: also read a 3D pose prior (lbi.model.prior): its normalised joints and whether it is there join the input
+    prior: bool = False
+    #: prior dropout in training (see LiftingConfig)
+    prior_dropout: float = 0.2
+    prior_joint_dropout: float = 0.1
 
     def __post_init__(self) -> None:
         w, h = self.crop_size
         self.crop_size = InputCodec((w, h), self.frame).crop_size
+        check_dropout(self.prior_dropout, self.prior_joint_dropout)
 
 
 class _ResidualBlock(nn.Module):
@@ -53,7 +60,9 @@ class _ResidualBlock(nn.Module):
 
 class MartinezMLP(nn.Module):
     """J2d (B, N, 2) -> J3d (B, N, 3) with a residual MLP; same call signature as LiftingByImage
-    (images and retention are accepted and ignored) so training code treats both alike."""
+    (images and retention are accepted and ignored) so training code treats both alike. With ``config.prior``
+    the input also holds the prior's normalised joints (zeros where absent) and a flag per joint saying whether
+    it is there."""
 
     arch = "martinez"
 
@@ -61,8 +70,9 @@ class MartinezMLP(nn.Module):
         super().__init__()
         self.config = config = config or MartinezConfig()
         n = config.num_joints
+        inputs = n * 2 + (n * 4 if config.prior else 0)
         self.inp = nn.Sequential(
-            nn.Linear(n * 2, config.hidden),
+            nn.Linear(inputs, config.hidden),
             nn.BatchNorm1d(config.hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
@@ -76,7 +86,16 @@ class MartinezMLP(nn.Module):
         joints2d: torch.Tensor,
         retention: float | None = None,
         features: torch.Tensor | None = None,
+        prior: torch.Tensor | None = None,
     ) -> LiftingOutput:
         b, n, _ = joints2d.shape
-        pose = self.out(self.blocks(self.inp(joints2d.reshape(b, n * 2)))).view(b, n, 3)
+        x = joints2d.reshape(b, n * 2)
+        if self.config.prior:
+            config = self.config
+            prior = torch.full((b, n, 3), float("nan"), device=x.device) if prior is None else prior
+            if self.training:
+                prior = drop_prior(prior, config.prior_dropout, config.prior_joint_dropout)
+            joints, present = normalise_prior(prior)
+            x = torch.cat([x, joints.reshape(b, n * 3).to(x.dtype), present.to(x.dtype)], dim=1)
+        pose = self.out(self.blocks(self.inp(x))).view(b, n, 3)
         return LiftingOutput(coarse=pose, refined=pose)

@@ -19,7 +19,7 @@ app shows.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -48,13 +48,14 @@ def mirror_joints2d(joints2d: torch.Tensor, codec: InputCodec) -> torch.Tensor:
 
 def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
     """Flip augmentation: the samples of a training batch where ``which`` (B,) bool is set get
-    their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), and ``image``
-    (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
+    their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), the 3D ``prior`` (B, N, 3) when
+    there is one, and ``image`` (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
     pick, pick_maps = which.view(-1, 1, 1), which.view(-1, 1, 1, 1)
     out = replace(
         batch,
         joints2d=torch.where(pick, mirror_joints2d(batch.joints2d, codec), batch.joints2d),
         target=torch.where(pick, mirror_joints(batch.target), batch.target),
+        prior=None if batch.prior is None else torch.where(pick, mirror_joints(batch.prior), batch.prior),
     )
     if batch.features is not None:
         if batch.features_mirrored is None:
@@ -65,21 +66,34 @@ def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
     return out
 
 
+@dataclass
+class Mirrored:
+    """A batch doubled for the flip test (:func:`with_mirrors`): the B inputs, then their B mirrors."""
+
+    joints2d: torch.Tensor  # (2B, N, 2)
+    images: torch.Tensor | None = None  # (2B, 3, h, w)
+    features: torch.Tensor | None = None  # (2B, C, H, W)
+    prior: torch.Tensor | None = None  # (2B, N, 3)
+
+
 def with_mirrors(
     joints2d: torch.Tensor,
     codec: InputCodec,
     images: torch.Tensor | None = None,
     features: torch.Tensor | None = None,
     features_mirrored: torch.Tensor | None = None,
-) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
-    """Doubles a batch for the flip test: the B inputs, then their B mirrors. Returns images
-    (2B, 3, h, w) or None, 2D joints (2B, N, 2) and features (2B, C, H, W) or None; cached
-    ``features`` need the mirrored crops' ``features_mirrored``."""
+    prior: torch.Tensor | None = None,
+) -> Mirrored:
+    """Doubles a batch for the flip test: the B inputs, then their B mirrors. Cached ``features`` need the
+    mirrored crops' ``features_mirrored``; a ``prior`` (B, N, 3) is mirrored like the target."""
     if features is not None and features_mirrored is None:
         raise ValueError("the flip test on cached features needs the mirrored crops' features too")
-    images = None if images is None else torch.cat([images, images.flip(-1)])
-    features = None if features is None or features_mirrored is None else torch.cat([features, features_mirrored])
-    return images, torch.cat([joints2d, mirror_joints2d(joints2d, codec)]), features
+    return Mirrored(
+        torch.cat([joints2d, mirror_joints2d(joints2d, codec)]),
+        None if images is None else torch.cat([images, images.flip(-1)]),
+        None if features is None or features_mirrored is None else torch.cat([features, features_mirrored]),
+        None if prior is None else torch.cat([prior, mirror_joints(prior)]),
+    )
 
 
 def merge_mirrors(out: LiftingOutput) -> LiftingOutput:
@@ -102,11 +116,12 @@ def flip_test(
     features: torch.Tensor | None = None,
     features_mirrored: torch.Tensor | None = None,
     retention: float | None = None,
+    prior: torch.Tensor | None = None,
 ) -> LiftingOutput:
     """The model's output on the inputs, its coarse and refined poses averaged with those of the
     mirrored inputs (mirrored back), in one batch of 2B. ``images`` (B, 3, h, w) are flipped here;
     with cached ``features`` (B, C, H, W), the mirrored crops' ``features_mirrored`` are needed too."""
-    images, joints2d, features = with_mirrors(
-        joints2d, InputCodec.for_model(model), images, features, features_mirrored
+    both = with_mirrors(joints2d, InputCodec.for_model(model), images, features, features_mirrored, prior)
+    return merge_mirrors(
+        model(both.images, both.joints2d, retention=retention, features=both.features, prior=both.prior)
     )
-    return merge_mirrors(model(images, joints2d, retention=retention, features=features))

@@ -24,6 +24,7 @@ from ..encoders import ImageEncoder, build_encoder
 from .dict_config import DictConfig
 from .embedding import ImageEmbedding, PoseEmbedding
 from .layers import PGTL_NORMS, build_layer
+from .prior import PriorEmbedding, check_dropout
 from .selection import FeatureSelection, kept_count
 
 
@@ -51,6 +52,12 @@ class LiftingConfig(DictConfig):
     detach_stage1: bool = True
     #: keypoint queries also carry the sine embedding of their joint's position (as image keys do)
     pose_positions: bool = False
+    #: keypoint tokens also take a 3D pose prior (MediaPipe's world landmarks; lbi.model.prior); False is the paper's
+    prior: bool = False
+    #: prior dropout: the share of training samples whose prior is withheld (the model must also lift without one),
+    #: and of the other samples' joints (the root excepted)
+    prior_dropout: float = 0.2
+    prior_joint_dropout: float = 0.1
 
     def __post_init__(self) -> None:
         self.stage1 = tuple(self.stage1)
@@ -61,6 +68,7 @@ class LiftingConfig(DictConfig):
             raise ValueError(f"pgtl_norm must be one of {PGTL_NORMS}, got {self.pgtl_norm!r}")
         if not self.stage1:
             raise ValueError("stage 1 needs at least one layer")
+        check_dropout(self.prior_dropout, self.prior_joint_dropout)
 
     @property
     def layer_names(self) -> list[str]:
@@ -160,6 +168,9 @@ class LiftingByImage(nn.Module):
         args = (config.dim, config.heads, config.mlp_ratio, config.dropout, config.pgtl_norm)
         w, h = config.crop_size
         self.pose_embed = PoseEmbedding(config.num_joints, config.dim, config.pose_positions, aspect=h / w)
+        self.prior_embed = (
+            PriorEmbedding(config.dim, config.prior_dropout, config.prior_joint_dropout) if config.prior else None
+        )
         self.image_embed = ImageEmbedding(self.encoder.out_channels, config.dim)
         self.stage1_layers = nn.ModuleList(build_layer(kind, *args) for kind in config.stage1)
         self.coarse_head = nn.Sequential(nn.LayerNorm(config.dim), nn.Linear(config.dim, 3))
@@ -171,11 +182,14 @@ class LiftingByImage(nn.Module):
         self.stage1_frozen = False
         for module in self._transformer_modules():
             module.apply(_init_weights)
+        if self.prior_embed is not None:
+            self.prior_embed.reset_parameters()
 
     # ------------------------------------------------------------------ parts
     def _transformer_modules(self) -> list[nn.Module]:
         return [
             self.pose_embed,
+            *([self.prior_embed] if self.prior_embed is not None else []),
             self.image_embed,
             self.stage1_layers,
             self.coarse_head,
@@ -183,12 +197,13 @@ class LiftingByImage(nn.Module):
             *([self.refine_head] if self.refine_head is not None else []),
         ]
 
-    #: attribute names of stage 1: the encoder and everything up to the coarse head
-    STAGE1_PARTS = ("encoder", "pose_embed", "image_embed", "stage1_layers", "coarse_head")
+    #: attribute names of stage 1: the encoder and everything up to the coarse head (the prior's embedding only in
+    #: models that take a prior)
+    STAGE1_PARTS = ("encoder", "pose_embed", "prior_embed", "image_embed", "stage1_layers", "coarse_head")
 
     def stage1_modules(self) -> list[nn.Module]:
         """The encoder and everything up to the coarse head (trained first, then frozen)."""
-        return [getattr(self, name) for name in self.STAGE1_PARTS]
+        return [module for name in self.STAGE1_PARTS if (module := getattr(self, name)) is not None]
 
     def stage2_modules(self) -> list[nn.Module]:
         return [self.stage2_layers, *([self.refine_head] if self.refine_head is not None else [])]
@@ -209,10 +224,16 @@ class LiftingByImage(nn.Module):
 
     # --------------------------------------------------------------- forward
     def stage1(
-        self, joints2d: torch.Tensor, images: torch.Tensor | None = None, features: torch.Tensor | None = None
+        self,
+        joints2d: torch.Tensor,
+        images: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+        prior: torch.Tensor | None = None,
     ) -> Stage1Output:
         """joints2d (B, N, 2); images (B, 3, h, w) in [0, 1], or precomputed encoder features; neither:
-        the image is absent (one image token of zero features), and the pose path alone answers."""
+        the image is absent (one image token of zero features), and the pose path alone answers. ``prior``
+        (B, N, 3) metres in the model's axes, NaN where absent (:mod:`lbi.model.prior`); read only by a model
+        configured with ``prior``, for which None means absent for the whole batch."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.stage1_frozen):
             if features is None and images is None:
                 features = joints2d.new_zeros(len(joints2d), self.encoder.out_channels, 1, 1)
@@ -220,6 +241,8 @@ class LiftingByImage(nn.Module):
                 features = self.encoder(images)  # (B, C, H, W)
             image, pos = self.image_embed(features)  # (B, HW, d), (1, HW, d)
             joints, joint_pos = self.pose_embed(joints2d)  # (B, N, d) each (positions: None without pose_positions)
+            if self.prior_embed is not None:
+                joints = joints + self.prior_embed(prior, len(joints2d), joints)
             attention = []
             for layer in self.stage1_layers:
                 joints, image, attn = layer(joints, image, pos, joint_pos)
@@ -253,8 +276,9 @@ class LiftingByImage(nn.Module):
         joints2d: torch.Tensor,
         retention: float | None = None,
         features: torch.Tensor | None = None,
+        prior: torch.Tensor | None = None,
     ) -> LiftingOutput:
-        return self.stage2(self.stage1(joints2d, images, features), retention)
+        return self.stage2(self.stage1(joints2d, images, features, prior), retention)
 
 
 def _init_weights(module: nn.Module) -> None:

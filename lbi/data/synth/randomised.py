@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...codec import InputCodec
-from ...crop import Crop, joint_box
+from ...crop import PIXEL_STD, Crop, joint_box
 from .backgrounds import camera_effects, photo_library, random_background, random_light
 from .people import Person, chair_primitives, dress
 from .poses import PoseSpec, Skeleton, sample_pose
@@ -124,13 +124,20 @@ def render_randomised(
     split: str,
     codec: InputCodec,
     cameras: CameraDistribution = RAND_CAMERAS,
+    whole_frame: int = 0,
 ) -> RandomisedSample:
-    """One pose of ``person`` from a camera drawn from ``cameras``, on ``len(variant_rngs)`` backgrounds."""
+    """One pose of ``person`` from a camera drawn from ``cameras``, on ``len(variant_rngs)`` backgrounds. With
+    ``whole_frame`` (pixels, the longer side) the picture is the camera's whole frame at that size, not the crop
+    around the person (the same person, pose, camera and scene: what a photo shows a detector)."""
     spec, skeleton, camera = shoot(rng, person, cameras)
     joints_px = camera.project(camera.to_camera(skeleton.joints))
     x, y, w, h = joint_box(joints_px, grow=rng.uniform(0.06, 0.2))  # framing varies like a detector's box
     shift = rng.normal(0, 0.04, 2) * max(w, h)
     crop = codec.crop((x + shift[0], y + shift[1], w, h))
+    if whole_frame:
+        width, height = camera.size
+        size = (round(whole_frame * width / max(camera.size)), round(whole_frame * height / max(camera.size)))
+        crop = Crop(np.array([width, height]) / 2.0, np.array([width, height]) / PIXEL_STD, size)
     surfaces = cast(dress(person, skeleton) + chair_primitives(skeleton, rng), camera, crop)
     upsampling = crop.size[0] / (crop.scale[0] * 200.0)
     photos = photo_library(split)
