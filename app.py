@@ -436,7 +436,7 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
             choices,
             value=choices[0][1],
             label="3D pose from",
-            info="MediaPipe also gives a 3D pose; lbi can read it (learned), be averaged with it (plain) or lift alone",
+            info="MediaPipe gives a 3D pose too: lbi can join it (the best on real photos) or lift alone, as the paper",
             elem_id="fusion",
         )
         with gr.Tab("Photo"):

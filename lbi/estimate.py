@@ -38,6 +38,8 @@ class PersonPose:
     ray_through_px: np.ndarray
     #: (17, 3) MediaPipe's own 3D pose (``Pose2D.world``: mm, root-relative, its axes), None without one
     world: np.ndarray | None = None
+    #: (17, 3) the ensemble's prior lifter's pose (mm, root-relative, camera axes), None outside the ensemble
+    learned3d_mm: np.ndarray | None = None
     #: how MediaPipe's 3D joined ``joints3d_mm`` (lbi.fusion.FUSIONS): "none" when the lifter answered alone
     fusion: str = "none"
 

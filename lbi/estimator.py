@@ -23,32 +23,52 @@ from .camera import default_intrinsics, from_ray_frame
 from .codec import InputCodec
 from .crop import Crop, seen_centre
 from .estimate import Diagnostics, Estimate, PersonPose
-from .fusion import FUSIONS, PLAIN_WEIGHT, blend_weights, learned_prior, plain_fusion
+from .fusion import FUSIONS, PLAIN_WEIGHT, fuse, learned_prior
 from .metrics import attention_share, background_attention_ratio, silhouette_background
-from .model import LiftingByImage, LiftingOutput
-from .model.flip import merge_mirrors, with_mirrors
+from .model import LiftingByImage, LiftingOutput, MartinezMLP
+from .model.flip import flip_test, merge_mirrors, with_mirrors
 from .model.lifter import select_samples
 from .onnx_lifter import OnnxLifter, onnx_available
 from .pose2d import Pose2D, PoseDetector
-from .weights import WeightsError, default_weights
+from .weights import BUNDLED_PRIOR_LIFTER, WeightsError, default_weights
 
 #: how many people :meth:`Estimator.detect` looks for in a photo
 MAX_PEOPLE = 4
 
 
-def default_fusion(model: LiftingByImage) -> str:
-    """The fusion a model runs by default: "learned" for a model that reads MediaPipe's 3D as a prior, else
-    "plain" (both beat the lifter alone on real photos: docs/results.md)."""
+def default_fusion(model: LiftingByImage, prior_lifter: MartinezMLP | None = None) -> str:
+    """The fusion an estimator runs by default: "ensemble" with a prior lifter, "learned" for an image model that
+    reads MediaPipe's 3D itself, else "plain" (each beats the lifter alone on real photos: docs/results.md)."""
+    if prior_lifter is not None:
+        return "ensemble"
     return "learned" if model.config.prior else "plain"
 
 
-def check_fusion(fusion: str, model: LiftingByImage) -> str:
-    """``fusion`` when ``model`` can run it; ValueError with the choices otherwise."""
+def runnable_fusions(model: LiftingByImage, prior_lifter: MartinezMLP | None = None) -> list[str]:
+    """The fusions of FUSIONS these weights can run."""
+    needs = {"learned": bool(model.config.prior), "ensemble": prior_lifter is not None}
+    return [f for f in FUSIONS if needs.get(f, True)]
+
+
+def check_fusion(fusion: str, model: LiftingByImage, prior_lifter: MartinezMLP | None = None) -> str:
+    """``fusion`` when the weights can run it; ValueError with the choices otherwise."""
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-    if fusion == "learned" and not model.config.prior:
-        raise ValueError("fusion 'learned' needs weights that read MediaPipe's 3D (model.prior); use 'plain' or 'none'")
+    if fusion not in runnable_fusions(model, prior_lifter):
+        needs = "weights that read MediaPipe's 3D (model.prior)" if fusion == "learned" else "a prior lifter"
+        choices = ", ".join(runnable_fusions(model, prior_lifter))
+        raise ValueError(f"fusion {fusion!r} needs {needs}; these weights run {choices}")
     return fusion
+
+
+def load_prior_lifter(path: str | Path) -> MartinezMLP:
+    """A lifting-only model that reads MediaPipe's 3D (the ensemble's second lifter), or WeightsError."""
+    from .weights import load_model
+
+    model = load_model(path)
+    if not isinstance(model, MartinezMLP) or not model.config.prior:
+        raise WeightsError(f"{path} is not a lifting-only model that reads a prior: it cannot join the ensemble")
+    return model
 
 
 class NoPersonFound(ValueError):
@@ -75,6 +95,7 @@ class Estimator:
         onnx: bool = False,
         fusion: str | None = None,
         blend: float = PLAIN_WEIGHT,
+        prior_lifter: str | Path | MartinezMLP | None = None,
     ) -> None:
         if model is None:
             from .weights import load_model
@@ -86,11 +107,20 @@ class Estimator:
                     f"{path} holds a lifting-only model ({loaded.arch}): the estimator needs an image model"
                 )
             model = loaded
+            if prior_lifter is None and weights is None and BUNDLED_PRIOR_LIFTER.is_file():
+                prior_lifter = BUNDLED_PRIOR_LIFTER  # the bundled weights come with their ensemble's second lifter
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.to(self.device).eval()
         self.codec = InputCodec.for_model(self.model)
+        #: the ensemble's second lifter: 2D pose + MediaPipe's 3D, no image (None: no ensemble)
+        if isinstance(prior_lifter, str | Path):
+            prior_lifter = load_prior_lifter(prior_lifter)
+        self.prior_lifter = None if prior_lifter is None else prior_lifter.to(self.device).eval()
         #: how MediaPipe's own 3D joins the pose (lbi.fusion.FUSIONS); by default the weights' best on real photos
-        self.fusion = default_fusion(self.model) if fusion is None else check_fusion(fusion, self.model)
+        if fusion is None:
+            self.fusion = default_fusion(self.model, self.prior_lifter)
+        else:
+            self.fusion = check_fusion(fusion, self.model, self.prior_lifter)
         #: MediaPipe's share of the plain fusion for the joints it sees surely (lbi.fusion.blend_weights)
         self.blend = blend
         self.detector = detector or PoseDetector(segmentation=True)
@@ -142,7 +172,7 @@ class Estimator:
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, detector, MAX_PEOPLE, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        fusion = self._fusion(fusion)
+        fusion = self.fusion_for(fusion)
         estimates = self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics], refinable, fusion)
         return estimates[0].noting_people(len(people))
 
@@ -161,7 +191,7 @@ class Estimator:
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, None, max_people, timings)
         flip = self.flip_test if flip_test is None else flip_test
-        fusion = self._fusion(fusion)
+        fusion = self.fusion_for(fusion)
         estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable, fusion)
         for estimate in estimates:
             estimate.diagnostics.people_found = len(people)
@@ -197,11 +227,11 @@ class Estimator:
         else:
             pose = Pose2D.from_joints(np.asarray(joints_px, dtype=np.float64))
         flip = self.flip_test if flip_test is None else flip_test
-        return self._lift([rgb], [pose], retention, {}, flip, [intrinsics], fusion=self._fusion(fusion))[0]
+        return self._lift([rgb], [pose], retention, {}, flip, [intrinsics], fusion=self.fusion_for(fusion))[0]
 
-    def _fusion(self, fusion: str | None) -> str:
-        """A call's fusion: the estimator's when None, else checked against the model."""
-        return self.fusion if fusion is None else check_fusion(fusion, self.model)
+    def fusion_for(self, fusion: str | None) -> str:
+        """A call's fusion: the estimator's when None, else checked against the weights (ValueError)."""
+        return self.fusion if fusion is None else check_fusion(fusion, self.model, self.prior_lifter)
 
     def predict_batch(self, images: list[np.ndarray], retention: float | None = None) -> list[Estimate | NoPersonFound]:
         """Many images: detection per image (the largest person of each), then one batched forward pass.
@@ -254,6 +284,8 @@ class Estimator:
         # photo (MediaPipe extrapolates the legs), where that ray would be steep under the assumed wide-angle
         # focal length and the upright body the model sees would come out leaning back; so the pose is turned
         # back from the ray through the middle of what the photo shows of the person.
+        through = [seen_centre(pose.box, rgb.shape) for rgb, pose in zip(images, poses)]
+        learned = self._learned(poses, cameras, through, flip) if fusion == "ensemble" else [None] * n
         estimates = [
             self._estimate(
                 select_samples(out, [k, n + k] if flip else [k]),
@@ -263,12 +295,13 @@ class Estimator:
                 i.joints_crop_px,
                 dict(timings),
                 camera,
-                seen_centre(pose.box, rgb.shape),
+                through[k],
                 flip,
                 pose.world,
                 fusion,
+                learned[k],
             )
-            for k, (rgb, pose, i, camera) in enumerate(zip(images, poses, inputs, cameras))
+            for k, (pose, i, camera) in enumerate(zip(poses, inputs, cameras))
         ]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
@@ -284,6 +317,30 @@ class Estimator:
             for pose, i, camera in zip(poses, inputs, cameras)
         ]
         return torch.from_numpy(np.stack(priors)).to(self.device)
+
+    def _learned(
+        self, poses: list[Pose2D], cameras: list[np.ndarray], through: list[np.ndarray], flip: bool
+    ) -> list[np.ndarray | None]:
+        """The prior lifter's pose of each person (mm, camera axes; None for a person without MediaPipe's 3D), from
+        the same crop's 2D pose and MediaPipe's 3D, with the flip test when ``flip``."""
+        lifter = self.prior_lifter
+        assert lifter is not None  # check_fusion: the ensemble needs one
+        codec = InputCodec.for_model(lifter)
+        crops = [codec.crop(p.box) for p in poses]  # the lifter's own crop: its size may differ from the model's
+        joints2d = torch.from_numpy(np.stack([codec.normalize(c.to_crop(p.joints)) for p, c in zip(poses, crops)]))
+        prior = torch.from_numpy(
+            np.stack(
+                [learned_prior(codec, p.world, p.confidence, c.center, k) for p, c, k in zip(poses, crops, cameras)]
+            )
+        )
+        with torch.inference_mode():
+            joints2d, prior = joints2d.to(self.device), prior.to(self.device)
+            out = flip_test(lifter, None, joints2d, prior=prior) if flip else lifter(None, joints2d, prior=prior)
+        poses_m = out.refined.float().cpu().numpy()
+        return [
+            None if p.world is None else codec.decode_pose((pose - pose[:1]) * 1000.0, centre, camera)
+            for p, pose, centre, camera in zip(poses, poses_m, through, cameras)
+        ]
 
     def _forward(
         self,
@@ -343,6 +400,7 @@ class Estimator:
             before.flip_test,
             pose.world,
             pose.fusion,
+            pose.learned3d_mm,
         )
         refined.diagnostics = replace(
             refined.diagnostics,
@@ -366,9 +424,11 @@ class Estimator:
         flip: bool,
         world: np.ndarray | None,
         fusion: str,
+        learned: np.ndarray | None = None,
     ) -> Estimate:
-        """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror) and their MediaPipe
-        3D (``world``, or None) -> Estimate (mm, root-relative, camera axes; attention on the token grid)."""
+        """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror), their MediaPipe
+        3D (``world``, or None) and the prior lifter's pose (``learned``, camera axes, or None) -> Estimate (mm,
+        root-relative, camera axes; attention on the token grid), the poses fused as ``fusion`` says."""
         stage1 = out.stage1
         if flip:
             out = merge_mirrors(out)
@@ -390,14 +450,13 @@ class Estimator:
         def camera_mm(pose: torch.Tensor) -> np.ndarray:  # the model's axes -> camera axes, mm, root-relative
             relative = (pose[0] - pose[0, :1]).float().cpu().numpy() * 1000
             decoded = self.codec.decode_pose(relative, ray_through, intrinsics)
-            if fusion != "plain" or mediapipe is None:
-                return decoded
-            return plain_fusion(decoded, mediapipe, blend_weights(confidence, self.blend))
+            return fuse(fusion, decoded, mediapipe, confidence, learned, self.blend)
 
         pose = PersonPose(
             joints3d_mm=camera_mm(out.refined),
             coarse3d_mm=camera_mm(out.coarse),
             world=world,
+            learned3d_mm=learned,
             fusion=fusion if mediapipe is not None else "none",
             joints2d_px=np.asarray(joints_px),
             confidence=np.asarray(confidence),

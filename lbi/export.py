@@ -9,7 +9,9 @@ outputs: ``coarse`` and ``refined`` (B, 17, 3) in the model's frame and
 units (metres; :meth:`lbi.codec.InputCodec.decode_pose` turns them into camera axes), ``kept`` (B, k) the token
 indices stage 2 kept, and ``attention`` (B, layers, 17, HW) every layer's keypoint-to-image attention on the full
 token grid, head-averaged (stage 2's zero on pruned tokens), as ``LiftingOutput.attention()`` gives it.
-The batch size is dynamic. Needs ``pip install lbi[export]`` (onnx, onnxscript; onnxruntime to run it).
+The batch size is dynamic. The plain fusion and the ensemble with MediaPipe's 3D (:mod:`lbi.fusion`) work on the
+graph's poses afterwards, in NumPy: the estimator's onnxruntime path runs them exactly as its PyTorch path does.
+Needs ``pip install lbi[onnx]`` (onnx, onnxscript; onnxruntime to run it).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import numpy as np
 from OneEuroFilter import OneEuroFilter
 
 from .estimate import Estimate
-from .estimator import Estimator, NoPersonFound, check_fusion
+from .estimator import Estimator, NoPersonFound
 from .fileio import atomic_write_text
 from .motion import Motion, fit_motion, write_bvh
 from .pose2d import PoseDetector
@@ -263,7 +263,7 @@ def analyse_video(
     is called after each frame (total: the declared frame count, 0 when unknown). VideoError before the first
     frame: the file is not a usable clip.
     """
-    fusion = estimator.fusion if fusion is None else check_fusion(fusion, estimator.model)
+    fusion = estimator.fusion_for(fusion)
     capture, info = open_video(path, max_seconds)
     result = VideoResult(info, smoothing=smoothing, fusion=fusion)
     limit = info.frames_declared or int(max_seconds * info.fps)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import draw, figure3d
 from .estimate import Estimate
-from .estimator import Estimator, NoPersonFound
+from .estimator import Estimator, NoPersonFound, runnable_fusions
 from .fileio import atomic_path
 from .image_io import ImageError, Photo, as_rgb, read_photo
 from .model.selection import retention_rate
@@ -36,6 +36,7 @@ ALL_JOINTS = "all keypoints"
 VIEWS_3D = figure3d.VIEWS
 #: the app's names for the estimator's fusions (lbi.fusion.FUSIONS)
 FUSION_LABELS = {
+    "ensemble": "lbi + MediaPipe's 3D + a lifter that reads it (ensemble)",
     "learned": "lbi reading MediaPipe's 3D (learned fusion)",
     "plain": "lbi blended with MediaPipe's 3D (plain fusion)",
     "none": "lbi alone (the paper's model)",
@@ -44,8 +45,8 @@ FUSION_LABELS = {
 
 def fusion_choices(estimator: Estimator) -> list[tuple[str, str]]:
     """(label, fusion) pairs the estimator's weights can run, its default first."""
-    runnable = [f for f in FUSION_LABELS if f != "learned" or estimator.model.config.prior]
-    ordered = [estimator.fusion, *(f for f in runnable if f != estimator.fusion)]
+    runnable = runnable_fusions(estimator.model, estimator.prior_lifter)
+    ordered = [estimator.fusion, *(f for f in FUSION_LABELS if f in runnable and f != estimator.fusion)]
     return [(FUSION_LABELS[f], f) for f in ordered]
 
 

@@ -29,6 +29,8 @@ ENCODER_PREFIX = "encoder."
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_weights"
 #: the bundled default weights (LBI-Synth, BlazePose trunk); see weights/MODEL_CARD.md
 BUNDLED_WEIGHTS = BUNDLED_DIR / "lbi_synth.safetensors"
+#: their ensemble's second lifter: a lifting-only MLP that reads MediaPipe's 3D (lbi.fusion, "ensemble")
+BUNDLED_PRIOR_LIFTER = BUNDLED_DIR / "prior_mlp.safetensors"
 
 
 def default_weights() -> Path:

@@ -79,6 +79,29 @@ def test_photo_then_retention(url, estimator):
     assert wide["joints3d_mm"] != first["joints3d_mm"]
 
 
+def test_the_fusion_setting(url, estimator):
+    """The default joins MediaPipe's 3D as the weights do best; the paper's lifter is one setting away; the JSON
+    says which produced each pose and carries MediaPipe's own."""
+    client = gradio_client.Client(url, verbose=False)
+    layer = layer_names(estimator)[1]
+    photo = gradio_client.handle_file(str(ASSETS / "astronaut.jpg"))
+    people = {}
+    for fusion in (None, "none", "plain"):
+        args = (photo, 0.3, ALL_JOINTS, layer, "with MediaPipe's 3D") + ((fusion,) if fusion else ())
+        out = named(client.predict(*args, api_name="/analyse"))
+        (people[fusion],) = json.loads(Path(out["result_json"]).read_text())["people"]
+    assert people[None]["fusion"] == estimator.fusion == "ensemble"
+    assert people["none"]["fusion"] == "none" and people["plain"]["fusion"] == "plain"
+    assert np.array(people["none"]["mediapipe3d_mm"]).shape == (17, 3)
+    assert people[None]["joints3d_mm"] != people["none"]["joints3d_mm"] != people["plain"]["joints3d_mm"]
+    assert (
+        "3D pose from:** lbi alone"
+        in named(client.predict(photo, 0.3, ALL_JOINTS, layer, "refined", "none", api_name="/analyse"))["summary"]
+    )
+    out = named(client.predict(photo, 0.3, ALL_JOINTS, layer, "refined", "learned", api_name="/analyse"))
+    assert "learned" in out["status"] and out["result_json"] is None  # these weights read no prior: said so
+
+
 def _bad_inputs(folder: Path) -> dict[str, tuple[Path, str]]:
     """Files a user might upload, each with the message the app must answer with."""
     from PIL import Image

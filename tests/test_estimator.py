@@ -139,21 +139,21 @@ def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
 def test_fusion_plain_blends_mediapipes_3d_and_says_so(estimator, photo):
     """fusion "plain": the lifter's pose blended with MediaPipe's 3D (per joint, by its confidence); refine keeps
     the fusion; the JSON names it and carries MediaPipe's pose; a given 2D pose without a 3D one is lifted alone."""
-    from lbi.fusion import blend_weights, plain_fusion
+    from lbi.fusion import fuse
 
     alone = estimator.predict(photo)
     fused = estimator.predict(photo, fusion="plain")
     assert alone.pose.fusion == "none" and fused.pose.fusion == "plain"
     mediapipe = fused.pose.mediapipe3d_mm
     assert mediapipe.shape == (17, 3) and np.all(mediapipe[0] == 0)
-    expected = plain_fusion(alone.pose.joints3d_mm, mediapipe, blend_weights(alone.pose.confidence))
+    expected = fuse("plain", alone.pose.joints3d_mm, mediapipe, alone.pose.confidence)
     np.testing.assert_allclose(fused.pose.joints3d_mm, expected, atol=1e-6)
     assert not np.allclose(fused.pose.joints3d_mm, alone.pose.joints3d_mm, atol=1.0)
     wide, wide_alone = estimator.refine(fused, 1.0), estimator.refine(alone, 1.0)
     assert wide.pose.fusion == "plain"
     np.testing.assert_allclose(
         wide.pose.joints3d_mm,
-        plain_fusion(wide_alone.pose.joints3d_mm, mediapipe, blend_weights(alone.pose.confidence)),
+        fuse("plain", wide_alone.pose.joints3d_mm, mediapipe, alone.pose.confidence),
         atol=1e-6,
     )
     record = fused.to_dict()
@@ -185,3 +185,28 @@ def test_fusion_learned_feeds_mediapipes_3d_to_a_prior_model(photo):
     np.testing.assert_allclose(again.pose.joints3d_mm, learned.pose.joints3d_mm, atol=1e-3)
     other = estimator.lift(photo, replace(person, world=person.world * [[-1, 1, 1]]))  # another 3D pose
     assert not np.allclose(other.pose.joints3d_mm, learned.pose.joints3d_mm, atol=1e-2)
+
+
+@pytest.mark.slow
+def test_fusion_ensemble_averages_the_plain_blend_with_a_prior_lifter(estimator, photo):
+    """With a prior lifter (a lifting-only model that reads MediaPipe's 3D) the estimator runs the ensemble by
+    default: the plain blend averaged with that lifter's pose, which the estimate carries; refine keeps it."""
+    from lbi.fusion import fuse
+    from lbi.model import MartinezConfig, MartinezMLP
+
+    torch.manual_seed(0)
+    partner = MartinezMLP(MartinezConfig(hidden=64, frame="ray", prior=True)).eval()
+    ensemble = Estimator(model=estimator.model, device="cpu", prior_lifter=partner, detector=estimator.detector)
+    assert ensemble.fusion == "ensemble"
+    fused, alone = ensemble.predict(photo), estimator.predict(photo)
+    pose = fused.pose
+    assert pose.fusion == "ensemble" and pose.learned3d_mm.shape == (17, 3)
+    expected = fuse("ensemble", alone.pose.joints3d_mm, pose.mediapipe3d_mm, pose.confidence, pose.learned3d_mm)
+    np.testing.assert_allclose(pose.joints3d_mm, expected, atol=1e-6)
+    plain = fuse("plain", alone.pose.joints3d_mm, pose.mediapipe3d_mm, pose.confidence)
+    assert not np.allclose(pose.joints3d_mm, plain, atol=1.0)
+    wide = ensemble.refine(fused, 1.0)
+    np.testing.assert_allclose(wide.pose.learned3d_mm, pose.learned3d_mm)
+    assert wide.pose.fusion == "ensemble"
+    with pytest.raises(ValueError, match="prior lifter"):
+        estimator.predict(photo, fusion="ensemble")

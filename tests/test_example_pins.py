@@ -1,6 +1,7 @@
-"""The bundled weights on the example photos give exactly the pinned joints (a refactor guard).
+"""The bundled weights on the example photos give exactly the pinned joints (a refactor guard): the lifter alone
+(the paper's model) and the default fusion with MediaPipe's 3D.
 
-The pins in ``tests/data/example_pins.json`` belong to one weights file (its SHA-256 is stored
+The pins in ``tests/data/example_pins.json`` belong to the bundled weights files (their SHA-256 are stored
 with them). After retraining the bundled weights on purpose, regenerate them with
 
     python tests/test_example_pins.py --update
@@ -18,30 +19,33 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / "tests" / "data" / "example_pins.json"
-FIELDS = ("joints3d_mm", "coarse3d_mm", "joints3d_mm_r1", "joints2d_px")
+FIELDS = ("joints3d_mm", "coarse3d_mm", "joints3d_mm_r1", "joints2d_px", "fused3d_mm")
 
 
 def weights_sha256() -> str:
-    from lbi.weights import BUNDLED_WEIGHTS
+    """The bundled lifter's and the ensemble's prior lifter's SHA-256."""
+    from lbi.weights import BUNDLED_PRIOR_LIFTER, BUNDLED_WEIGHTS
 
-    return hashlib.sha256(BUNDLED_WEIGHTS.read_bytes()).hexdigest()
+    return " ".join(hashlib.sha256(path.read_bytes()).hexdigest() for path in (BUNDLED_WEIGHTS, BUNDLED_PRIOR_LIFTER))
 
 
 def example_outputs() -> dict[str, dict]:
-    """What the estimator gives on every example photo: refined, coarse and r = 1 joints, the 2D input."""
+    """What the estimator gives on every example photo: refined, coarse and r = 1 joints of the lifter alone, the 2D
+    input, and the default fusion's pose."""
     from lbi.estimator import Estimator
     from lbi.image_io import read_image
 
     estimator = Estimator(device="cpu")
     out = {}
     for path in sorted((ROOT / "assets").glob("*.jpg")):
-        estimate = estimator.predict(read_image(path))
+        estimate = estimator.predict(read_image(path), fusion="none")
         out[path.name] = {
             "joints3d_mm": estimate.pose.joints3d_mm.tolist(),
             "coarse3d_mm": estimate.pose.coarse3d_mm.tolist(),
             "joints3d_mm_r1": estimator.refine(estimate, 1.0).pose.joints3d_mm.tolist(),
             "joints2d_px": estimate.pose.joints2d_px.tolist(),
             "kept_tokens": estimate.diagnostics.kept_tokens,
+            "fused3d_mm": estimator.predict(read_image(path)).pose.joints3d_mm.tolist(),
         }
     return out
 

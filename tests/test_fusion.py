@@ -56,6 +56,26 @@ def test_plain_fusion_takes_a_weight_per_joint(pose):
     np.testing.assert_allclose(blend_weights(np.array([1.0, 0.4, 0.0])), [0.5, 0.2, 0.0])
 
 
+def test_the_fusions_keep_the_lifters_bone_lengths(pose):
+    """plain and ensemble blend where the bones point; the lifter's pose gives their lengths (with_bone_lengths)."""
+    from lbi.fusion import fuse, with_bone_lengths
+    from lbi.skeleton import bone_lengths
+
+    stretched = with_bone_lengths(pose, 1.3 * pose)
+    np.testing.assert_allclose(bone_lengths(stretched), 1.3 * bone_lengths(pose), rtol=1e-9)
+    np.testing.assert_allclose(stretched, 1.3 * pose, atol=1e-9)  # same directions: the same pose, larger
+    other = turned(pose, 30) * 0.7
+    other[[3, 6]] *= 1.5  # MediaPipe's feet far off
+    learned = turned(pose, -10)
+    confidence = np.ones(17)
+    for fusion in ("plain", "ensemble"):
+        fused = fuse(fusion, pose, other, confidence, learned)
+        np.testing.assert_allclose(bone_lengths(fused), bone_lengths(pose), rtol=1e-9)
+        assert not np.allclose(fused, pose, atol=1.0)
+    np.testing.assert_allclose(fuse("none", pose, other, confidence), pose)
+    np.testing.assert_allclose(fuse("ensemble", pose, None, confidence, learned), pose)  # no MediaPipe: the lifter's
+
+
 def test_learned_prior_withholds_unsure_joints(pose):
     codec = InputCodec(frame="ray")
     confidence = np.ones(17)
@@ -95,9 +115,9 @@ def test_prior_dropout():
     torch.nn.init.normal_(embed.absent)
     like = torch.zeros(2, 17, 8)
     embed.train()
-    torch.testing.assert_close(embed(torch.randn(2, 17, 3), 2, like), embed.absent.expand(2, 17, 8))
+    torch.testing.assert_close(embed(torch.randn(2, 17, 3), like), embed.absent.expand(2, 17, 8))
     embed.eval()  # no dropout at inference
-    assert not torch.allclose(embed(torch.randn(2, 17, 3), 2, like), embed.absent.expand(2, 17, 8))
+    assert not torch.allclose(embed(torch.randn(2, 17, 3), like), embed.absent.expand(2, 17, 8))
 
 
 def test_a_pose_lifted_with_and_without_a_prior(small_config):

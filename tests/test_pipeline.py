@@ -181,6 +181,24 @@ def test_cli_predict_writes_json(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_cli_fusion_flag(tmp_path, capsys):
+    """--fusion picks how MediaPipe's 3D joins; the JSON says which produced the poses; one the weights cannot run
+    gets a one-line error."""
+    photo, out = str(ASSETS / "astronaut.jpg"), tmp_path / "out.json"
+    poses = {}
+    for fusion in ("ensemble", "plain", "none"):
+        assert cli(["predict", photo, "--json", str(out), "--fusion", fusion, "--no-onnx"]) == 0
+        payload = json.loads(out.read_text())
+        (person,) = payload["results"][0]["people"]
+        assert payload["fusion"] == person["fusion"] == fusion
+        poses[fusion] = np.array(person["joints3d_mm"])
+    assert not np.allclose(poses["ensemble"], poses["plain"], atol=1.0)
+    assert not np.allclose(poses["plain"], poses["none"], atol=1.0)
+    assert cli(["predict", photo, "--json", str(out), "--fusion", "learned"]) == 2
+    assert "needs weights that read MediaPipe's 3D" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_cli_predict_with_bad_weights(tmp_path, capsys):
     (tmp_path / "w.safetensors").write_bytes(b"\x00" * 64)
     code = cli(

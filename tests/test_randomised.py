@@ -290,23 +290,26 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
     root = tmp_path / "rand"
     shutil.copytree(synth_root / "rand", root)
     data = PreparedData(root)
-    truth = data.ann["joints3d"] - data.ann["joints3d"][:, :1]
-    world = truth + np.array([30.0, 40.0, 0.0])  # every joint 50 mm off: MPJPE 50 exactly
+    ray = InputCodec(frame="ray")  # MediaPipe's 3D is read in the axes of the ray through the person
+    truth = 1000.0 * ray.encode_pose(data.ann["joints3d"], data.ann["center"], data.ann["intrinsics"])
+    world = 1.2 * truth  # the same pose 20 % larger, root at the origin
     world[0] = np.nan  # one crop where MediaPipe found nobody
     np.savez(root / ANNOTATIONS, **{**data.ann, "joints3d_mediapipe": world.astype(np.float32)})
-    ds = PoseDataset(root, "test")
+    ds = PoseDataset(root, "test", ray)
     peer = mediapipe_peer(ds)
-    assert peer.samples == len(ds) - (0 in ds.rows) and peer.mpjpe == pytest.approx(50.0, abs=1e-3)
-    assert peer.p_mpjpe == pytest.approx(0.0, abs=1e-3)  # a translated copy aligns perfectly
+    expected = 0.2 * np.linalg.norm(truth[ds.rows], axis=-1).mean()
+    assert peer.samples == len(ds) - (0 in ds.rows) and peer.mpjpe == pytest.approx(expected, abs=1e-2)
+    assert peer.p_mpjpe == pytest.approx(0.0, abs=1e-3)  # a scaled copy aligns perfectly
     assert set(with_peer({"run": {"t": peer}}, {"t": ds})) == {"run", PEER}
 
-    # --limit: the peer row on the same evenly spread samples as the model's rows (row k is k mm off)
-    offsets = np.arange(len(truth))[:, None, None] * np.array([1.0, 0.0, 0.0])
+    # --limit: the peer row on the same evenly spread samples as the model's rows (row k: its joints but the root
+    # k mm off, so k * 16 / 17 mm MPJPE)
+    offsets = np.arange(len(truth))[:, None, None] * np.array([1.0, 0.0, 0.0]) * (np.arange(17) > 0)[:, None]
     np.savez(root / ANNOTATIONS, **{**data.ann, "joints3d_mediapipe": (truth + offsets).astype(np.float32)})
-    ds = PoseDataset(root, "test")
+    ds = PoseDataset(root, "test", ray)
     limited, picked = mediapipe_peer(ds, limit=3), ds.rows[spread(len(ds), 3)]
-    assert limited.samples == 3 and limited.mpjpe == pytest.approx(picked.mean(), abs=1e-3)
-    assert mediapipe_peer(ds).mpjpe == pytest.approx(ds.rows.mean(), abs=1e-3)
+    assert limited.samples == 3 and limited.mpjpe == pytest.approx(picked.mean() * 16 / 17, abs=1e-3)
+    assert mediapipe_peer(ds).mpjpe == pytest.approx(ds.rows.mean() * 16 / 17, abs=1e-3)
 
 
 def test_spread_picks_evenly_and_all_when_unlimited():

@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     before, description = (_table(previous), previous["info"].get("description")) if previous else (None, None)
     photos = measure_photos(weights, twin, args.photos, RESULTS / "realval_bundled")
     photos_before = RESULTS / "realval_previous.json"
-    from .model_card import model_card
+    from .model_card import FUSION_REPORT, model_card
 
     atomic_write_text(
         Path(args.out) / "MODEL_CARD.md",
@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
             description,
             json.loads(photos.to_json()) if photos else None,
             json.loads(photos_before.read_text()) if photos_before.is_file() else None,
+            json.loads(FUSION_REPORT.read_text()) if FUSION_REPORT.is_file() else None,
         ),
     )
     print(f"wrote {weights}, {Path(args.out) / 'MODEL_CARD.md'} and {RESULTS / 'bundled.md'}")

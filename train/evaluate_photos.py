@@ -52,7 +52,7 @@ from lbi.metrics import mpjpe, p_mpjpe, to_mpi_eval_joints
 from lbi.model.flip import flip_test
 from lbi.pose2d import Pose2D
 from lbi.skeleton import NUM_JOINTS
-from lbi.weights import BUNDLED_WEIGHTS, WeightsError, load_model
+from lbi.weights import BUNDLED_PRIOR_LIFTER, BUNDLED_WEIGHTS, WeightsError, load_model
 
 #: the lifting-only twin of the bundled weights (train/configs/rand/lifting_only_twin.yaml)
 BUNDLED_TWIN = BUNDLED_WEIGHTS.with_name("lifting_only.safetensors")
@@ -292,11 +292,13 @@ def lifters_of(
     coarse: bool = False,
     image_absent: bool = True,
     blends: tuple[float, ...] = (PLAIN_WEIGHT,),
+    prior_lifter: torch.nn.Module | None = None,
 ) -> dict:
     """The rows a model gives. An image model: as the app runs it alone, with MediaPipe's 3D in a plain fusion (one
-    row per MediaPipe share in ``blends``), in the learned fusion (a model that reads a prior), and (``image_absent``)
-    its pose path with the image absent. A lifting-only model: on the 2D pose alone, and with MediaPipe's 3D (one
-    that reads a prior). ``coarse``: stage 1's pose, for a model whose stage 2 is untrained."""
+    row per MediaPipe share in ``blends``), in the learned fusion (a model that reads a prior), in the ensemble
+    with ``prior_lifter`` (when given), and (``image_absent``) its pose path with the image absent. A lifting-only
+    model: on the 2D pose alone, and with MediaPipe's 3D (one that reads a prior). ``coarse``: stage 1's pose, for a
+    model whose stage 2 is untrained."""
     from lbi.estimator import Estimator
     from lbi.model import LiftingByImage
 
@@ -311,6 +313,9 @@ def lifters_of(
             rows[f"{name} + MediaPipe 3D, {label}"] = ImageLifter(estimator, coarse, "plain")
         if takes_prior:
             rows[f"{name} + MediaPipe 3D, learned fusion"] = ImageLifter(alone, coarse, "learned")
+        if prior_lifter is not None:
+            ensemble = Estimator(model=model, device="cpu", prior_lifter=prior_lifter, detector=alone.detector)
+            rows[f"{name} + MediaPipe 3D, ensemble"] = ImageLifter(ensemble, coarse, "ensemble")
         if image_absent:
             rows[f"{name}, image absent"] = PoseLifter(model, coarse)
         return rows
@@ -372,6 +377,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also lbi's pose path alone (the image absent): what the image adds or costs",
     )
     parser.add_argument(
+        "--prior-lifter",
+        default=None,
+        metavar="FILE",
+        help="the ensemble's lifting-only model that reads MediaPipe's 3D ('none': no ensemble rows; default: the "
+        "bundled one, if any)",
+    )
+    parser.add_argument(
         "--blends",
         nargs="+",
         type=float,
@@ -386,18 +398,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
     args = parser.parse_args(argv)
 
+    from lbi.estimator import load_prior_lifter
     from lbi.weights import default_weights
 
     weights = named_files(args.weights or [str(default_weights())], "lbi")
+    ensemble = args.prior_lifter or (str(BUNDLED_PRIOR_LIFTER) if BUNDLED_PRIOR_LIFTER.is_file() else "none")
     twins = [] if args.twin == ["none"] else args.twin or ([str(BUNDLED_TWIN)] if BUNDLED_TWIN.is_file() else [])
     twin = named_files(twins, "twin")
     try:
         for folder in args.dirs:  # the folders first: a wrong path is told before the models load
             PhotoSet.load(folder)
         lifters = {}
+        partner = None if ensemble == "none" else load_prior_lifter(ensemble)
         for name, path in {**weights, **twin}.items():
             model = load_model(path)
-            lifters.update(lifters_of(model, name, args.coarse, args.image_absent, tuple(args.blends)))
+            lifters.update(lifters_of(model, name, args.coarse, args.image_absent, tuple(args.blends), partner))
         report = photo_report(args.dirs, lifters, flip=not args.no_flip_test, show_progress=True)
     except (PhotoSetError, WeightsError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -405,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     report.info = {
         "weights": weights,
         "twin": twin or None,
+        "prior_lifter": None if ensemble == "none" else ensemble,
         **report.info,
         "command": " ".join(["python -m train.evaluate_photos", *(sys.argv[1:] if argv is None else argv)]),
     }

@@ -8,9 +8,10 @@ Rows (MPJPE and PA-MPJPE, mm, 14 and 17 joints, n samples):
 - ``lbi``: the paper's lifter alone (the bundled weights);
 - ``lbi + MediaPipe 3D, plain fusion`` at MediaPipe shares 0.25, 0.5 (the default) and 0.75 (``lbi.fusion``);
 - ``lbi-fused + MediaPipe 3D, learned fusion``: the lifter that reads MediaPipe's 3D as a prior, and ``lbi-fused``,
-  the same weights lifting without it (a user's own 2D pose);
+  the same weights lifting without it (a user's own 2D pose); the coarse pose of a file from a stage-1 run;
 - ``twin`` and ``twin-prior (+ MediaPipe 3D)``: the lifting-only MLP without and with the prior (is the image still
   worth it once a 3D prior is there?);
+- ``lbi + MediaPipe 3D, ensemble``: the plain fusion averaged with twin-prior's pose (the shipped default);
 - ``MediaPipe world landmarks``: its own 3D.
 
 Real photos (``train.evaluate_photos``, MediaPipe's 2D and the ground truth's, per frame in the JSON) go to
@@ -32,19 +33,79 @@ import numpy as np
 
 from lbi.data.format import PreparedData
 from lbi.fileio import atomic_write_text
-from lbi.fusion import PLAIN_WEIGHT, blend_weights, plain_fusion
-from lbi.weights import BUNDLED_WEIGHTS, load_model
+from lbi.fusion import PLAIN_WEIGHT, fuse
+from lbi.weights import BUNDLED_PRIOR_LIFTER, BUNDLED_WEIGHTS, load_model, read_header
 
 from .evaluate import EvalResult, mediapipe_peer, predict, results_markdown, summarise
 from .evaluate_photos import BUNDLED_TWIN, MEDIAPIPE_ROW, lifters_of, photo_report
 from .features import model_dataset
+from .model_card import RESULTS, replace_fusion_section
 
 BLENDS = (0.25, PLAIN_WEIGHT, 0.75)
-#: the learned fusion's runs (train/configs/fusion/)
-LEARNED = "runs/fusion/lbi_prior_stage2/model.safetensors"
-TWIN_PRIOR = "runs/fusion/twin_prior/model.safetensors"
+#: the learned fusion's run (train/configs/fusion/; the line stopped after stage 1: docs/results.md)
+LEARNED = "runs/fusion/lbi_prior_stage1_low_noise/model.safetensors"
+TWIN_PRIOR = str(BUNDLED_PRIOR_LIFTER)
 PHOTOS = "../shared/realval/h36m_s9"
 SPLITS = ("rand", "photo")
+
+
+FIGURE = Path(__file__).parents[1] / "docs" / "fusion_worst_frame.png"
+
+
+def worst_frame_figure(photos: list[str], image: str, lifter, out: Path) -> None:
+    """Front and side views of one real frame's poses: the truth, lbi alone, MediaPipe's and the ensemble's
+    (skeletons only: the photo itself is not drawn), aligned at the pelvis, in camera axes; written as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lbi.draw import to_display
+    from lbi.image_io import read_image
+    from lbi.skeleton import BONES
+
+    from .evaluate_photos import PhotoSet
+
+    sets = [PhotoSet.load(p) for p in photos]
+    photo_set = next(s for s in sets if image in s.names)
+    k = photo_set.names.index(image)
+    rgb = read_image(photo_set.root / image, max_side=10**6)
+    estimator = lifter.estimator
+    person = estimator.detect(rgb)[0]
+    camera = photo_set.intrinsics(k)
+    fused = estimator.lift(rgb, person, intrinsics=camera, fusion="ensemble").pose
+    alone = estimator.lift(rgb, person, intrinsics=camera, fusion="none").pose
+    truth = photo_set.joints3d_mm[k] - photo_set.joints3d_mm[k][:1]
+    poses = {
+        "truth": (truth, "black"),
+        "lbi alone": (alone.joints3d_mm, "tab:blue"),
+        "MediaPipe's 3D": (fused.mediapipe3d_mm, "tab:orange"),
+        "ensemble (default)": (fused.joints3d_mm, "tab:green"),
+    }
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4.6))
+    for ax, (u, label) in zip(axes, ((0, "front (x, up)"), (1, "side (depth, up)"))):
+        for name, (pose, colour) in poses.items():
+            points = to_display(pose)  # x right, y depth, z up
+            for child, parent in BONES:
+                ax.plot(points[[child, parent], u], points[[child, parent], 2], color=colour, lw=2)
+            ax.plot([], [], color=colour, lw=2, label=name)
+        ax.set_title(label, fontsize=10)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].legend(fontsize=8, loc="lower left")
+    figure.suptitle(f"{image}: where MediaPipe's 3D drags the fusion (mm, pelvis at 0)", fontsize=10)
+    figure.tight_layout()
+    from lbi.fileio import atomic_path
+
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format="png", dpi=90)
+    plt.close(figure)
+
+
+def stage1_only(path: Path) -> bool:
+    """Whether a model file comes from a stage-1 run (its stage 2 untrained: its coarse pose is its answer)."""
+    return read_header(path)["extra"].get("training", {}).get("mode") == "stage1"
 
 
 def worst_frames(report: dict, fused: str, alone: str, count: int = 3) -> list[dict]:
@@ -64,8 +125,10 @@ def worst_frames(report: dict, fused: str, alone: str, count: int = 3) -> list[d
 
 def realval(photos: list[str], models: dict[str, Path]) -> tuple[str, dict]:
     """Every row on the real photos: markdown and JSON (with the worst frames of each fusion)."""
-    lifters = lifters_of(load_model(models["lbi"]), "lbi", image_absent=False, blends=BLENDS)
-    lifters.update(lifters_of(load_model(models["learned"]), "lbi-fused", image_absent=False, blends=()))
+    partner = load_model(models["twin_prior"])
+    lifters = lifters_of(load_model(models["lbi"]), "lbi", image_absent=False, blends=BLENDS, prior_lifter=partner)
+    coarse = stage1_only(models["learned"])
+    lifters.update(lifters_of(load_model(models["learned"]), "lbi-fused", coarse, image_absent=False, blends=()))
     lifters.update(lifters_of(load_model(models["twin"]), "twin"))
     lifters.update(lifters_of(load_model(models["twin_prior"]), "twin-prior"))
     report = photo_report(photos, lifters)
@@ -74,12 +137,19 @@ def realval(photos: list[str], models: dict[str, Path]) -> tuple[str, dict]:
     worst = {
         fused: worst_frames(payload, fused, alone)
         for fused in (
+            "lbi + MediaPipe 3D, ensemble, MediaPipe 2D",
             "lbi + MediaPipe 3D, plain fusion, MediaPipe 2D",
             "lbi-fused + MediaPipe 3D, learned fusion, MediaPipe 2D",
         )
     }
     payload["worst_frames"] = worst
+    ensemble = "lbi + MediaPipe 3D, ensemble, MediaPipe 2D"
+    if worst[ensemble]:
+        worst_frame_figure(
+            photos, worst[ensemble][0]["image"], lifters[ensemble.removesuffix(", MediaPipe 2D")], FIGURE
+        )
     lines = [report.markdown(), "## Where MediaPipe's 3D drags the fusion", ""]
+    lines += [f"The worst frame of the ensemble, drawn: [`docs/{FIGURE.name}`](../../docs/{FIGURE.name}).", ""]
     for fused, frames in worst.items():
         lines.append(f"- **{fused}**, PA-MPJPE 14 behind lbi alone the most:")
         for f in frames:
@@ -91,22 +161,27 @@ def realval(photos: list[str], models: dict[str, Path]) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", payload
 
 
-def plain_rows(model, dataset, flip: bool = True) -> dict[str, EvalResult]:
-    """The plain fusion of ``model``'s poses with MediaPipe's 3D on the same crops, per MediaPipe share (BLENDS);
-    crops without MediaPipe's 3D are left out."""
-    pred = predict(model, dataset, flip=flip)
-    assert dataset.prior is not None
+def fusion_rows(model, dataset, partner, partner_dataset) -> dict[str, EvalResult]:
+    """``model``'s poses joined with MediaPipe's 3D on the same crops (all in the model's axes): the plain fusion per
+    MediaPipe share (BLENDS) and the ensemble with ``partner``'s poses; crops without MediaPipe's 3D are left out."""
+    pred = predict(model, dataset, flip=True)
+    learned = predict(partner, partner_dataset, flip=True)["refined"]
+    assert dataset.prior is not None and np.array_equal(dataset.rows, partner_dataset.rows)
     prior = dataset.prior * 1000.0  # the model's axes, mm: the fusion needs no camera
     confidence = dataset.data.ann["confidence_mediapipe"][pred["index"]]
     has = np.isfinite(prior).all(axis=(1, 2))
+    kinds = {
+        ("plain fusion" if blend == PLAIN_WEIGHT else f"plain fusion, w = {blend:g}"): ("plain", blend)
+        for blend in BLENDS
+    }
+    kinds["ensemble"] = ("ensemble", PLAIN_WEIGHT)
     rows = {}
-    for blend in BLENDS:
+    for label, (fusion, blend) in kinds.items():
         fused = np.stack(
-            [plain_fusion(p, q, blend_weights(c, blend)) for p, q, c in zip(pred["refined"], prior, confidence)]
+            [fuse(fusion, p, q, c, t, blend) for p, q, c, t in zip(pred["refined"], prior, confidence, learned)]
         )
         picked = {"refined": fused[has], "coarse": fused[has], "target": pred["target"][has]}
         picked["background"] = np.full(int(has.sum()), np.nan)
-        label = "plain fusion" if blend == PLAIN_WEIGHT else f"plain fusion, w = {blend:g}"
         rows[f"lbi + MediaPipe 3D, {label}"] = summarise(picked)
     return rows
 
@@ -119,15 +194,16 @@ def synthetic(data: Path, models: dict[str, Path]) -> dict[str, dict[str, EvalRe
     for split in SPLITS:
         data_split = PreparedData(data / split)
         name = f"{split}-test"
+        coarse = {"coarse_only": True} if stage1_only(models["learned"]) else {"flip": True}
         plain = model_dataset(lbi, data_split, "test", "mediapipe", cache="build", mirrored=True, prior=True)
         fused = model_dataset(learned, data_split, "test", "mediapipe", cache="build", mirrored=True)
         plain_only = model_dataset(twin, data_split, "test", "mediapipe")
         prior_only = model_dataset(twin_prior, data_split, "test", "mediapipe")
         results = {
             "lbi": predict_result(lbi, plain),
-            **plain_rows(lbi, plain),
-            "lbi-fused + MediaPipe 3D, learned fusion": predict_result(learned, fused),
-            "lbi-fused": predict_result(learned, fused, use_prior=False),
+            **fusion_rows(lbi, plain, twin_prior, prior_only),
+            "lbi-fused + MediaPipe 3D, learned fusion": summarise(predict(learned, fused, **coarse)),
+            "lbi-fused": summarise(predict(learned, fused, use_prior=False, **coarse)),
             "twin": predict_result(twin, plain_only),
             "twin-prior + MediaPipe 3D": predict_result(twin_prior, prior_only),
             "twin-prior": predict_result(twin_prior, prior_only, use_prior=False),
@@ -177,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         payload["info"].update(info | timing)
         atomic_write_text(f"{args.out}_realval.md", text + f"\nCommand: `{command}`\n")
         atomic_write_text(f"{args.out}_realval.json", json.dumps(payload, indent=1))
+        if Path(args.out).resolve() == (RESULTS / "fusion").resolve():  # the committed tables: the card follows
+            replace_fusion_section(BUNDLED_WEIGHTS.with_name("MODEL_CARD.md"), payload)
         print(text)
     else:
         print(f"real photos skipped: {args.photos} not there")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         for domain in RAND_DOMAINS:
             table.update(rendered(domain, args.count, detector))
     info = {
-        "command": " ".join(["python -m train.mediapipe_3d", *(argv or [])]),
+        "command": " ".join(["python -m train.mediapipe_3d", *(sys.argv[1:] if argv is None else argv)]),
         "seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds": round(time.process_time() - cpu, 1),
     }

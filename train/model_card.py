@@ -97,6 +97,64 @@ def realval_markdown(after: dict | None, before: dict | None) -> list[str]:
     return [*lines, ""]
 
 
+#: the card's section on the fusion with MediaPipe's 3D (written by :func:`fusion_markdown`)
+FUSION_HEADING = "## With MediaPipe's 3D: what the app and the CLI answer by default"
+FUSION_REPORT = RESULTS / "fusion_realval.json"
+
+
+def fusion_markdown(report: dict | None) -> str:
+    """The card's fusion section from ``train.fusion_table``'s real-photo report (its JSON payload): every row with
+    MediaPipe's 2D (as the app runs), and the frames where MediaPipe's 3D drags the fusion most."""
+    if not report:
+        return ""
+    rows = {row: m for row, m in report["means"].items() if not row.endswith("ground-truth 2D")}
+    lines = [
+        FUSION_HEADING,
+        "MediaPipe Pose gives a 3D pose too (its world landmarks), learned from real photos: its pose shape is better "
+        "than this lifter's there, its orientation, depth and size worse. By default the estimator (the app, "
+        "`python -m lbi predict` and `video`, live mode) joins the two in the **ensemble** (`lbi.fusion`): this "
+        "lifter's pose and MediaPipe's, turned to the orientation between them, MediaPipe's scaled to this lifter's "
+        "size and weighted 0.5 x its confidence per joint (the plain fusion), averaged with the pose of "
+        "`prior_mlp.safetensors`, a lifting-only MLP that reads the 2D pose and MediaPipe's 3D "
+        "(`train/configs/fusion/twin_prior.yaml`: trained on renders and pose-only pairs with the true pose plus "
+        "structured errors as that prior, never on MediaPipe's 3D of a render). `--fusion none` (the app: *lbi "
+        "alone*) gives the paper's lifter alone. Real photos, MediaPipe 2D, mm (`python -m train.fusion_table`; "
+        "every row also with ground-truth 2D in `train/results/fusion_realval.md`):",
+        "",
+        "| row | n | MPJPE 14 | PA-MPJPE 14 | MPJPE 17 | PA-MPJPE 17 |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {row.removesuffix(', MediaPipe 2D')} | {m['n']} | {m['mpjpe14']:.1f} | {m['pa14']:.1f} | "
+            f"{m['mpjpe17']:.1f} | {m['pa17']:.1f} |"
+            for row, m in rows.items()
+        ),
+        "",
+        "Where MediaPipe's 3D drags the fusion (PA-MPJPE 14, the frames most behind this lifter alone; the "
+        "ensemble's worst drawn in `docs/fusion_worst_frame.png`):",
+    ]
+    for fused, frames in report.get("worst_frames", {}).items():
+        alone = "lbi, MediaPipe 2D"
+        worst = "; ".join(
+            f"`{f['image']}` {f[fused]['pa14']:.1f} vs {f[alone]['pa14']:.1f} alone "
+            f"(MediaPipe {f['MediaPipe world landmarks']['pa14']:.1f})"
+            for f in frames
+        )
+        lines.append(f"- {fused.removesuffix(', MediaPipe 2D')}: {worst}.")
+    return "\n".join(lines) + "\n\n"
+
+
+def replace_fusion_section(card: Path, report: dict) -> None:
+    """Rewrites the fusion section of an existing card (from its heading to the next one) in place, atomically."""
+    from lbi.fileio import atomic_write_text
+
+    text = card.read_text()
+    start = text.find(FUSION_HEADING)
+    if start < 0:
+        return
+    end = text.find("\n## ", start + len(FUSION_HEADING))
+    atomic_write_text(card, text[:start] + fusion_markdown(report) + (text[end + 1 :] if end >= 0 else ""))
+
+
 def _accuracy_limits(after: dict, before: dict | None, training: str) -> list[str]:
     """The card's limits that depend on the numbers: the aim of 70 mm, the lifter with perfect 2D, and the
     splits where the previous weights had the lower MPJPE."""
@@ -173,9 +231,11 @@ def model_card(
     before_description: str | None = None,
     photos: dict | None = None,
     photos_before: dict | None = None,
+    fusion: dict | None = None,
 ) -> str:
     """MODEL_CARD.md (the template :data:`TEMPLATE`) from the records of the RUNS (stage-1 runs in order, then
-    stage 2), the evaluations and the arms on the example portraits (:func:`train.default_weights.portrait_arms`)."""
+    stage 2), the evaluations, the arms on the example portraits (:func:`train.default_weights.portrait_arms`) and
+    the fusion with MediaPipe's 3D (``train.fusion_table``'s real-photo report, :data:`FUSION_REPORT`)."""
     *stage1_runs, stage2 = runs
     model, training = stage2.config["model"], stage2.config["training"]
     stage1_epochs = sum(run.config["training"]["epochs"] for run in stage1_runs)
@@ -222,6 +282,7 @@ def model_card(
         machine=platform.machine(),
         threads=torch.get_num_threads(),
         realval="\n".join(realval) + "\n" if realval else "",
+        fusion=fusion_markdown(fusion),
         before_after="## Before and after on synthetic test splits (mm, %)\n\n"
         + before_after_markdown(after, before)
         + "\n"

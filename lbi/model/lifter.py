@@ -242,7 +242,7 @@ class LiftingByImage(nn.Module):
             image, pos = self.image_embed(features)  # (B, HW, d), (1, HW, d)
             joints, joint_pos = self.pose_embed(joints2d)  # (B, N, d) each (positions: None without pose_positions)
             if self.prior_embed is not None:
-                joints = joints + self.prior_embed(prior, len(joints2d), joints)
+                joints = joints + self.prior_embed(prior, joints)
             attention = []
             for layer in self.stage1_layers:
                 joints, image, attn = layer(joints, image, pos, joint_pos)

@@ -85,10 +85,11 @@ class PriorEmbedding(nn.Module):
         nn.init.zeros_(last.bias)
         nn.init.zeros_(self.absent)
 
-    def forward(self, prior: torch.Tensor | None, batch: int, like: torch.Tensor) -> torch.Tensor:
-        """``prior`` (B, N, 3) or None (absent for the whole batch of ``batch``) -> (B, N, d) like ``like``."""
+    def forward(self, prior: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        """``prior`` (B, N, 3) or None (absent for the whole batch) -> (B, N, d), shaped and typed like the keypoint
+        tokens ``like``."""
         if prior is None:
-            return self.absent.to(like.dtype).expand(batch, 1, -1)
+            return self.absent.to(like.dtype).expand_as(like)
         if self.training:
             prior = drop_prior(prior, self.dropout, self.joint_dropout)
         joints, present = normalise_prior(prior.float())
