@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .codec import DEFAULT_CROP_SIZE
+from .crop.codec import DEFAULT_CROP_SIZE
 from .encoders import ENCODERS
 from .model import LiftingByImage, LiftingConfig
 
@@ -85,8 +85,10 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
     ``views.photo_view``, with or without the flip test) or per webcam frame (``live``: ``views.live_frame``:
     tracking detector, no flip test, small 3D view), and frames per second. "drawing" is everything
     the view adds to the estimator's stages."""
-    from .estimate import Estimate
-    from .views import OutputFiles, live_frame, photo_view
+    from .pipeline.estimate import Estimate
+    from .views.files import OutputFiles
+    from .views.live import live_frame
+    from .views.photo import photo_view
 
     files, state = OutputFiles(), None
     stages: dict[str, list[float]] = {}
@@ -127,13 +129,14 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
 
 
 def bench_video(estimator, rgb, frames: int = 60, size: tuple[int, int] = (640, 480)) -> dict:
-    """Frames per second of ``lbi video`` (:func:`lbi.video.analyse_video`: one person tracked, smoothing on) on a
+    """Frames per second of ``lbi video`` (:func:`lbi.motion.video.analyse_video`: one person tracked, smoothing on)
+    on a
     clip made from ``rgb``: the photo fitted into ``size`` frames, drifting by a pixel a frame."""
     import tempfile
 
     import cv2
 
-    from .video import analyse_video
+    from .motion.video import analyse_video
 
     w, h = size
     scale = min(w / rgb.shape[1], h / rgb.shape[0]) * 0.9
@@ -170,10 +173,8 @@ def _system(device: torch.device) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m lbi bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``lbi bench``'s options (:func:`lbi.cli.parser`)."""
     parser.add_argument("--lifter", action="store_true", help="time the lifter alone on random weights")
     parser.add_argument("--image", default=None, help="photo for the pipeline (default: the bundled example)")
     parser.add_argument("--weights", default=None, help="model file for the pipeline (default: the bundled weights)")
@@ -182,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-onnx", action="store_true", help="PyTorch only, even where onnxruntime is installed")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Times what ``args`` asks for and prints it as JSON."""
     device = torch.device(args.device)
     if args.lifter:
         runs = [bench_model(enc, b, device, args.repeats) for enc in args.encoders for b in args.batches]
@@ -192,8 +196,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         return
-    from .estimator import Estimator
-    from .image_io import read_image
+    from .io.images import read_image
+    from .pipeline.estimator import Estimator
 
     image = read_image(args.image or EXAMPLE_PHOTO)
     estimator = Estimator(args.weights, device=device, onnx=not args.no_onnx)
@@ -203,7 +207,3 @@ def main(argv: list[str] | None = None) -> None:
     ]
     runs.append(bench_video(estimator, image))
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))
-
-
-if __name__ == "__main__":
-    main()

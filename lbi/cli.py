@@ -1,69 +1,51 @@
-"""Command line: ``python -m lbi predict IMAGE... --json OUT``, ``python -m lbi video CLIP --out OUT`` and
-``python -m lbi bench``."""
+"""The command line, ``lbi COMMAND`` (or ``python -m lbi COMMAND``): predict, video, export, bench, app.
+
+Each command is a subparser of :func:`parser` and a function taking its parsed arguments; the heavy imports
+(PyTorch's models, MediaPipe, Gradio) happen inside the command that needs them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from .fileio import atomic_write_text
+from .io.files import atomic_write_text
 from .model.selection import retention_rate
-
-USAGE = """python -m lbi COMMAND ...
-
-commands:
-  predict IMAGE... --json OUT   3D pose of everyone in each photo, written as JSON
-  video CLIP --out OUT...       3D motion of the people in a video clip: .json, .csv, .bvh
-  export --onnx OUT.onnx        the lifter (encoder + both stages) as one ONNX graph
-  bench                         per-stage latency and frames per second, as JSON
-"""
+from .pipeline.fusion import FUSIONS
 
 
-def add_fusion(parser: argparse.ArgumentParser) -> None:
-    from .fusion import FUSIONS
+def _weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
 
+
+def _lifting(parser: argparse.ArgumentParser) -> None:
+    """The options every command that lifts shares: weights, device, onnxruntime, the fusion with MediaPipe's 3D."""
+    _weights(parser)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
     parser.add_argument(
         "--fusion",
         choices=FUSIONS,
         default=None,
-        help="how MediaPipe's own 3D joins the pose: learned (weights that read it), plain (a blend with the "
-        "lifter's pose) or none (the paper's lifter alone); default: the weights' best on real photos",
+        help="how MediaPipe's own 3D joins the pose: ensemble (lbi, MediaPipe's 3D and an MLP reading it), plain "
+        "(lbi blended with MediaPipe's 3D), learned (weights that read it) or none (the paper's lifter alone); "
+        "default: the weights' best on real photos",
     )
 
 
 def estimator_of(args: argparse.Namespace, **kwargs):
-    """The estimator the command line asks for, or the one-line reason it cannot be built (WeightsError, a fusion
-    the weights cannot run)."""
-    from .estimator import Estimator
+    """The estimator the command line asks for; ValueError (WeightsError, a fusion the weights cannot run) otherwise."""
+    from .pipeline.estimator import Estimator
 
     return Estimator(args.weights, device=args.device, onnx=not args.no_onnx, fusion=args.fusion, **kwargs)
 
 
-def predict(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lbi predict", description="3D pose of everyone in each photo (largest first), as JSON."
-    )
-    parser.add_argument("images", nargs="+", help="photos (JPEG, PNG, WebP, TIFF, ...)")
-    parser.add_argument("--json", required=True, help="output file (written atomically); '-' for stdout")
-    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
-    parser.add_argument(
-        "--retention",
-        type=retention_rate,
-        default=None,
-        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)",
-    )
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument(
-        "--no-flip-test", action="store_true", help="lift the crop alone, not also its mirror (faster, less accurate)"
-    )
-    parser.add_argument("--max-people", type=int, default=4, help="the most people looked for in a photo")
-    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
-    add_fusion(parser)
-    args = parser.parse_args(argv)
+def predict(args: argparse.Namespace) -> int:
 
-    from .estimator import NoPersonFound
-    from .image_io import ImageError, read_photo
+    from .io.images import ImageError, read_photo
+    from .pipeline.estimator import NoPersonFound
 
     try:
         estimator = estimator_of(args, flip_test=not args.no_flip_test)
@@ -99,36 +81,11 @@ def predict(argv: list[str]) -> int:
     return 1 if failed else 0
 
 
-def video(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lbi video",
-        description="3D motion of the people in a video clip. Frames are streamed (a long clip never sits in "
-        "memory); what was analysed is written even when the clip breaks off.",
-    )
-    parser.add_argument("clip", help="a video file (MP4, AVI, MOV, MKV, WebM)")
-    parser.add_argument(
-        "--out",
-        nargs="+",
-        required=True,
-        help="output files, by suffix: .json (everything), .csv (a row per frame, person and joint), .bvh "
-        "(a skeleton with joint rotations at the clip's frame rate; one file per person when there are several)",
-    )
-    parser.add_argument(
-        "--people", type=int, default=1, help="the most people per frame (1: MediaPipe tracks one, faster)"
-    )
-    parser.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing (the 1-euro filter)")
-    parser.add_argument("--flip-test", action="store_true", help="also lift each mirrored crop (slower)")
-    parser.add_argument("--max-seconds", type=float, default=None, help="refuse clips longer than this (default 600)")
-    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
-    parser.add_argument("--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--no-onnx", action="store_true", help="lift with PyTorch even where onnxruntime is installed")
-    add_fusion(parser)
-    args = parser.parse_args(argv)
+def video(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from .video import FORMATS, MAX_SECONDS, Smoothing, VideoError, analyse_video
+    from .motion.video import FORMATS, MAX_SECONDS, Smoothing, VideoError, analyse_video
 
     unknown = [o for o in args.out if not o.lower().endswith(FORMATS)]
     if unknown or args.people < 1:
@@ -175,22 +132,11 @@ def video(argv: list[str]) -> int:
     return 1 if clip.error or not clip.ids else 0
 
 
-def export(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lbi export",
-        description="The lifter (image encoder, stage 1, selection and stage 2) as one ONNX graph at one retention "
-        "rate; inputs and outputs: lbi.export. Needs pip install lbi[onnx].",
-    )
-    parser.add_argument("--onnx", required=True, help="output file (written atomically)")
-    parser.add_argument("--weights", default=None, help="model file (default: the bundled weights, or $LBI_WEIGHTS)")
-    parser.add_argument(
-        "--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps (default: the model's)"
-    )
-    args = parser.parse_args(argv)
+def export(args: argparse.Namespace) -> int:
 
+    from .io.weights import WeightsError, default_weights, load_model
     from .model import LiftingByImage
-    from .onnx_lifter import onnx_available
-    from .weights import WeightsError, default_weights, load_model
+    from .pipeline.onnx_lifter import onnx_available
 
     if not onnx_available():
         print('error: exporting needs onnx and onnxscript: pip install "lbi[onnx]"', file=sys.stderr)
@@ -203,29 +149,123 @@ def export(argv: list[str]) -> int:
     if not isinstance(model, LiftingByImage):
         print(f"error: {model.arch} is a lifting-only model: export the MLP with torch.onnx directly", file=sys.stderr)
         return 2
-    from .export import export_onnx
+    from .pipeline.export import export_onnx
 
     path = export_onnx(model, args.onnx, args.retention)
     print(f"wrote {path} (retention {args.retention or model.config.retention})", file=sys.stderr)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command == "predict":
-        return predict(rest)
-    if command == "video":
-        return video(rest)
-    if command == "export":
-        return export(rest)
-    if command == "bench":
-        from .bench import main as bench_main
+def bench(args: argparse.Namespace) -> int:
+    from .bench import run
 
-        bench_main(rest)
-        return 0
-    print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
-    return 2
+    run(args)
+    return 0
+
+
+def app(args: argparse.Namespace) -> int:
+    try:
+        from .app import serve
+    except ImportError as err:
+        print(f'error: the app needs Gradio and Plotly ({err}): pip install "lbi[app]"', file=sys.stderr)
+        return 2
+    serve(args)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: one subparser per command."""
+    main_parser = argparse.ArgumentParser(prog="lbi", description=__doc__.split("\n", 1)[0])
+    commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "predict",
+        help="3D pose of everyone in each photo, as JSON",
+        description=("3D pose of everyone in each photo (largest first), as JSON."),
+    )
+    p.add_argument("images", nargs="+", help="photos (JPEG, PNG, WebP, TIFF, ...)")
+    p.add_argument("--json", required=True, help="output file (written atomically); '-' for stdout")
+    p.add_argument(
+        "--retention",
+        type=retention_rate,
+        default=None,
+        help="share of image tokens stage 2 keeps, in (0, 1] (default: the model's)",
+    )
+    p.add_argument(
+        "--no-flip-test", action="store_true", help="lift the crop alone, not also its mirror (faster, less accurate)"
+    )
+    p.add_argument("--max-people", type=int, default=4, help="the most people looked for in a photo")
+    _lifting(p)
+    p.set_defaults(run=predict)
+
+    p = commands.add_parser(
+        "video",
+        help="3D motion of the people in a clip: .json, .csv, .bvh",
+        description=(
+            "3D motion of the people in a video clip. Frames are streamed (a long clip never sits in memory); what was "
+            "analysed is written even when the clip breaks off."
+        ),
+    )
+    p.add_argument("clip", help="a video file (MP4, AVI, MOV, MKV, WebM)")
+    p.add_argument(
+        "--out",
+        nargs="+",
+        required=True,
+        help="output files, by suffix: .json (everything), .csv (a row per frame, person and joint), .bvh (a "
+        "skeleton with joint rotations at the clip's frame rate; with several people, one file per person: "
+        "NAME_person<ID>.bvh beside NAME.bvh's place)",
+    )
+    p.add_argument("--people", type=int, default=1, help="the most people per frame (1: MediaPipe tracks one, faster)")
+    p.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing (the 1-euro filter)")
+    p.add_argument("--flip-test", action="store_true", help="also lift each mirrored crop (slower)")
+    p.add_argument("--max-seconds", type=float, default=None, help="refuse clips longer than this (default 600)")
+    p.add_argument("--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps")
+    _lifting(p)
+    p.set_defaults(run=video)
+
+    p = commands.add_parser(
+        "export",
+        help="the lifter as one ONNX graph",
+        description=(
+            "The lifter (image encoder, stage 1, selection and stage 2) as one ONNX graph at one retention rate; "
+            "inputs and outputs: lbi.pipeline.export. Needs pip install lbi[onnx]."
+        ),
+    )
+    p.add_argument("--onnx", required=True, help="output file (written atomically)")
+    _weights(p)
+    p.add_argument(
+        "--retention", type=retention_rate, default=None, help="share of tokens stage 2 keeps (default: the model's)"
+    )
+    p.set_defaults(run=export)
+
+    from .bench import add_arguments
+
+    p = commands.add_parser(
+        "bench",
+        help="per-stage latency and frames per second, as JSON",
+        description=("Per-stage latency of the photo, live and video paths (or the lifter alone), as JSON."),
+    )
+    add_arguments(p)
+    p.set_defaults(run=bench)
+
+    p = commands.add_parser(
+        "app",
+        help='serve the Gradio app (pip install "lbi[app]")',
+        description=("Serves the app: photo, video or webcam in, 3D poses, attention and pruned patches out."),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0 for the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+        help="CPU threads for PyTorch (default: half the cores, leaving the rest to MediaPipe and the browser)",
+    )
+    _lifting(p)
+    p.set_defaults(run=app)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return int(args.run(args))

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import PHOTO_OUTPUTS, build_app, load_estimator
+from lbi.app import PHOTO_OUTPUTS, build_app, load_estimator
 from lbi.model import kept_count
-from lbi.views import ALL_JOINTS, LiveState, layer_names, live_frame
+from lbi.views.live import LiveState, live_frame
+from lbi.views.photo import ALL_JOINTS, layer_names
 
 gradio_client = pytest.importorskip("gradio_client")
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -150,7 +151,7 @@ def test_odd_but_valid_photos_and_several_people(url, estimator, tmp_path):
     import cv2
     from PIL import Image
 
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
 
     photo = Image.open(ASSETS / "astronaut.jpg")
     Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257).save(tmp_path / "deep.png")
@@ -195,7 +196,7 @@ def test_concurrent_users_get_their_own_results(url, estimator):
     """8 clients at once on the same two photos: every download complete, every result their own.
     (Overlays used to be cached by Gradio under content-hash paths rewritten in place, so two users
     of one photo could truncate each other's download.)"""
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
 
     layer = layer_names(estimator)[1]
     images = [ASSETS / "astronaut.jpg", ASSETS / "grace_hopper.jpg"] * 4
@@ -282,7 +283,7 @@ def test_app_without_weights_still_serves(tmp_path):
 
 def test_live_streams_keep_their_own_state(estimator):
     """Two webcam streams interleaved: each has its own tracking detector and last estimate."""
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
 
     a, b = read_image(ASSETS / "lbi_synth_lab.jpg"), read_image(ASSETS / "astronaut.jpg")
     state_a = state_b = None
@@ -301,7 +302,7 @@ def test_only_uploads_and_examples_are_read(tmp_path):
     """The photo endpoint reads files itself (no Gradio preprocessing), so it vets every path."""
     from gradio.utils import get_upload_folder
 
-    from app import is_served_file
+    from lbi.app import is_served_file
 
     uploads = Path(get_upload_folder())
     uploads.mkdir(parents=True, exist_ok=True)
@@ -322,9 +323,9 @@ def test_only_uploads_and_examples_are_read(tmp_path):
 
 def test_video_tab_explains_bad_clips(url, tmp_path):
     """The clip endpoint: a file that is not a video, and a clip over the app's length limit, are told apart."""
-    from app import VIDEO_OUTPUTS
-    from lbi.clip_views import APP_MAX_SECONDS
+    from lbi.app import VIDEO_OUTPUTS
     from lbi.data.synth.clip import render_clip
+    from lbi.views.clip import APP_MAX_SECONDS
 
     client = gradio_client.Client(url, verbose=False)
     (tmp_path / "notes.mp4").write_text("not a video")

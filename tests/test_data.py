@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 
-from lbi.camera import Intrinsics, project_to_2d, world_to_camera
 from lbi.data.dataset import PoseDataset
 from lbi.data.format import DatasetError, PreparedData
 from lbi.data.h36m import CAMERA_IDS, KEEP_32_TO_17, prepare_h36m, sh_to_h36m
@@ -17,7 +16,9 @@ from lbi.data.mpi_inf_3dhp import prepare_3dhp
 from lbi.data.safe_npz import load_npz
 from lbi.data.synth.body import FAMILIES, BodyShape, pose_body, sample_angles
 from lbi.data.synth.generate import LAB_TEST, LAB_TRAIN, SIZES, WILD_TEST, Job, render_job
-from lbi.skeleton import H36M_TO_MPI, bone_lengths
+from lbi.geometry.camera import Intrinsics, project_to_2d, world_to_camera
+from lbi.geometry.skeleton import H36M_TO_MPI, bone_lengths
+from train import CONFIGS
 
 
 # ------------------------------------------------------------------------------------ LBI-Synth
@@ -303,12 +304,12 @@ def test_missing_or_malformed_prepared_data_is_explained(tmp_path, synth_root):
 
 
 def test_prepared_h36m_trains_one_step_and_evaluates_per_action(h36m_prepared, tmp_path):
-    from train.config import load_config
-    from train.engine import fit
+    from train.core.config import load_config
+    from train.core.engine import fit
 
     out, _ = h36m_prepared
     cfg = load_config(
-        "train/configs/synth/lbi_end_to_end.yaml",
+        str(CONFIGS / "synth/lbi_end_to_end.yaml"),
         [
             f"data.train={out}:train",
             f"data.eval={{h36m-test: {out}:test}}",

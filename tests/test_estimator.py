@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.estimator import Estimate, Estimator, NoPersonFound
 from lbi.model import LiftingByImage, LiftingConfig
+from lbi.pipeline.estimator import Estimate, Estimator, NoPersonFound
 
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
@@ -85,7 +85,7 @@ def test_no_person_and_batches(estimator, photo):
 def test_the_flip_test_is_the_mean_of_the_crop_and_its_mirror(estimator, photo):
     """predict's flip test gives exactly flip_test() on the same crop (in camera axes); refine keeps
     it; attention and kept patches are the unflipped crop's; live frames can turn it off."""
-    from lbi.camera import default_intrinsics
+    from lbi.geometry.camera import default_intrinsics
     from lbi.model.flip import flip_test
 
     flipped, plain = estimator.predict(photo), estimator.predict(photo, flip_test=False)
@@ -139,7 +139,7 @@ def test_lift_takes_a_given_2d_pose_and_a_known_camera(photo):
 def test_fusion_plain_blends_mediapipes_3d_and_says_so(estimator, photo):
     """fusion "plain": the lifter's pose blended with MediaPipe's 3D (per joint, by its confidence); refine keeps
     the fusion; the JSON names it and carries MediaPipe's pose; a given 2D pose without a 3D one is lifted alone."""
-    from lbi.fusion import fuse
+    from lbi.pipeline.fusion import fuse
 
     alone = estimator.predict(photo)
     fused = estimator.predict(photo, fusion="plain")
@@ -191,8 +191,8 @@ def test_fusion_learned_feeds_mediapipes_3d_to_a_prior_model(photo):
 def test_fusion_ensemble_averages_the_plain_blend_with_a_prior_lifter(estimator, photo):
     """With a prior lifter (a lifting-only model that reads MediaPipe's 3D) the estimator runs the ensemble by
     default: the plain blend averaged with that lifter's pose, which the estimate carries; refine keeps it."""
-    from lbi.fusion import fuse
     from lbi.model import MartinezConfig, MartinezMLP
+    from lbi.pipeline.fusion import fuse
 
     torch.manual_seed(0)
     partner = MartinezMLP(MartinezConfig(hidden=64, frame="ray", prior=True)).eval()

@@ -1,4 +1,4 @@
-"""Real-photo evaluation (train.evaluate_photos): the folder format, known answers, the CLI."""
+"""Real-photo evaluation (train.core.evaluate_photos): the folder format, known answers, the CLI."""
 
 import json
 from pathlib import Path
@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lbi.pose2d import Pose2D
-from train.evaluate_photos import PhotoSet, PhotoSetError, errors, evaluate_photos, main
+from lbi.pose2d.landmarks import Pose2D
+from train.core.evaluate_photos import PhotoSet, PhotoSetError, errors, evaluate_photos, main
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 K = np.array([[1000.0, 0, 320], [0, 1000.0, 240], [0, 0, 1]])
@@ -168,7 +168,7 @@ def test_cli_on_rendered_people_with_known_poses(tmp_path, capsys):
     assert means["lbi, ground-truth 2D"]["mpjpe14"] < 150 and means["lbi, ground-truth 2D"]["pa14"] < 100
     assert means["MediaPipe world landmarks"]["n"] == 2
     assert "lbi, image absent, ground-truth 2D" in means
-    assert "python -m train.evaluate_photos" in (tmp_path / "report.md").read_text()
+    assert "python -m train.core.evaluate_photos" in (tmp_path / "report.md").read_text()
     assert main([str(root), "--twin", "none", "--coarse", "--out", str(tmp_path / "coarse")]) == 0
     coarse = json.loads((tmp_path / "coarse.json").read_text())["means"]["lbi, ground-truth 2D"]
     assert coarse["pa14"] < 100 and coarse["mpjpe14"] != means["lbi, ground-truth 2D"]["mpjpe14"]  # stage 1's pose

@@ -24,7 +24,7 @@ FIELDS = ("joints3d_mm", "coarse3d_mm", "joints3d_mm_r1", "joints2d_px", "fused3
 
 def weights_sha256() -> str:
     """The bundled lifter's and the ensemble's prior lifter's SHA-256."""
-    from lbi.weights import BUNDLED_PRIOR_LIFTER, BUNDLED_WEIGHTS
+    from lbi.io.weights import BUNDLED_PRIOR_LIFTER, BUNDLED_WEIGHTS
 
     return " ".join(hashlib.sha256(path.read_bytes()).hexdigest() for path in (BUNDLED_WEIGHTS, BUNDLED_PRIOR_LIFTER))
 
@@ -32,8 +32,8 @@ def weights_sha256() -> str:
 def example_outputs() -> dict[str, dict]:
     """What the estimator gives on every example photo: refined, coarse and r = 1 joints of the lifter alone, the 2D
     input, and the default fusion's pose."""
-    from lbi.estimator import Estimator
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
+    from lbi.pipeline.estimator import Estimator
 
     estimator = Estimator(device="cpu")
     out = {}
@@ -68,7 +68,7 @@ def test_examples_give_the_pinned_joints():
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         sys.exit(__doc__)
-    from lbi.fileio import atomic_write_text
+    from lbi.io.files import atomic_write_text
 
     atomic_write_text(PINS, json.dumps({"weights_sha256": weights_sha256(), "examples": example_outputs()}, indent=1))
     print(f"wrote {PINS}")

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lbi.cli import main as cli
-from lbi.export import ExportedLifter
-from lbi.weights import default_weights, load_model
+from lbi.io.weights import default_weights, load_model
+from lbi.pipeline.export import ExportedLifter
 
 ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.slow
@@ -36,8 +36,8 @@ def test_onnx_agrees_with_pytorch(exported):
 
 
 def test_estimator_lifts_with_onnxruntime_where_nothing_is_refined(tmp_path, monkeypatch):
-    from lbi.estimator import Estimator
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
+    from lbi.pipeline.estimator import Estimator
 
     monkeypatch.setenv("LBI_CACHE", str(tmp_path))
     fast = Estimator(device="cpu", onnx=True)
@@ -55,7 +55,7 @@ def test_estimator_lifts_with_onnxruntime_where_nothing_is_refined(tmp_path, mon
 
 
 def test_an_unwritable_cache_falls_back_to_pytorch(tmp_path, monkeypatch):
-    from lbi.estimator import Estimator
+    from lbi.pipeline.estimator import Estimator
 
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("LBI_CACHE", str(tmp_path / "file"))
@@ -67,9 +67,9 @@ def test_an_unwritable_cache_falls_back_to_pytorch(tmp_path, monkeypatch):
 def test_onnx_of_a_model_that_reads_a_prior(tmp_path):
     """The learned fusion's graph takes MediaPipe's 3D as a third input, NaN where absent (a whole person or a
     joint), and agrees with PyTorch; the estimator's onnxruntime path feeds it."""
-    from lbi.export import export_onnx
     from lbi.model import LiftingByImage, LiftingConfig
-    from lbi.onnx_lifter import OnnxLifter
+    from lbi.pipeline.export import export_onnx
+    from lbi.pipeline.onnx_lifter import OnnxLifter
 
     bundled = load_model(default_weights())
     model = LiftingByImage(LiftingConfig(**{**bundled.config.to_dict(), "prior": True}))
@@ -94,3 +94,13 @@ def test_onnx_of_a_model_that_reads_a_prior(tmp_path):
     assert np.abs(got[1][0] - alone[0]).max() > 1e-3 and np.allclose(got[1][1], alone[1], atol=1e-4)
     lifted = OnnxLifter(model, folder=tmp_path)(crops, joints, prior)
     np.testing.assert_allclose(lifted.refined.numpy(), expected[1], atol=1e-4)
+
+
+def test_export_leaves_the_callers_model_as_it_was(tmp_path):
+    from lbi.model import LiftingByImage, LiftingConfig
+    from lbi.pipeline.export import export_onnx
+
+    model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)).to(torch.bfloat16).train()
+    export_onnx(model, tmp_path / "small.onnx")
+    assert model.training and next(model.parameters()).dtype == torch.bfloat16
+    assert (tmp_path / "small.onnx").stat().st_size > 0

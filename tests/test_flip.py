@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.codec import InputCodec
+from lbi.crop.codec import InputCodec
 from lbi.data.dataset import Batch
-from lbi.model.flip import flip_test, mirror_batch, mirror_joints, mirror_joints2d
-from lbi.skeleton import LEFT, RIGHT, flip_permutation
+from lbi.geometry.skeleton import LEFT, RIGHT, flip_permutation
+from lbi.model.flip import flip_test, mirror_joints, mirror_joints2d
+from train import CONFIGS
+from train.core.augment import mirror_batch
 
 
 def test_mirroring_swaps_sides_negates_x_and_undoes_itself():
@@ -104,15 +106,15 @@ def test_training_with_flip_augmentation_on_cached_features(synth_root, tmp_path
     """training.flip builds and reads the mirrored crops' feature cache; evaluation can flip-test."""
     import shutil
 
-    from train.config import load_config
-    from train.engine import build_datasets, build_experiment_model, fit
-    from train.evaluate import evaluate
-    from train.features import model_dataset
+    from train.core.config import load_config
+    from train.core.engine import build_datasets, build_experiment_model, fit
+    from train.core.evaluate import evaluate
+    from train.core.features import model_dataset
 
     root = tmp_path / "lab"
     shutil.copytree(synth_root / "lab", root, ignore=shutil.ignore_patterns("features"))
     cfg = load_config(
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         [
             f"data.train={root}:train",
             f"data.eval={{lab-test: {root}:test}}",
@@ -130,7 +132,7 @@ def test_training_with_flip_augmentation_on_cached_features(synth_root, tmp_path
     assert len(list((root / "features").glob("*-mirrored.npy"))) == 1
     results = fit(cfg)
     assert np.isfinite(results["lab-test"].mpjpe)
-    from lbi.weights import load_model
+    from lbi.io.weights import load_model
 
     model = load_model(tmp_path / "run" / "model.safetensors")
     plain = model_dataset(model, root, "test", cache="build")
@@ -138,4 +140,4 @@ def test_training_with_flip_augmentation_on_cached_features(synth_root, tmp_path
     a, b = evaluate(model, plain), evaluate(model, both, flip=True)
     assert a.samples == b.samples and a.mpjpe != b.mpjpe
     with pytest.raises(Exception, match="training.flip"):
-        load_config("train/configs/synth/lbi_stage1.yaml", ["training.flip=1.5"])
+        load_config(str(CONFIGS / "synth/lbi_stage1.yaml"), ["training.flip=1.5"])

@@ -6,11 +6,11 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from lbi.codec import InputCodec
-from lbi.fusion import PRIOR_MIN_CONFIDENCE, blend_weights, learned_prior, plain_fusion, procrustes_rotation
+from lbi.crop.codec import InputCodec
 from lbi.model import LiftingByImage, LiftingConfig, MartinezConfig, MartinezMLP
 from lbi.model.flip import flip_test, mirror_joints, mirror_joints2d
 from lbi.model.prior import PriorEmbedding, drop_prior, normalise_prior
+from lbi.pipeline.fusion import PRIOR_MIN_CONFIDENCE, blend_weights, learned_prior, plain_fusion, procrustes_rotation
 
 
 @pytest.fixture
@@ -58,8 +58,8 @@ def test_plain_fusion_takes_a_weight_per_joint(pose):
 
 def test_the_fusions_keep_the_lifters_bone_lengths(pose):
     """plain and ensemble blend where the bones point; the lifter's pose gives their lengths (with_bone_lengths)."""
-    from lbi.fusion import fuse, with_bone_lengths
-    from lbi.skeleton import bone_lengths
+    from lbi.geometry.skeleton import bone_lengths
+    from lbi.pipeline.fusion import fuse, with_bone_lengths
 
     stretched = with_bone_lengths(pose, 1.3 * pose)
     np.testing.assert_allclose(bone_lengths(stretched), 1.3 * bone_lengths(pose), rtol=1e-9)

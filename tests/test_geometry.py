@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.camera import (
+from lbi.crop.affine import Crop, box_to_center_scale, image_to_tensor, normalize_image, seen_centre
+from lbi.geometry.camera import (
     Intrinsics,
     camera_to_world,
     image_coordinates,
@@ -11,8 +12,7 @@ from lbi.camera import (
     project_to_2d,
     world_to_camera,
 )
-from lbi.crop import Crop, box_to_center_scale, image_to_tensor, normalize_image, seen_centre
-from lbi.skeleton import (
+from lbi.geometry.skeleton import (
     BONES,
     H36M_JOINTS,
     H36M_TO_MPI,
@@ -169,7 +169,7 @@ def test_image_to_tensor_and_normalisation():
 # ------------------------------------------------------------------------------------ input codec
 def test_codec_encodes_photos_and_datasets_alike():
     """The codec's one-image path and its batched dataset path give the same normalised 2D."""
-    from lbi.codec import InputCodec
+    from lbi.crop.codec import InputCodec
 
     codec = InputCodec((96, 128))
     rng = np.random.default_rng(0)
@@ -189,9 +189,9 @@ def test_codec_encodes_photos_and_datasets_alike():
 
 def test_crop_size_travels_with_the_model(tmp_path):
     """A model trained on other crops says so in its weights header, and its codec reads it."""
-    from lbi.codec import InputCodec
+    from lbi.crop.codec import InputCodec
+    from lbi.io.weights import load_model, read_header, save_model
     from lbi.model import LiftingByImage, LiftingConfig, MartinezConfig, MartinezMLP
-    from lbi.weights import load_model, read_header, save_model
 
     model = LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4, crop_size=(96, 128)))
     path = save_model(model, tmp_path / "m.safetensors")
@@ -205,8 +205,8 @@ def test_crop_size_travels_with_the_model(tmp_path):
 def test_ray_frame_sees_an_off_centre_person_as_a_centred_one():
     """The virtual camera through the crop centre: the root lies on its z axis, lengths are kept,
     and decoding a prediction returns it to camera axes."""
-    from lbi.camera import ray_rotation
-    from lbi.codec import InputCodec
+    from lbi.crop.codec import InputCodec
+    from lbi.geometry.camera import ray_rotation
 
     rng = np.random.default_rng(0)
     intrinsics = np.array([900.0, 900.0, 640.0, 360.0])

@@ -11,10 +11,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lbi.image_io import MAX_SIDE, WORK_SIDE, ImageError, read_photo
+from lbi.io.images import MAX_SIDE, WORK_SIDE, ImageError, read_photo
 from tests.harness.stress import hostile_files
 
 ROOT = Path(__file__).resolve().parents[1]
+CATEGORIES = {
+    "empty",
+    "random bytes",
+    "truncated",
+    "huge header",
+    "decompression bomb",
+    "text-chunk bomb",
+    "odd mode",
+    "odd format",
+    "tiny",
+    "extreme aspect",
+    "large photo",
+    "byte-flipped",
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,27 +37,10 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_every_category_is_generated(files):
-    categories = Counter(c for _, c in files)
-    assert set(categories) >= {
-        "empty",
-        "random bytes",
-        "truncated",
-        "huge header",
-        "decompression bomb",
-        "text-chunk bomb",
-        "odd mode",
-        "odd format",
-        "tiny",
-        "extreme aspect",
-        "large photo",
-        "byte-flipped",
-    }
-
-
-@pytest.mark.slow
 def test_hostile_files_give_pixels_or_a_specific_error(files):
-    refused = Counter()
+    """Every kind of hostile file (each present: the test says nothing otherwise) gives pixels or a specific error."""
+    assert set(Counter(c for _, c in files)) >= CATEGORIES
+    refused: Counter = Counter()
     for path, category in files:
         try:
             photo = read_photo(path)

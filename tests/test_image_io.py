@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from lbi.image_io import MAX_SIDE, ImageError, as_rgb, read_image
+from lbi.io.images import MAX_SIDE, ImageError, as_rgb, read_image
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -88,7 +88,7 @@ def test_size_limits(tmp_path):
 
 @pytest.mark.slow
 def test_large_photos_are_read_at_working_size_and_say_so(tmp_path, photo):
-    from lbi.image_io import WORK_SIDE, read_photo
+    from lbi.io.images import WORK_SIDE, read_photo
 
     big = photo.resize((photo.width * 5, photo.height * 5))  # 2560 x 3000
     exif = Image.Exif()
@@ -128,3 +128,13 @@ def test_decoder_failures_and_odd_pixels_become_image_errors(tmp_path, photo):
     nan = np.full((100, 120), np.nan, np.float32)
     assert as_rgb(nan).max() == 0
     assert as_rgb(np.ones((100, 120), bool)).min() == 255
+
+
+def test_reading_photos_leaves_pillow_as_it_was():
+    """The pixel limits are lbi's own checks: importing it changes nothing for other code in the process."""
+    import subprocess
+    import sys
+
+    script = "from PIL import Image; default = Image.MAX_IMAGE_PIXELS; import lbi.io.images; "
+    script += "assert Image.MAX_IMAGE_PIXELS == default, Image.MAX_IMAGE_PIXELS"
+    subprocess.run([sys.executable, "-c", script], check=True)

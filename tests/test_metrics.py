@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lbi.metrics import (
+from lbi.geometry.metrics import (
     AUC_THRESHOLDS_MM,
     FOREARMS,
     auc,
@@ -15,7 +15,7 @@ from lbi.metrics import (
     per_action_mean,
     procrustes_align,
 )
-from lbi.skeleton import BONES, H36M_JOINTS
+from lbi.geometry.skeleton import BONES, H36M_JOINTS
 
 
 def _rotations(b, seed):

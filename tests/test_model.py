@@ -215,7 +215,7 @@ def test_precomputed_features_give_the_same_result(small_model):
 
 def test_keypoint_positions_match_the_image_token_they_lie_on():
     """With pose_positions, a keypoint's query position is the sine embedding of the token under its joint."""
-    from lbi.codec import InputCodec
+    from lbi.crop.codec import InputCodec
     from lbi.model.embedding import PoseEmbedding, sine_positional_embedding
 
     codec = InputCodec()

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from lbi.cli import main as cli
-from lbi.estimator import Estimator, NoPersonFound
-from lbi.image_io import read_image
-from lbi.metrics import mpjpe
-from lbi.skeleton import BONES, H36M_JOINTS, LEFT, RIGHT, bone_lengths
-from lbi.weights import BUNDLED_WEIGHTS, read_header
+from lbi.geometry.metrics import mpjpe
+from lbi.geometry.skeleton import BONES, H36M_JOINTS, LEFT, RIGHT, bone_lengths
+from lbi.io.images import read_image
+from lbi.io.weights import BUNDLED_WEIGHTS, read_header
+from lbi.pipeline.estimator import Estimator, NoPersonFound
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PHOTOS = sorted(p.name for p in ASSETS.glob("*.jpg"))

@@ -5,8 +5,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from lbi.pose2d import PoseDetector
-from lbi.skeleton import H36M_JOINTS
+from lbi.geometry.skeleton import H36M_JOINTS
+from lbi.pose2d.landmarks import PoseDetector
 
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 

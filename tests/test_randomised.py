@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from lbi.codec import InputCodec
+from lbi.crop.codec import InputCodec
 from lbi.data.dataset import PoseDataset
 from lbi.data.format import PreparedData
 from lbi.data.synth.generate import RAND_SIZES, RAND_TEST, RAND_TRAIN, RandJob, render_rand_job
 from lbi.data.synth.randomised import PHOTO_CAMERAS
-from lbi.metrics import attention_share, circle_background, peak_near_joint, peak_on_person, silhouette_background
-from lbi.skeleton import H36M_JOINTS
+from lbi.geometry.metrics import (
+    attention_share,
+    circle_background,
+    peak_near_joint,
+    peak_on_person,
+    silhouette_background,
+)
+from lbi.geometry.skeleton import H36M_JOINTS
 from tests.conftest import annotation_row
 
 
@@ -52,7 +58,7 @@ def test_a_pose_on_two_backgrounds_shares_everything_but_the_background(synth_ro
 def test_upper_crops_are_rand_crops_cut_below_the_shoulders(synth_root, tmp_path):
     """Each upper crop is its rand crop, black (and not the person) from a row between the lower
     shoulder and the knees down, with the same ground truth; test crops come from test subjects."""
-    from lbi.crop import affine_points
+    from lbi.crop.affine import affine_points
     from lbi.data.synth.upper import generate_upper
 
     upper, rand = PreparedData(synth_root / "upper"), PreparedData(synth_root / "rand")
@@ -164,7 +170,7 @@ def test_dataset_writer_resumes_from_its_checkpoint(tmp_path):
 def _fake_detections(n: int, rng):
     gt = rng.uniform(20, 170, (n, 17, 2))
     det = gt + rng.normal(0, 3.0, gt.shape)
-    from train.noise_2d import FLIP, PAIRS
+    from train.core.noise_2d import FLIP, PAIRS
 
     flip = np.arange(n) < n // 10  # 10 % whole-body flips
     det[flip] = det[flip][:, FLIP]
@@ -177,7 +183,7 @@ def _fake_detections(n: int, rng):
 
 
 def test_noise_model_recovers_the_errors_it_is_measured_on():
-    from train.noise_2d import NoiseModel2D
+    from train.core.noise_2d import NoiseModel2D
 
     rng = np.random.default_rng(0)
     gt, det = _fake_detections(4000, rng)
@@ -191,7 +197,7 @@ def test_noise_model_recovers_the_errors_it_is_measured_on():
 
 
 def test_noise_model_applies_what_it_measured():
-    from train.noise_2d import FLIP, NoiseModel2D
+    from train.core.noise_2d import FLIP, NoiseModel2D
 
     rng = np.random.default_rng(1)
     gt, det = _fake_detections(4000, rng)
@@ -208,9 +214,9 @@ def test_noise_model_applies_what_it_measured():
 
 
 def test_training_augmentation_uses_the_configured_share(tmp_path):
-    from train.config import TrainingConfig
-    from train.engine import Augment2D
-    from train.noise_2d import NoiseModel2D
+    from train.core.augment import Augment2D
+    from train.core.config import TrainingConfig
+    from train.core.noise_2d import NoiseModel2D
 
     rng = np.random.default_rng(0)
     gt, det = _fake_detections(2000, rng)
@@ -285,7 +291,7 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
     import shutil
 
     from lbi.data.format import ANNOTATIONS
-    from train.evaluate import PEER, mediapipe_peer, spread, with_peer
+    from train.core.evaluate import PEER, mediapipe_peer, spread, with_peer
 
     root = tmp_path / "rand"
     shutil.copytree(synth_root / "rand", root)
@@ -313,7 +319,7 @@ def test_peer_row_scores_mediapipe_world_landmarks(synth_root, tmp_path):
 
 
 def test_spread_picks_evenly_and_all_when_unlimited():
-    from train.evaluate import spread
+    from train.core.evaluate import spread
 
     assert spread(10, 4).tolist() == [0, 3, 6, 9]
     assert spread(10, 0).tolist() == list(range(10)) and spread(3, 5).tolist() == [0, 1, 2]
@@ -321,7 +327,7 @@ def test_spread_picks_evenly_and_all_when_unlimited():
 
 
 def test_coverage_report_counts_the_rendered_poses(synth_root, tmp_path):
-    from train.synth_coverage import main as coverage_main
+    from train.reports.synth_coverage import main as coverage_main
 
     coverage_main(["--size", "tiny", "--data", str(synth_root / "rand"), "--out", str(tmp_path / "cov")])
     import json

@@ -1,12 +1,12 @@
-"""python -m train.study: the seed aggregation on hand-made numbers, and the driver end to end on the tiny
+"""python -m train.reports.study: the seed aggregation on hand-made numbers, and the driver end to end on the tiny
 LBI-Synth (two seeds, one epoch), resuming after it is killed."""
 
 import math
 
 import pytest
 
-from train import study
-from train.study import Cell, StudyPlan, difference, verdict
+from train.reports import study
+from train.reports.study import Cell, StudyPlan, difference, verdict
 
 
 def test_cells_aggregate_mean_sd_and_n():
@@ -55,7 +55,7 @@ def test_study_runs_every_arm_and_resumes_after_a_kill(synth_root, tmp_path, mon
     }
     refined = [r for r in records.values() if r["arm"] == study.REFINED][0]
     assert {"ground-truth 2D", "ground-truth 2D, r=0.01", "ground-truth 2D, r=1"} <= set(refined["results"])
-    text = study.study_markdown(records, plan, "python -m train.study --test")
+    text = study.study_markdown(records, plan, "python -m train.reports.study --test")
     assert "## Verdicts" in text and "+-" in text and "(a) lab, lab-test" in text
 
 
@@ -70,7 +70,7 @@ def _record(arm: str, condition: str, mpjpe: float) -> dict:
 
 
 def test_full_set_check_compares_each_claims_sign_across_scales(tmp_path):
-    from train import study_check
+    from train.reports import study_check
 
     plans = study_check.plans(tmp_path, tmp_path, tmp_path / "runs", eval_limit=50)
     assert [p.arms[0].conditions for p in plans] == [("lab",), ("rand",)] and all(p.seeds == (0, 1) for p in plans)

@@ -13,9 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import annotation_row
+from train import CONFIGS
 from train.__main__ import main as train_main
-from train.config import ConfigError, load_config
-from train.engine import Objective, bone_loss, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
+from train.core.config import ConfigError, load_config
+from train.core.engine import Objective, bone_loss, build_optimizer, fit, load_checkpoint, lr_factor, pose_loss
 
 SMALL_MODEL = ["model.encoder=small_cnn", "model.dim=32", "model.heads=4", "model.mlp_ratio=2.0"]
 
@@ -34,7 +35,7 @@ def _overrides(root: Path, out: Path, *extra: str) -> list[str]:
 
 def test_progressive_training_stage1_then_stage2(synth_root, tmp_path):
     cfg1 = load_config(
-        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "s1", "training.epochs=2")
+        str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "s1", "training.epochs=2")
     )
     results = fit(cfg1)
     assert set(results) == {"lab-test", "wild-test"}
@@ -49,7 +50,7 @@ def test_progressive_training_stage1_then_stage2(synth_root, tmp_path):
     assert any((run / "tb").iterdir())
 
     cfg2 = load_config(
-        "train/configs/synth/lbi_stage2.yaml",
+        str(CONFIGS / "synth/lbi_stage2.yaml"),
         _overrides(synth_root, tmp_path / "s2", f"training.init={run}/model.safetensors"),
     )
     results2 = fit(cfg2)
@@ -64,22 +65,22 @@ def test_baselines_and_end_to_end_train(synth_root, tmp_path, config):
     overrides = _overrides(synth_root, tmp_path / config)
     if config == "lifting_only":  # no image encoder: swap the image-model overrides for a small MLP
         overrides = [o for o in overrides if not o.startswith("model.")] + ["model.hidden=64"]
-    results = fit(load_config(f"train/configs/synth/{config}.yaml", overrides))
+    results = fit(load_config(f"{CONFIGS}/synth/{config}.yaml", overrides))
     assert results["wild-test"].samples == 16
     assert (results["wild-test"].background_attention is None) == (config == "lifting_only")
 
 
 def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
     full = load_config(
-        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "full", "training.epochs=2")
+        str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "full", "training.epochs=2")
     )
     fit(full)
     part = load_config(
-        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=1")
+        str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "part", "training.epochs=1")
     )
     fit(part)  # "killed" after epoch 1
     resumed = load_config(
-        "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "part", "training.epochs=2")
+        str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "part", "training.epochs=2")
     )
     fit(resumed, resume=True)
     a, b = (
@@ -92,10 +93,10 @@ def test_resume_continues_where_a_run_stopped(synth_root, tmp_path):
 
 def test_bf16_autocast_trains_on_cpu(synth_root, tmp_path):
     """precision: bf16 (the d = 192 synth configs) trains on CPU; evaluation stays fp32."""
-    fp32 = fit(load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "fp32")))
+    fp32 = fit(load_config(str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "fp32")))
     bf16 = fit(
         load_config(
-            "train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, tmp_path / "bf16", "training.precision=bf16")
+            str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, tmp_path / "bf16", "training.precision=bf16")
         )
     )
     a, b = (
@@ -111,11 +112,11 @@ def test_bf16_autocast_trains_on_cpu(synth_root, tmp_path):
 def test_training_on_two_splits_at_once(synth_root, tmp_path):
     """data.train may list several splits: the model trains on all of them (one shuffled set)."""
     from lbi.data.format import PreparedData
-    from train.engine import build_datasets, build_experiment_model
+    from train.core.engine import build_datasets, build_experiment_model
 
     specs = [f"{synth_root}/lab:train", f"{synth_root}/upper:train"]
     cfg = load_config(
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         [*_overrides(synth_root, tmp_path / "run"), f"data.train=[{specs[0]}, {specs[1]}]"],
     )
     train_set, _ = build_datasets(cfg, build_experiment_model(cfg), rank=0)
@@ -239,7 +240,7 @@ def test_config_errors_are_specific(tmp_path):
     (tmp_path / "broken.yaml").write_text("training:\n  epochs: [1\n")
     with pytest.raises(ConfigError, match="broken.yaml is not valid YAML"):
         load_config(tmp_path / "broken.yaml")
-    cfg = load_config("train/configs/synth/lbi_stage1.yaml", ["training.lr=5e-4", "model.stage1=[tl, tl, tl]"])
+    cfg = load_config(str(CONFIGS / "synth/lbi_stage1.yaml"), ["training.lr=5e-4", "model.stage1=[tl, tl, tl]"])
     assert cfg.training.lr == 5e-4 and cfg.model["stage1"] == ["tl", "tl", "tl"]
 
 
@@ -247,7 +248,7 @@ def test_cli_reports_a_missing_data_folder(tmp_path, capsys):
     code = train_main(
         [
             "--config",
-            "train/configs/synth/lbi_stage1.yaml",
+            str(CONFIGS / "synth/lbi_stage1.yaml"),
             "--set",
             f"data.train={tmp_path}/nope:train",
             f"training.out={tmp_path}/run",
@@ -270,7 +271,7 @@ def test_distributed_training_with_gloo(synth_root, tmp_path):
         "-m",
         "train",
         "--config",
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         "--set",
         *_overrides(synth_root, tmp_path / "ddp"),
     ]
@@ -280,9 +281,7 @@ def test_distributed_training_with_gloo(synth_root, tmp_path):
     assert "lab-test" in (tmp_path / "ddp" / "results.md").read_text()
 
 
-@pytest.mark.parametrize(
-    "path", sorted(Path("train/configs").rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}"
-)
+@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 @pytest.mark.slow
 def test_every_shipped_config_loads_and_builds(path):
     from lbi.model import build_model
@@ -290,13 +289,20 @@ def test_every_shipped_config_loads_and_builds(path):
     cfg = load_config(path)
     model_cfg = dict(cfg.model)
     model = build_model(model_cfg.pop("arch"), model_cfg)
-    assert sum(p.numel() for p in model.parameters()) > 0
+    built = model.config.to_dict()
+    for key, value in model_cfg.items():  # every setting of the file reaches the model
+        assert built[key] == (tuple(value) if isinstance(value, list) else value), (path.name, key)
+    with torch.inference_mode():  # and it lifts a crop-sized input to a pose
+        w, h = model.config.crop_size
+        images = torch.rand(1, 3, h, w) if hasattr(model, "encoder") else None
+        out = model.eval()(images, torch.rand(1, 17, 2) * 2 - 1)
+    assert out.refined.shape == (1, 17, 3) and torch.isfinite(out.refined).all()
 
 
 def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
     import json
 
-    from train.synth_table import main as table_main
+    from train.reports.synth_table import main as table_main
 
     def table(out: str) -> None:  # the second call reuses the run
         args = ["--data", str(synth_root), "--runs", str(tmp_path / "runs"), "--epochs", "1"]
@@ -306,7 +312,9 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
     markdown = (tmp_path / "table.md").read_text()
     assert "| lifting-only (Martinez) | lab-test | 16 |" in markdown and "wild-test" in markdown
     info = json.loads((tmp_path / "table.json").read_text())["info"]
-    assert info["command"].startswith("python -m train.synth_table") and info["total_train_and_eval_seconds"] > 0
+    assert (
+        info["command"].startswith("python -m train.reports.synth_table") and info["total_train_and_eval_seconds"] > 0
+    )
     table("table2")
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     assert [line for line in (tmp_path / "table2.md").read_text().splitlines() if line.startswith("|")] == rows
@@ -322,7 +330,7 @@ def test_synth_table_writes_markdown_and_json(synth_root, tmp_path):
 
 @pytest.mark.slow
 def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
-    from train.synth_table import RUNS, continue_from
+    from train.reports.synth_table import RUNS, continue_from
 
     short, long = tmp_path / "short", tmp_path / "long"
     assert not continue_from(long, short)  # nothing to continue: trains from scratch
@@ -340,10 +348,10 @@ def test_a_longer_run_continues_the_shorter_runs_checkpoint(tmp_path):
 
 
 def test_the_bundled_chain_configs_start_where_the_run_before_ended(tmp_path):
-    """train.default_weights.RUNS: each config loads, writes to runs/rand/<its name> and starts from the
+    """train.release.default_weights.RUNS: each config loads, writes to runs/rand/<its name> and starts from the
     run listed before it (as the files say, for someone running `python -m train --config` by hand);
     --data and --runs move the data and runs folders."""
-    from train.default_weights import CONFIGS, RUNS, relocated
+    from train.release.default_weights import CONFIGS, RUNS, relocated
 
     names = [Path(config).stem for config in RUNS]
     for i, config in enumerate(RUNS):
@@ -363,9 +371,9 @@ def test_the_bundled_chain_configs_start_where_the_run_before_ended(tmp_path):
 def test_evaluate_cli_on_a_saved_model(synth_root, tmp_path, capsys):
     import json
 
+    from lbi.io.weights import save_model
     from lbi.model import LiftingByImage, LiftingConfig
-    from lbi.weights import save_model
-    from train.evaluate import main as evaluate_main
+    from train.core.evaluate import main as evaluate_main
 
     weights = save_model(
         LiftingByImage(LiftingConfig(encoder="small_cnn", dim=32, heads=4)), tmp_path / "m" / "model.safetensors"
@@ -416,8 +424,8 @@ def test_evaluation_uses_a_feature_cache_of_the_same_encoder(synth_root, tmp_pat
     import shutil
 
     from lbi.model import LiftingByImage, LiftingConfig, MartinezMLP
-    from train.evaluate import evaluate
-    from train.features import model_dataset
+    from train.core.evaluate import evaluate
+    from train.core.features import model_dataset
 
     root = tmp_path / "lab"
     shutil.copytree(synth_root / "lab", root, ignore=shutil.ignore_patterns("features"))
@@ -438,13 +446,13 @@ def test_evaluation_uses_a_feature_cache_of_the_same_encoder(synth_root, tmp_pat
 
 
 def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
-    """train.detect_2d adds MediaPipe's 2D joints as an input kind; a dataset then serves them."""
+    """train.data.detect_2d adds MediaPipe's 2D joints as an input kind; a dataset then serves them."""
     import shutil
 
     from lbi.data.dataset import PoseDataset
     from lbi.data.format import PreparedData
-    from train.detect_2d import crop_pixel_error
-    from train.detect_2d import main as detect_2d
+    from train.data.detect_2d import crop_pixel_error
+    from train.data.detect_2d import main as detect_2d
 
     root = tmp_path / "wild"
     shutil.copytree(synth_root / "wild", root)
@@ -459,12 +467,12 @@ def test_mediapipe_detections_as_a_2d_input(synth_root, tmp_path):
 
 
 def test_image_reliance_ablation(synth_root, tmp_path):
-    """train.image_reliance evaluates with own, another sample's and batch-mean image features."""
+    """train.reports.image_reliance evaluates with own, another sample's and batch-mean image features."""
     import json
 
+    from lbi.io.weights import save_model
     from lbi.model import LiftingByImage, LiftingConfig
-    from lbi.weights import save_model
-    from train.image_reliance import main as image_reliance
+    from train.reports.image_reliance import main as image_reliance
 
     weights = save_model(
         LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4)), tmp_path / "m.safetensors"
@@ -480,12 +488,12 @@ def test_image_reliance_ablation(synth_root, tmp_path):
 
 
 def test_model_card_from_run_records(tmp_path, monkeypatch):
-    """train.default_weights writes the card from the records the steps leave: data meta, runs, results."""
+    """train.release.default_weights writes the card from the records the steps leave: data meta, runs, results."""
     import json
 
     from lbi.data.format import DatasetMeta, DatasetWriter
-    from train import default_weights, model_card
-    from train.evaluate import PEER, EvalResult
+    from train.core.evaluate import PEER, EvalResult
+    from train.release import default_weights, model_card
 
     data = tmp_path / "data"
     row = annotation_row()
@@ -599,7 +607,7 @@ def test_model_card_from_run_records(tmp_path, monkeypatch):
 def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
     """default_weights --stage1-from: only stage 2 is fitted, initialised from that file; the stage-1 runs'
     records come from the kept records file, and all five are written back; a missing record is refused."""
-    from train import default_weights
+    from train.release import default_weights
 
     fitted = []
 
@@ -634,7 +642,7 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
 def test_cli_reports_broken_checkpoints_and_configs_in_one_line(synth_root, tmp_path, capsys):
     """Truncated, garbage or foreign checkpoints and YAML syntax errors: exit 2, one line naming the file."""
     run = tmp_path / "run"
-    args = ["--config", "train/configs/synth/lbi_stage1.yaml", "--resume", "--set", *_overrides(synth_root, run)]
+    args = ["--config", str(CONFIGS / "synth/lbi_stage1.yaml"), "--resume", "--set", *_overrides(synth_root, run)]
     assert train_main(args) == 0
     good = (run / "checkpoint.pt").read_bytes()
     capsys.readouterr()
@@ -663,8 +671,8 @@ def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path)
     import json
     import shutil
 
-    from train.detect_2d import main as detect_2d
-    from train.noise_2d import main as noise_2d
+    from train.core.noise_2d import main as noise_2d
+    from train.data.detect_2d import main as detect_2d
 
     root = tmp_path / "rand"
     shutil.copytree(synth_root / "rand", root)
@@ -679,7 +687,7 @@ def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path)
         f"training.noise_model={tmp_path / 'noise.json'}",
         *SMALL_MODEL,
     ]
-    results = fit(load_config("train/configs/rand/lbi_stage1.yaml", overrides))
+    results = fit(load_config(str(CONFIGS / "rand/lbi_stage1.yaml"), overrides))
     r = results["rand-test"]
     assert r.samples > 0 and set(r.attention) == {
         "stage 1 · layer 1 (TL)",
@@ -694,7 +702,7 @@ def test_training_on_mediapipe_inputs_with_the_noise_model(synth_root, tmp_path)
 
 
 def test_part_batches_come_from_one_part_and_cover_each_epoch():
-    from train.engine import PartBatches
+    from train.core.engine import PartBatches
 
     sizes = [10, 7, 3]
     sampler = PartBatches(sizes, batch_size=4, seed=1)
@@ -719,7 +727,7 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
     photos = photo_folder(tmp_path / "photos", [random_pose(0), random_pose(1)])
     specs = f"[{synth_root}/lab:train, {synth_root}/pairs:train]"
     cfg = load_config(
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         [
             *_overrides(synth_root, tmp_path / "run"),
             f"data.train={specs}",
@@ -746,7 +754,7 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
     assert not (tmp_path / "run" / "realval.md").exists()  # one folder missing: reported, nothing written
 
     cfg = load_config(
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         [*_overrides(synth_root, tmp_path / "run2"), f"data.train={specs}", f"data.photos=[{photos}]"],
     )
     fit(cfg)
@@ -757,7 +765,7 @@ def test_pose_only_pairs_train_beside_renders_and_real_photos_are_measured(synth
 def test_lifting_only_twin_trains_on_pose_only_pairs(synth_root, tmp_path):
     overrides = [o for o in _overrides(synth_root, tmp_path / "twin") if not o.startswith("model.")]
     cfg = load_config(
-        "train/configs/rand/lifting_only_twin.yaml",
+        str(CONFIGS / "rand/lifting_only_twin.yaml"),
         [
             *overrides,
             "model.hidden=64",
@@ -770,7 +778,15 @@ def test_lifting_only_twin_trains_on_pose_only_pairs(synth_root, tmp_path):
         ],
     )
     results = fit(cfg)
-    assert results["pairs-test"].samples == 16 and np.isfinite(results["pairs-test"].mpjpe)
+    assert results["pairs-test"].samples == 16
+    # the exported file is the model that was evaluated: the same error on the same pose-only test pairs
+    from lbi.io.weights import load_model
+    from train.core.evaluate import evaluate
+    from train.core.features import model_dataset
+
+    twin = load_model(tmp_path / "twin" / "model.safetensors")
+    again = evaluate(twin, model_dataset(twin, synth_root / "pairs", "test", "gt"))
+    assert type(twin).__name__ == "MartinezMLP" and again.mpjpe == pytest.approx(results["pairs-test"].mpjpe, abs=1e-3)
 
 
 def test_configs_inherit_their_base(tmp_path):
@@ -791,7 +807,7 @@ def test_configs_inherit_their_base(tmp_path):
 
 
 def test_photo_table_puts_real_and_synthetic_numbers_side_by_side(tmp_path, capsys):
-    from train.photo_table import main as photo_table
+    from train.reports.photo_table import main as photo_table
 
     run = tmp_path / "runA"
     run.mkdir()
@@ -813,8 +829,8 @@ def test_photo_table_puts_real_and_synthetic_numbers_side_by_side(tmp_path, caps
 def test_prior_noise_is_structured():
     """The training prior: each bone turned by its own rotation (lengths kept when only the bones turn), the errors
     carried down the limbs, the whole pose turned, every joint jittered; sizes as configured."""
-    from lbi.skeleton import BONES, bone_lengths
-    from train.prior_noise import PriorNoise
+    from lbi.geometry.skeleton import BONES, bone_lengths
+    from train.core.prior_noise import PriorNoise
 
     rng = np.random.default_rng(0)
     pose = torch.from_numpy(rng.normal(0, 0.3, (500, 17, 3))).float()
@@ -836,8 +852,8 @@ def test_prior_noise_is_structured():
 
 
 def test_the_training_prior_replaces_a_share_and_every_missing_one():
-    from train.config import TrainingConfig
-    from train.engine import AugmentPrior
+    from train.core.augment import AugmentPrior
+    from train.core.config import TrainingConfig
 
     target = torch.randn(400, 17, 3) * 0.3
     own = target + 0.05
@@ -856,17 +872,17 @@ def test_a_model_that_reads_a_prior_trains_from_the_papers_weights(synth_root, t
     """model.prior started from weights without one: everything but the prior's embedding is loaded, the run
     starts as that model; stage 1 and then stage 2 (stage 2 continued from the file, init_stage2) train with
     the noisy-truth prior and prior dropout; the model file reads a prior."""
-    from lbi.weights import load_model, read_header
+    from lbi.io.weights import load_model, read_header
 
     paper = tmp_path / "paper"
-    fit(load_config("train/configs/synth/lbi_stage1.yaml", _overrides(synth_root, paper)))
+    fit(load_config(str(CONFIGS / "synth/lbi_stage1.yaml"), _overrides(synth_root, paper)))
     prior = ["model.prior=true", "training.prior_bone_deg=10"]
     stage1 = tmp_path / "fused1"
     config = load_config(
-        "train/configs/synth/lbi_stage1.yaml",
+        str(CONFIGS / "synth/lbi_stage1.yaml"),
         _overrides(synth_root, stage1, f"training.init={paper}/model.safetensors", *prior),
     )
-    from train.engine import build_experiment_model
+    from train.core.engine import build_experiment_model
 
     started = build_experiment_model(config)
     assert started.prior_embed is not None and all((p == 0).all() for p in started.prior_embed.mlp[-1].parameters())
@@ -875,7 +891,7 @@ def test_a_model_that_reads_a_prior_trains_from_the_papers_weights(synth_root, t
     stage2 = tmp_path / "fused2"
     fit(
         load_config(
-            "train/configs/synth/lbi_stage2.yaml",
+            str(CONFIGS / "synth/lbi_stage2.yaml"),
             _overrides(
                 synth_root, stage2, f"training.init={stage1}/model.safetensors", "training.init_stage2=true", *prior
             ),

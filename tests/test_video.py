@@ -11,11 +11,11 @@ from scipy.spatial.transform import Rotation
 
 from lbi.cli import main as cli
 from lbi.data.synth.clip import render_clip
-from lbi.metrics import mpjpe
-from lbi.motion import TO_BVH, bvh_text, fit_motion
-from lbi.skeleton import H36M_JOINTS
-from lbi.tracking import Tracker
-from lbi.video import PersonFrame, Smoother, Smoothing
+from lbi.geometry.metrics import mpjpe
+from lbi.geometry.skeleton import H36M_JOINTS
+from lbi.motion.bvh import TO_BVH, bvh_text, fit_motion
+from lbi.motion.tracking import Tracker
+from lbi.motion.video import PersonFrame, Smoother, Smoothing
 
 BVH_NAMES = ["".join(part.capitalize() for part in name.split("_")) for name in H36M_JOINTS]
 

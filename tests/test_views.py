@@ -7,13 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
-from lbi import draw, figure3d
-from lbi.crop import Crop
-from lbi.estimate import Diagnostics, Estimate, PersonPose
-from lbi.estimator import Estimator
-from lbi.image_io import read_image
+from lbi.crop.affine import Crop
+from lbi.io.images import read_image
 from lbi.model import kept_count
-from lbi.views import Controls, OutputFiles, layer_names, photo_view, summary_markdown
+from lbi.pipeline.estimate import Diagnostics, Estimate, PersonPose
+from lbi.pipeline.estimator import Estimator
+from lbi.views.files import OutputFiles
+from lbi.views.photo import Controls, draw, figure3d, layer_names, photo_view, summary_markdown
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -115,7 +115,7 @@ def test_output_files_are_reused_and_bounded(estimate):
 def test_large_photos_are_drawn_at_display_size_with_the_json_in_original_pixels(estimator, photo, estimate):
     import json
 
-    from lbi.views import DISPLAY_SIDE
+    from lbi.views.photo import DISPLAY_SIDE
 
     big = cv2.resize(photo, None, fx=3, fy=3)  # analysed as if it were a 3x larger photo
     scaled = estimate.scaled(3.0)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from lbi.io.weights import WeightsError, load_model, read_header, save_model
 from lbi.model import LiftingByImage, LiftingConfig, MartinezMLP
-from lbi.weights import WeightsError, load_model, read_header, save_model
 
 
 def test_round_trip_reproduces_outputs_exactly(tmp_path, small_model):
@@ -84,8 +84,40 @@ def test_failed_save_keeps_the_previous_file(tmp_path, small_model, monkeypatch)
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("lbi.weights.save_file", explode)
+    monkeypatch.setattr("lbi.io.weights.save_file", explode)
     with pytest.raises(OSError, match="disk full"):
         save_model(MartinezMLP(), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]  # no temporary left behind
+
+
+@pytest.mark.slow
+def test_files_record_and_check_the_encoders_source(tmp_path, monkeypatch):
+    """A BlazePose model file records the SHA-256 of the graph its encoder reads from the mediapipe wheel; loading
+    it beside another graph says which mediapipe to install."""
+    import lbi.io.weights as weights
+    from lbi.encoders.blazepose import LANDMARK_MODEL_SHA256, MEDIAPIPE_VERSION
+
+    model = LiftingByImage(LiftingConfig(encoder="blazepose_s8", dim=32, heads=4))
+    path = save_model(model, tmp_path / "blazepose.safetensors")
+    header = read_header(path)
+    assert header["encoder_weights"] == "package"
+    assert header["encoder_source"]["sha256"] == LANDMARK_MODEL_SHA256
+    assert header["encoder_source"]["mediapipe"] == MEDIAPIPE_VERSION
+    load_model(path)  # the installed graph is the recorded one
+    monkeypatch.setattr(weights, "landmark_model_sha256", lambda: "0" * 64)
+    with pytest.raises(WeightsError, match=f"pip install mediapipe=={MEDIAPIPE_VERSION}"):
+        load_model(path)
+    assert read_header(save_model(MartinezMLP(), tmp_path / "mlp.safetensors"))["encoder_source"] is None
+    load_model(tmp_path / "mlp.safetensors")  # no encoder, nothing to check
+
+
+def test_another_mediapipe_is_refused_with_what_to_install(monkeypatch):
+    import importlib.metadata
+
+    from lbi.encoders.blazepose import MEDIAPIPE_VERSION, check_mediapipe
+
+    check_mediapipe()  # the installed one
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.10.35")
+    with pytest.raises(ImportError, match=rf"mediapipe=={MEDIAPIPE_VERSION} \(installed: 0\.10\.35\)"):
+        check_mediapipe()

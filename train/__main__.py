@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from lbi.data.format import DatasetError
-from lbi.weights import WeightsError
+from lbi.io.weights import WeightsError
 
-from .config import ConfigError, load_config
-from .engine import CheckpointError, fit
-from .evaluate import results_markdown
+from .core.config import ConfigError, load_config
+from .core.engine import CheckpointError, fit
+from .core.evaluate import results_markdown
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from ..codec import InputCodec
-from ..crop import image_to_tensor
+from ..crop.affine import image_to_tensor
+from ..crop.codec import InputCodec
 from .format import DatasetError, PreparedData
 
-#: the annotations' MediaPipe 3D pose (its world landmarks as H36M joints, root-relative mm; ``train.detect_2d``)
+#: the annotations' MediaPipe 3D pose (its world landmarks as H36M joints, root-relative mm; ``train.data.detect_2d``)
 PRIOR_KEY = "joints3d_mediapipe"
 
 
@@ -66,8 +66,9 @@ class PoseDataset(Dataset):
     ``image`` (3, h, w) in [0, 1] or, given precomputed encoder features (T, C, H, W), ``features`` (C, H, W); with
     ``load_silhouettes`` also ``silhouette`` (h, w) uint8 0/1; given ``features_mirrored`` (the features of the crops
     flipped left to right), also ``features_mirrored``; ``detected`` (bool) says whether the 2D input is there; with
-    ``prior``, ``prior`` (17, 3): MediaPipe's own 3D pose on the crop (``train.detect_2d``), root-relative metres in
-    the model's axes (:meth:`lbi.codec.InputCodec.encode_prior`), NaN where it has none.
+    ``prior``, ``prior`` (17, 3): MediaPipe's own 3D pose on the crop (``train.data.detect_2d``), root-relative metres
+    in
+    the model's axes (:meth:`lbi.crop.codec.InputCodec.encode_prior`), NaN where it has none.
 
     Samples whose 2D input is missing (a detector found nobody: NaN) are left out (``missing="drop"``, for
     evaluation) or given the ground truth instead (``missing="ground_truth"``, for training with a noise model, which

@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..crop import Crop, get_affine_transform
-from ..fileio import atomic_path, atomic_write_text
+from ..crop.affine import Crop, get_affine_transform
+from ..io.files import atomic_path, atomic_write_text
 
 FORMAT_VERSION = 1
 META, ANNOTATIONS, CROPS, SILHOUETTES = "meta.json", "annotations.npz", "crops", "silhouettes"

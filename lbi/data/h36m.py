@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..camera import Intrinsics, project_to_2d, world_to_camera
-from ..codec import DEFAULT_CROP_SIZE, InputCodec
-from ..crop import joint_box
+from ..crop.affine import joint_box
+from ..crop.codec import DEFAULT_CROP_SIZE, InputCodec
+from ..geometry.camera import Intrinsics, project_to_2d, world_to_camera
 from .format import DatasetError, DatasetMeta, DatasetWriter
 from .safe_npz import load_npz
 

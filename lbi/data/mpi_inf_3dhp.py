@@ -16,9 +16,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from ..codec import DEFAULT_CROP_SIZE, InputCodec
-from ..crop import joint_box
-from ..skeleton import MPI_TO_H36M
+from ..crop.affine import joint_box
+from ..crop.codec import DEFAULT_CROP_SIZE, InputCodec
+from ..geometry.skeleton import MPI_TO_H36M
 from .format import DatasetError, DatasetMeta, DatasetWriter
 
 SEQUENCES = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..crop import normalize_image
+from ..crop.affine import normalize_image
 
 
 class ImageEncoder(nn.Module):

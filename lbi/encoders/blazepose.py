@@ -27,11 +27,40 @@ from .base import ImageEncoder
 from .tflite_graph import TFLiteGraph
 
 FEATURE_TENSORS = {4: "model_1/model/add_11/add", 8: "model_1/model/add_10/add"}
+#: the mediapipe release whose wheel holds the graphs lbi reads (the encoder's weights, the 2D detector)
+MEDIAPIPE_VERSION = "0.10.21"
+#: the landmark graph inside it, as the weights files record it (lbi.io.weights checks it on loading)
+LANDMARK_MODEL = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
+LANDMARK_MODEL_SHA256 = "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"
 HEATMAP_TENSOR = "Identity_3"  # (1, 64, 64, 39) heatmaps of the 33 landmarks + 6 auxiliary points
 
 
 class MediaPipeModelMissing(FileNotFoundError):
     """mediapipe is not installed, or its wheel lacks the landmark model."""
+
+
+def check_mediapipe() -> None:
+    """ImportError, saying what to install, unless the installed mediapipe is :data:`MEDIAPIPE_VERSION` (read from
+    the package's metadata: nothing is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("mediapipe")
+    except PackageNotFoundError:
+        installed = None
+    if installed != MEDIAPIPE_VERSION:
+        raise ImportError(
+            f"lbi needs mediapipe=={MEDIAPIPE_VERSION} "
+            f"({'installed: ' + installed if installed else 'not installed'}): its BlazePose graphs are the 2D "
+            f"detector and the image encoder's weights. pip install mediapipe=={MEDIAPIPE_VERSION}"
+        )
+
+
+def landmark_model_sha256() -> str:
+    """SHA-256 of the installed landmark graph: the encoder's weights, as weights files record them."""
+    import hashlib
+
+    return hashlib.sha256(landmark_model_path().read_bytes()).hexdigest()
 
 
 def landmark_model_path() -> Path:
@@ -40,11 +69,13 @@ def landmark_model_path() -> Path:
         import mediapipe
     except ImportError as err:  # pragma: no cover - mediapipe is a core dependency
         raise MediaPipeModelMissing(
-            "the BlazePose encoder needs the mediapipe package (pip install mediapipe==0.10.21)"
+            f"the BlazePose encoder needs the mediapipe package (pip install mediapipe=={MEDIAPIPE_VERSION})"
         ) from err
     path = Path(mediapipe.__file__).parent / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
     if not path.is_file():
-        raise MediaPipeModelMissing(f"{path} is missing: reinstall mediapipe==0.10.21, whose wheel ships it")
+        raise MediaPipeModelMissing(
+            f"{path} is missing: reinstall mediapipe=={MEDIAPIPE_VERSION}, whose wheel ships it"
+        )
     return path
 
 

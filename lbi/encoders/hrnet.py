@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..crop import IMAGENET_MEAN, IMAGENET_STD
+from ..crop.affine import IMAGENET_MEAN, IMAGENET_STD
 from .base import ImageEncoder
 
 BN_MOMENTUM = 0.1

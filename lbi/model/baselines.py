@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..codec import DEFAULT_CROP_SIZE, InputCodec
+from ..crop.codec import DEFAULT_CROP_SIZE, InputCodec
 from .dict_config import DictConfig
 from .lifter import LiftingOutput
 from .prior import check_dropout, drop_prior, normalise_prior

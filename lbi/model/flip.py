@@ -7,7 +7,8 @@ only approximately, for crops near the image centre. In the crop, pixel column `
 (OpenCV's pixel centres), so a 2D pose in crop-normalised coordinates (``x = 2u / w - 1``) goes
 to ``-x - 2 / w`` (:func:`mirror_joints2d`).
 
-The flip test runs the lifter on the crop and on its mirror. It mirrors the second pose back and
+Flip augmentation of a training batch is ``train.core.augment.mirror_batch``. The flip test runs the lifter on the
+crop and on its mirror. It mirrors the second pose back and
 averages the two:
 
     out = flip_test(model, images, joints2d)                          # from crops
@@ -24,9 +25,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from ..codec import InputCodec
-from ..data.dataset import Batch
-from ..skeleton import flip_permutation
+from ..crop.codec import InputCodec
+from ..geometry.skeleton import flip_permutation
 from .lifter import LiftingOutput, select_samples
 
 _PERMUTATION = flip_permutation()
@@ -44,26 +44,6 @@ def mirror_joints2d(joints2d: torch.Tensor, codec: InputCodec) -> torch.Tensor:
     mirrored = mirror_joints(joints2d)
     mirrored[..., 0] -= codec.pixels(1.0)  # u -> w - 1 - u
     return mirrored
-
-
-def mirror_batch(batch: Batch, which: torch.Tensor, codec: InputCodec) -> Batch:
-    """Flip augmentation: the samples of a training batch where ``which`` (B,) bool is set get
-    their mirror image: 2D input ``joints2d`` (B, N, 2), ``target`` (B, N, 3), the 3D ``prior`` (B, N, 3) when
-    there is one, and ``image`` (B, 3, h, w) flipped or ``features`` (B, C, H, W) replaced by ``features_mirrored``."""
-    pick, pick_maps = which.view(-1, 1, 1), which.view(-1, 1, 1, 1)
-    out = replace(
-        batch,
-        joints2d=torch.where(pick, mirror_joints2d(batch.joints2d, codec), batch.joints2d),
-        target=torch.where(pick, mirror_joints(batch.target), batch.target),
-        prior=None if batch.prior is None else torch.where(pick, mirror_joints(batch.prior), batch.prior),
-    )
-    if batch.features is not None:
-        if batch.features_mirrored is None:
-            raise ValueError("flip augmentation on cached features needs the mirrored crops' features too")
-        return replace(out, features=torch.where(pick_maps, batch.features_mirrored, batch.features))
-    if batch.image is not None:
-        return replace(out, image=torch.where(pick_maps, batch.image.flip(-1), batch.image))
-    return out
 
 
 @dataclass

@@ -6,7 +6,8 @@ Selection: the last stage-1 attention ranks image tokens; the top ceil(r * HW) a
 Stage 2, "focused exploration": 3 TLs over the keypoint tokens and the kept image tokens; a second
 head gives the refined pose J3d_2.
 
-Choices the paper leaves open (all in :class:`LiftingConfig`): d = 192, 8 heads, MLP ratio 3,
+Choices the paper leaves open (all in :class:`LiftingConfig`; its defaults, which the bundled weights depart from as
+their model card says): d = 192, 8 heads, MLP ratio 3,
 pre-norm layers, fixed 2D sine positions added to image keys, a learned per-joint embedding,
 J2d given in crop-normalised screen coordinates (x / w * 2 - 1, y / w * 2 - h / w), and stage 2
 reading detached stage-1 tokens (``detach_stage1``; progressive training freezes stage 1 anyway).
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 import torch
 from torch import nn
 
-from ..codec import DEFAULT_CROP_SIZE, InputCodec
+from ..crop.codec import DEFAULT_CROP_SIZE, InputCodec
 from ..encoders import ImageEncoder, build_encoder
 from .dict_config import DictConfig
 from .embedding import ImageEmbedding, PoseEmbedding
@@ -31,7 +32,7 @@ from .selection import FeatureSelection, kept_count
 @dataclass
 class LiftingConfig(DictConfig):
     encoder: str = "blazepose_s4"
-    #: (w, h) of the person crop the model reads (its :class:`lbi.codec.InputCodec`)
+    #: (w, h) of the person crop the model reads (its :class:`lbi.crop.codec.InputCodec`)
     crop_size: tuple[int, int] = DEFAULT_CROP_SIZE
     #: axes of the 3D pose it predicts: "camera", or "ray" (a virtual camera looking through the crop centre)
     frame: str = "camera"

@@ -2,7 +2,7 @@
 lifter may take beside the 2D pose (``LiftingConfig.prior`` / ``MartinezConfig.prior``).
 
 A prior is given as (B, N, 3) root-relative joints in metres, in the model's axes (for MediaPipe's landmarks,
-:meth:`lbi.codec.InputCodec.encode_prior` puts them there). A joint that is absent (one MediaPipe cannot see) is
+:meth:`lbi.crop.codec.InputCodec.encode_prior` puts them there). A joint that is absent (one MediaPipe cannot see) is
 NaN; a sample whose prior is absent (a user's own 2D pose, no MediaPipe) is NaN everywhere, or at its root: the
 model then answers from the 2D pose and the image alone.
 

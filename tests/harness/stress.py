@@ -237,7 +237,7 @@ def _percentiles(values: list[float]) -> dict:
 def load_phase(url: str, clients: int, requests: int, layer: str) -> dict:
     import gradio_client
 
-    from lbi.image_io import read_image
+    from lbi.io.images import read_image
 
     photo_of = {}
     errors: list[str] = []
@@ -401,8 +401,8 @@ def main(argv: list[str] | None = None) -> None:
     log = open(work / "app.log", "w")  # noqa: SIM115  (the app writes to it until the report is done)
     report: dict = {"machine": f"{os.cpu_count()} cores", "app_tmp": str(app_tmp)}
     with running_app(env=env, log=log, on_start=monitor.start) as url:
+        from lbi.io.weights import default_weights, read_header
         from lbi.model import LiftingConfig
-        from lbi.weights import default_weights, read_header
 
         layer = LiftingConfig.from_dict(read_header(default_weights())["config"]).layer_names[1]
         report["idle_rss_mb"] = round(monitor.rss_mb[-1], 1) if monitor.rss_mb else None

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ...crop import Crop
+from ...crop.affine import Crop
 from .render import Camera, Light, ray_directions
 from .scenes import procedural_texture
 

@@ -1,6 +1,6 @@
 """Short LBI-Synth video clips: people walking in place in the lab, seen by lab camera A, written with OpenCV.
 
-The tests make their own clips with it (a clip of known 3D poses for ``lbi video``), and ``train.make_examples``
+The tests make their own clips with it (a clip of known 3D poses for ``lbi video``), and ``train.release.make_examples``
 the README's animated example. Frames are 4:3, the middle of the lab camera's square frame.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...crop import PIXEL_STD, Crop
+from ...crop.affine import PIXEL_STD, Crop
 from .body import PoseAngles, pose_body
 from .generate import subject_shape
 from .render import render_body

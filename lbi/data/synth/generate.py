@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ...codec import DEFAULT_CROP_SIZE, InputCodec
-from ...crop import joint_box
+from ...crop.affine import joint_box
+from ...crop.codec import DEFAULT_CROP_SIZE, InputCodec
 from ..format import DatasetMeta, DatasetWriter, encode_jpeg, encode_mask
 from .body import BodyShape, pose_body, sample_angles
 from .people import Person

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...skeleton import H36M_JOINTS
+from ...geometry.skeleton import H36M_JOINTS
 
 J = {name: i for i, name in enumerate(H36M_JOINTS)}
 SIDES = ("left", "right")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...codec import InputCodec
-from ...crop import joint_box
+from ...crop.affine import joint_box
+from ...crop.codec import InputCodec
 from .poses import body_lengths, build_skeleton, sample_pose
 from .randomised import PHOTO_CAMERAS, CameraDistribution, random_camera
 

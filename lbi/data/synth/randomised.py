@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...codec import InputCodec
-from ...crop import PIXEL_STD, Crop, joint_box
+from ...crop.affine import PIXEL_STD, Crop, joint_box
+from ...crop.codec import InputCodec
 from .backgrounds import camera_effects, photo_library, random_background, random_light
 from .people import Person, chair_primitives, dress
 from .poses import PoseSpec, Skeleton, sample_pose

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ...crop import Crop
+from ...crop.affine import Crop
 from .body import Posed
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...crop import Crop
+from ...crop.affine import Crop
 from .render import Camera, Light
 
 FRAME = (1000, 1000)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ...crop import affine_points
-from ...skeleton import H36M_JOINTS
+from ...crop.affine import affine_points
+from ...geometry.skeleton import H36M_JOINTS
 from ..format import DatasetMeta, DatasetWriter, PreparedData
 
 #: crops per split at most (drawn without repetition from rand's crops of the same split that can be cut)

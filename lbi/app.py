@@ -1,0 +1,493 @@
+"""The Gradio app: photo, video or webcam -> 3D human pose, with attention and pruned patches on view.
+
+    lbi app [--host 127.0.0.1] [--port 7860] [--weights FILE] [--device cpu|cuda]    (pip install "lbi[app]")
+
+A thin front end: the pipeline lives in the rest of ``lbi`` (the estimator, the views); this module only wires it
+to widgets. Nothing else in ``lbi`` imports it (or Gradio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
+from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
+
+from .geometry.skeleton import H36M_JOINTS  # noqa: E402
+from .io.images import ImageError  # noqa: E402
+from .io.weights import default_weights  # noqa: E402
+from .model import LiftingConfig  # noqa: E402
+from .motion.video import VideoError  # noqa: E402
+from .pipeline.estimator import Estimator, NoPersonFound  # noqa: E402
+from .views import figure3d  # noqa: E402
+from .views.clip import APP_MAX_SECONDS, analyse_clip, frame_view  # noqa: E402
+from .views.files import OutputFiles  # noqa: E402
+from .views.live import live_frame  # noqa: E402
+from .views.photo import (  # noqa: E402
+    ALL_JOINTS,
+    DEFAULT_LAYER,
+    VIEWS_3D,
+    Controls,
+    attention_view,
+    fusion_choices,
+    layer_names,
+    load_photo,
+    person_choices,
+    photo_view,
+    summary_markdown,
+)
+
+#: the example photos, shipped with the package (the checkout's assets/)
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example_assets")
+EXAMPLES = sorted(os.path.join(ASSETS, f) for f in os.listdir(ASSETS) if f.lower().endswith(".jpg"))
+# system fonts: the default theme would fetch Google Fonts, and the app must work offline
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+INTRO = """# Lifting by Image
+A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
+Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
+patches, and **stage 2** refines the pose on them. Upload a photo or a video clip, pick an example, or go live."""
+
+
+def is_served_file(path: str) -> bool:
+    """True for files in Gradio's upload folder or in assets/ (examples); never anything else."""
+    resolved = os.path.realpath(path)
+    roots = (os.path.realpath(gradio_upload_folder()), os.path.realpath(ASSETS))
+    return any(os.path.commonpath([resolved, root]) == root for root in roots) and os.path.isfile(resolved)
+
+
+#: the clip endpoint's outputs, in the order gradio_client returns them (the clip state last, not returned)
+VIDEO_OUTPUTS = ("status", "frame", "person", "pose2d", "attention", "frame_info", "plot", "downloads")
+#: the photo endpoints' outputs, in the order gradio_client returns them (the session state last, not returned)
+PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status", "person")
+
+
+class Handlers:
+    """What the app's events do, apart from its layout. Photo handlers return the values of PHOTO_OUTPUTS and
+    the session state, in that order (``gr.skip()`` for what an event leaves as it is)."""
+
+    def __init__(self, estimator: Estimator | None, load_error: str | None = None) -> None:
+        self.estimator, self.load_error = estimator, load_error
+        self.layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
+        self.files = OutputFiles()
+
+    @staticmethod
+    def fail(message: str) -> tuple:
+        """Clears every photo output and says what went wrong in the status line."""
+        values: dict[str, str | gr.Dropdown | None] = {name: None for name in PHOTO_OUTPUTS}
+        values |= {"summary": "", "status": f"⚠️ {message}"}
+        values["person"] = gr.Dropdown(choices=[], value=None)
+        return (*values.values(), None)
+
+    def show(self, session: dict, estimates: list, controls: Controls, skip_unchanged: bool = False) -> tuple:
+        view = photo_view(
+            session["rgb"],
+            estimates,
+            self.files,
+            controls.person,
+            controls.layer,
+            controls.joint,
+            controls.show,
+            session["original_scale"],
+        )
+        choices = person_choices(len(estimates))
+        notes = estimates[controls.person].diagnostics.notes
+        values = {
+            "pose2d": view.pose2d,
+            "plot": view.figure,
+            "attention": view.attention,
+            "kept": view.kept,
+            "summary": view.summary,
+            "result_json": view.json_path,
+            "status": " ".join(n for n in notes if "people found" not in n) or "Done.",
+            "person": gr.Dropdown(choices=choices, value=choices[controls.person], interactive=len(choices) > 1),
+        }
+        if skip_unchanged:  # a new r changes stage 2 only: the 2D pose never changes, stage-1 attention neither
+            values["pose2d"] = values["person"] = gr.skip()
+            assert self.estimator is not None  # estimates exist, so the model loaded
+            if controls.layer < len(self.estimator.model.config.stage1):
+                values["attention"] = gr.skip()
+        return (*(values[name] for name in PHOTO_OUTPUTS), {**session, "estimates": estimates})
+
+    def analyse(self, upload, retention, joint, layer, show, fusion=None) -> tuple:
+        # preprocess=False: we get the uploaded file as it is (gr.Image would decode and re-encode it,
+        # losing EXIF orientation and 16-bit depth, and fail on a broken file with a generic message).
+        # Gradio then vets none of the inputs: every one is checked here.
+        if self.estimator is None:
+            return self.fail(self.load_error or "no model")
+        try:
+            controls = Controls.parse(retention, joint, layer, show, self.layers, fusion=fusion)
+        except ValueError as err:
+            return self.fail(str(err))
+        path = upload.get("path") if isinstance(upload, dict) else None
+        name = upload.get("orig_name") if isinstance(upload, dict) else None
+        name = name if isinstance(name, str) and name else "the uploaded file"
+        if not isinstance(path, str) or not path:
+            return self.fail("Upload a photo, pick an example below or take a webcam snapshot.")
+        if "\x00" in path or not is_served_file(path):  # without preprocessing, Gradio no longer vets the path
+            return self.fail("that file is not an upload of this app")
+        try:
+            photo = load_photo(path, name)
+            estimates = self.estimator.predict_people(photo.rgb, controls.retention, fusion=controls.fusion)
+        except (ImageError, NoPersonFound, ValueError) as err:  # ValueError: a fusion these weights cannot run
+            return self.fail(str(err))
+        for estimate in estimates:
+            estimate.diagnostics.notes.extend([photo.note] if photo.note else [])
+        session = {"rgb": photo.rgb, "original_scale": photo.original_size[0] / photo.rgb.shape[1]}
+        return self.show(session, estimates, controls)
+
+    def _controls(self, session: dict, retention, joint, layer, show, person) -> Controls:
+        return Controls.parse(retention, joint, layer, show, self.layers, person, len(session["estimates"]))
+
+    def change_retention(self, retention, joint, layer, show, person, session) -> tuple:
+        """Stage 2 again for everyone, from their cached stage 1."""
+        return self._again(session, (retention, joint, layer, show, person), refine=True)
+
+    def change_person(self, retention, joint, layer, show, person, session) -> tuple:
+        """Another person's attention, patches and summary (nothing is re-run)."""
+        return self._again(session, (retention, joint, layer, show, person), refine=False)
+
+    def _again(self, session: dict | None, settings: tuple, refine: bool) -> tuple:
+        unchanged = (gr.skip(),) * (len(PHOTO_OUTPUTS) + 1)
+        if self.estimator is None or not session:
+            return unchanged
+        try:
+            controls = self._controls(session, *settings)
+        except ValueError as err:
+            return (*unchanged[:-3], f"⚠️ {err}", gr.skip(), gr.skip())
+        if not refine:
+            return self.show(session, session["estimates"], controls)
+        refined = [self.estimator.refine(e, controls.retention) for e in session["estimates"]]
+        return self.show(session, refined, controls, skip_unchanged=True)
+
+    def change_view(self, joint, layer, show, person, session) -> tuple:
+        """The attention image and the 3D figure only: no re-drawing of the other overlays, no new JSON file."""
+        if self.estimator is None or not session:
+            return gr.skip(), gr.skip()
+        estimates = session["estimates"]
+        try:
+            controls = self._controls(session, estimates[0].diagnostics.retention, joint, layer, show, person)
+        except ValueError:
+            return gr.skip(), gr.skip()
+        picked = estimates[controls.person]
+        return (
+            attention_view(session["rgb"], picked, self.files, controls.layer, controls.joint),
+            figure3d.skeleton_figure([e.pose for e in estimates], controls.show),
+        )
+
+    def live(self, frame, live_session, retention, fusion=None):
+        if self.estimator is None:
+            raise gr.Error(self.load_error or "no model")
+        if frame is None:
+            return gr.skip(), live_session
+        try:
+            controls = Controls.parse(retention, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion)
+            return live_frame(self.estimator, frame, live_session, controls.retention, controls.fusion)
+        except ValueError as err:
+            raise gr.Error(str(err)) from None
+
+    def analyse_clip(self, upload, people, smoothing, fusion=None, progress=gr.Progress()) -> tuple:  # noqa: B008
+        """A clip analysed: VIDEO_OUTPUTS and the clip state."""
+        failed = (gr.skip(),) * (len(VIDEO_OUTPUTS) - 1)
+        if self.estimator is None:
+            return (f"⚠️ {self.load_error}", *failed, None)
+        path = upload if isinstance(upload, str) else None
+        if not path or "\x00" in path or not is_served_file(path):
+            return ("⚠️ Upload a video clip (MP4, AVI, MOV, MKV or WebM) first.", *failed, None)
+        people = int(people) if people in (1, 2, 3, 4) else 1
+
+        def tell(done: int, total: int) -> None:
+            progress((done, total) if total else None, desc="frames", unit="frames")
+
+        try:
+            fusion = Controls.parse(0.3, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion).fusion
+            view = analyse_clip(self.estimator, path, self.files, people, bool(smoothing), tell, fusion)
+        except (VideoError, ValueError) as err:
+            return (f"⚠️ {err}", *failed, None)
+        clip = view.clip
+        ids = [str(i) for i in clip.ids]
+        pose2d, attention, line = frame_view(self.estimator, clip, 0, self.files, clip.ids[0] if ids else None)
+        return (
+            view.status,
+            gr.Slider(minimum=0, maximum=max(len(clip.frames) - 1, 1), value=0, step=1, interactive=True),
+            gr.Dropdown(choices=ids, value=ids[0] if ids else None, interactive=len(ids) > 1),
+            pose2d,
+            attention,
+            line,
+            view.figure,
+            view.downloads,
+            clip,
+        )
+
+    def clip_frame(self, frame, person, clip) -> tuple:
+        """One frame of the analysed clip: everyone's 2D pose, one person's attention, a line about it."""
+        if self.estimator is None or clip is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        index = int(frame) if isinstance(frame, int | float) and 0 <= frame < len(clip.frames) else 0
+        pid = int(person) if isinstance(person, str) and person.isdigit() else None
+        try:
+            return frame_view(self.estimator, clip, index, self.files, pid)
+        except VideoError as err:
+            return gr.skip(), gr.skip(), f"⚠️ {err}"
+
+    @staticmethod
+    def live_pause(live_session, show):
+        if live_session is None or live_session.last is None:
+            return None, "No live frame with a person yet: start the webcam stream first."
+        show = show if show in VIEWS_3D else VIEWS_3D[0]
+        return figure3d.skeleton_figure(live_session.last.pose, show), summary_markdown(live_session.last)
+
+
+def photo_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
+    """The Photo tab: upload, controls and examples beside the 3D view; the overlays below."""
+    layers = handlers.layers
+    state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2):
+            photo = gr.Image(
+                type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo", height=360, elem_id="photo"
+            )
+            retention = gr.Slider(
+                0.01,
+                1.0,
+                value=r,
+                step=0.01,
+                label="Retention rate r (share of patches stage 2 keeps)",
+                elem_id="retention",
+            )
+            with gr.Row():
+                joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
+                layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer")
+            with gr.Row():
+                show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+                person = gr.Dropdown([], value=None, label="Person (attention, patches)", elem_id="person")
+            status = gr.Markdown(elem_id="status")
+            gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
+        with gr.Column(scale=3):
+            plot = gr.Plot(label="3D skeleton", elem_id="plot3d")
+            summary = gr.Markdown(elem_id="summary")
+            result_json = gr.File(label="Result (JSON)", elem_id="result-json")
+    with gr.Row():
+        # the overlays come as JPEG files written once, atomically, under content-hash names: two
+        # users never overwrite a picture the other is downloading
+        pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
+        attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
+        kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
+    shown = dict(
+        pose2d=pose2d,
+        plot=plot,
+        attention=attention,
+        kept=kept,
+        summary=summary,
+        result_json=result_json,
+        status=status,
+        person=person,
+    )
+    outputs = [shown[name] for name in PHOTO_OUTPUTS] + [state]
+    photo.change(
+        handlers.analyse,
+        [photo, retention, joint, layer, show, fusion],
+        outputs,
+        api_name="analyse",
+        concurrency_limit=2,
+        trigger_mode="always_last",
+        preprocess=False,
+    )
+    fusion.change(  # the whole pose again: the learned fusion reads MediaPipe's 3D in stage 1
+        handlers.analyse,
+        [photo, retention, joint, layer, show, fusion],
+        outputs,
+        concurrency_limit=2,
+        trigger_mode="always_last",
+        preprocess=False,
+        api_visibility="private",
+    )
+    retention.change(
+        handlers.change_retention,
+        [retention, joint, layer, show, person, state],
+        outputs,
+        api_name="retention",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    person.input(
+        handlers.change_person,
+        [retention, joint, layer, show, person, state],
+        outputs,
+        api_name="person",
+        show_progress="hidden",
+    )
+    for control in (joint, layer, show):
+        control.change(
+            handlers.change_view,
+            [joint, layer, show, person, state],
+            [attention, plot],
+            show_progress="hidden",
+            api_visibility="private",
+        )
+
+
+def video_tab(handlers: Handlers, fusion: gr.Radio) -> None:
+    """The Video tab: upload a clip, analyse it (with progress), then scrub through its frames beside the
+    animated 3D motion, and download JSON / CSV / BVH."""
+    gr.Markdown(
+        f"Clips up to {APP_MAX_SECONDS:.0f} s (longer ones: `python -m lbi video`). Each frame's people are found "
+        "and lifted; their ids stay with them across frames; the 1-euro filter smooths the motion."
+    )
+    clip_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=2):
+            upload = gr.File(
+                label="Video clip", file_types=[".mp4", ".avi", ".mov", ".mkv", ".webm"], elem_id="clip-upload"
+            )
+            with gr.Row():
+                people = gr.Slider(1, 4, value=1, step=1, label="People per frame", elem_id="clip-people")
+                smoothing = gr.Checkbox(value=True, label="Smooth over time (1-euro filter)")
+            run = gr.Button("Analyse the clip", variant="primary", elem_id="clip-run")
+            status = gr.Markdown(elem_id="clip-status")
+            downloads = gr.File(label="Motion: JSON, CSV, BVH", file_count="multiple", elem_id="clip-downloads")
+        with gr.Column(scale=3):
+            plot = gr.Plot(label="3D motion", elem_id="clip-plot")
+    with gr.Row():
+        frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=False, elem_id="clip-frame")
+        person = gr.Dropdown([], value=None, label="Person (attention)", elem_id="clip-person")
+    frame_info = gr.Markdown(elem_id="clip-frame-info")
+    with gr.Row():
+        pose2d = gr.Image(label="2D poses of the frame", elem_id="clip-pose2d")
+        attention = gr.Image(label="Attention of the chosen person", elem_id="clip-attention")
+    shown = dict(
+        status=status,
+        frame=frame,
+        person=person,
+        pose2d=pose2d,
+        attention=attention,
+        frame_info=frame_info,
+        plot=plot,
+        downloads=downloads,
+    )
+    run.click(
+        handlers.analyse_clip,
+        [upload, people, smoothing, fusion],
+        [shown[name] for name in VIDEO_OUTPUTS] + [clip_state],
+        api_name="analyse_clip",
+        concurrency_limit=1,
+    )
+    frame.change(
+        handlers.clip_frame,
+        [frame, person, clip_state],
+        [pose2d, attention, frame_info],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_name="clip_frame",
+    )
+    person.change(
+        handlers.clip_frame,
+        [frame, person, clip_state],
+        [pose2d, attention, frame_info],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+    )
+
+
+def live_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
+    """The Live webcam tab: a streamed 2D + small 3D view, and the full 3D view of the last frame on pause."""
+    gr.Markdown(
+        "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
+        "for the interactive skeleton of the last frame."
+    )
+    live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
+    with gr.Row():
+        # not mirrored: a mirrored frame would swap the person's left and right;
+        # 480x360 keeps browser-side JPEG encoding and the round trip short on small machines
+        camera = gr.Image(
+            sources=["webcam"],
+            streaming=True,
+            label="Webcam",
+            elem_id="camera",
+            webcam_options=gr.WebcamOptions(
+                mirror=False, constraints={"video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}
+            ),
+        )
+        live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
+    live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
+    with gr.Row():
+        pause = gr.Button("Pause: full 3D view", elem_id="pause")
+        live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+    live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
+    live_summary = gr.Markdown()
+    camera.stream(
+        handlers.live,
+        [camera, live_state, live_retention, fusion],
+        [live_out, live_state],
+        stream_every=0.05,
+        concurrency_limit=4,
+        concurrency_id="live",
+        time_limit=600,
+        api_visibility="private",
+    )
+    pause.click(handlers.live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
+
+
+def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.Blocks:
+    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
+    serves and says why on every request."""
+    handlers = Handlers(estimator, load_error)
+    r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
+    # delete_cache: every 10 min, Gradio removes what it cached for downloads more than an hour ago
+    with gr.Blocks(title="Lifting by Image", delete_cache=(600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        if load_error:
+            gr.Markdown(f"### ⚠️ The model could not be loaded\n{load_error}", elem_id="load-error")
+        choices = fusion_choices(estimator) if estimator else [("lbi alone (the paper's model)", "none")]
+        fusion = gr.Radio(
+            choices,
+            value=choices[0][1],
+            label="3D pose from",
+            info="MediaPipe gives a 3D pose too: lbi can join it (the best on real photos) or lift alone, as the paper",
+            elem_id="fusion",
+        )
+        with gr.Tab("Photo"):
+            photo_tab(handlers, r, fusion)
+        with gr.Tab("Video"):
+            video_tab(handlers, fusion)
+        with gr.Tab("Live webcam"):
+            live_tab(handlers, r, fusion)
+    return demo
+
+
+def load_estimator(
+    weights: str | None, device: str | None, onnx: bool = True, fusion: str | None = None
+) -> tuple[Estimator | None, str | None]:
+    """The estimator, or None and the reason it could not be loaded. ``onnx``: onnxruntime for the video and live
+    tabs where it is installed (the photo tab keeps PyTorch: its retention slider re-runs stage 2); ``fusion``: the
+    one the page starts with (None: the weights' best)."""
+    try:
+        return Estimator(weights, device=device, onnx=onnx, fusion=fusion), None
+    except ValueError as err:  # WeightsError, or a fusion these weights cannot run
+        return (
+            None,
+            f"{err}. Start the app with `--weights PATH` pointing at a file from `python -m train` "
+            f"(the bundled default is {default_weights()}).",
+        )
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Serves the app with the command line's settings (``lbi app``: :func:`lbi.cli.parser`)."""
+    torch.set_num_threads(args.threads)
+    estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx, fusion=args.fusion)
+    if error:
+        print(f"warning: {error}")
+    demo = build_app(estimator, error)
+    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        theme=THEME,
+        ssr_mode=False,
+        max_file_size="40mb",
+        footer_links=["api"],
+    )

@@ -1,0 +1,1 @@
+"""Files in and out: photos and images, atomic writes, model weights (safetensors)."""

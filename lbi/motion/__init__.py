@@ -1,0 +1,1 @@
+"""Clip -> motion: frames streamed, identities across frames, smoothing, BVH."""

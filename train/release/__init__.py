@@ -1,0 +1,1 @@
+"""The release: the bundled weights in one command, their model card, the examples."""

@@ -1,0 +1,1 @@
+"""Tables and measurements: real photos, several people, the study, the synthetic tables."""
