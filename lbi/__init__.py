@@ -2,15 +2,15 @@
 
 The module map, in the order a photo goes through it (``tests/test_layout.py`` keeps it true):
 
-    pose2d/     landmarks, people                       photo -> 2D pose: MediaPipe's BlazePose graphs
+    pose2d/     landmarks, regions, graphs, people      photo -> everyone's 2D pose: MediaPipe's BlazePose graphs
     crop/       affine, codec                           2D pose -> the person crop and the model's inputs
     encoders/   base, blazepose, hrnet, small_cnn, tflite_graph          crop -> image features
     model/      embedding, attention, layers, prior, selection, lifter, baselines, flip, dict_config
                                                         stage 1, feature selection, stage 2: the lifter
     pipeline/   estimator, estimate, fusion, export, onnx_lifter         photo -> 3D pose, joined with
                                                         MediaPipe's 3D; the same as one ONNX graph
-    views/      draw, figure3d, photo, live, clip, files                 what the app shows (no Gradio)
-    motion/     video, tracking, bvh                    clip -> motion: frames, identities, BVH
+    views/      draw, figure3d, photo, live, clip, player, files         what the app shows (no Gradio)
+    motion/     video, tracking, bvh                    clip -> motion: frames, people followed, BVH
 
 Beside that path:
 

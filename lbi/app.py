@@ -9,7 +9,9 @@ to widgets. Nothing else in ``lbi`` imports it (or Gradio).
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import urllib.parse
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
 
@@ -46,10 +48,50 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example_asset
 EXAMPLES = sorted(os.path.join(ASSETS, f) for f in os.listdir(ASSETS) if f.lower().endswith(".jpg"))
 # system fonts: the default theme would fetch Google Fonts, and the app must work offline
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+#: the page's style: the Video tab's player fills its column at a height that fits a 1280 x 800 screen
+CSS = """
+.lbi-player { width: 100%; height: 370px; border: 0; display: block; }
+.lbi-player-empty { height: 370px; display: flex; align-items: center; justify-content: center; text-align: center;
+  color: #666; border: 1px dashed #bbb; border-radius: 8px; padding: 0 24px; }
+"""
 INTRO = """# Lifting by Image
-A 2D pose (MediaPipe) is lifted to 3D while each joint queries the image: a **Pose-guided Transformer
-Layer** keeps attention near the body, **adaptive feature selection** keeps only the important
-patches, and **stage 2** refines the pose on them. Upload a photo or a video clip, pick an example, or go live."""
+A 2D pose (MediaPipe) is lifted to 3D while each joint looks at the image (**stage 1**, the coarse pose); **stage 2**
+refines it on the image patches kept. Upload a photo or a video clip, pick an example, or go live."""
+#: the examples' captions (file name -> what it shows)
+EXAMPLE_CAPTIONS = {
+    "astronaut.jpg": "Astronaut: legs out of the photo",
+    "grace_hopper.jpg": "Grace Hopper: head and shoulders",
+    "lbi_synth_lab.jpg": "LBI-Synth render: lab",
+    "lbi_synth_wild.jpg": "LBI-Synth render: outdoors",
+}
+#: the Video tab's player before a clip is analysed (and after one failed)
+PLAYER_EMPTY = (
+    '<div class="lbi-player-empty">The clip, with everyone\'s 2D skeleton and number, plays here beside their 3D '
+    "motion once it is analysed.</div>"
+)
+#: runs in the page once: the player (an iframe) moves the frame slider when the user pauses or seeks the clip
+PAGE_JS = """() => {
+  window.addEventListener('message', (event) => {
+    const player = document.querySelector('#clip-player iframe');
+    const i = event.data && event.data.lbiShown;
+    if (!player || event.source !== player.contentWindow || typeof i !== 'number') return;
+    const range = document.querySelector('#clip-frame input[type=range]');
+    if (!range || range.disabled || Number(range.value) === i) return;
+    range.value = String(i);
+    range.dispatchEvent(new Event('input', {bubbles: true}));
+  });
+}"""
+#: the frame slider's value, sent to the player: its video pauses there and the 3D view follows
+FRAME_TO_PLAYER_JS = """(frame) => {
+  const player = document.querySelector('#clip-player iframe');
+  if (player && player.contentWindow) player.contentWindow.postMessage({lbiFrame: Number(frame)}, location.origin);
+}"""
+
+
+def player_html(page: str) -> str:
+    """The player page (a file of the served output folder) in an iframe, by a URL relative to the app's."""
+    src = "gradio_api/file=" + urllib.parse.quote(page)
+    return f'<iframe src="{html.escape(src)}" title="The clip and its 3D motion" class="lbi-player"></iframe>'
 
 
 def is_served_file(path: str) -> bool:
@@ -60,7 +102,7 @@ def is_served_file(path: str) -> bool:
 
 
 #: the clip endpoint's outputs, in the order gradio_client returns them (the clip state last, not returned)
-VIDEO_OUTPUTS = ("status", "frame", "person", "pose2d", "attention", "frame_info", "plot", "downloads")
+VIDEO_OUTPUTS = ("status", "frame", "person", "pose2d", "attention", "frame_info", "player", "downloads")
 #: the photo endpoints' outputs, in the order gradio_client returns them (the session state last, not returned)
 PHOTO_OUTPUTS = ("pose2d", "plot", "attention", "kept", "summary", "result_json", "status", "person")
 
@@ -69,10 +111,12 @@ class Handlers:
     """What the app's events do, apart from its layout. Photo handlers return the values of PHOTO_OUTPUTS and
     the session state, in that order (``gr.skip()`` for what an event leaves as it is)."""
 
-    def __init__(self, estimator: Estimator | None, load_error: str | None = None) -> None:
+    def __init__(
+        self, estimator: Estimator | None, load_error: str | None = None, files: OutputFiles | None = None
+    ) -> None:
         self.estimator, self.load_error = estimator, load_error
         self.layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
-        self.files = OutputFiles()
+        self.files = files or OutputFiles()
 
     @staticmethod
     def fail(message: str) -> tuple:
@@ -189,24 +233,38 @@ class Handlers:
         except ValueError as err:
             raise gr.Error(str(err)) from None
 
+    @staticmethod
+    def clear_clip(status: str = "") -> tuple:
+        """VIDEO_OUTPUTS and the clip state with nothing of a clip left: a new clip, or one that failed."""
+        values = {
+            "status": status,
+            "frame": gr.Slider(minimum=0, maximum=1, value=0, step=1, interactive=False),
+            "person": gr.Dropdown(choices=[], value=None, interactive=False),
+            "pose2d": None,
+            "attention": None,
+            "frame_info": "",
+            "player": PLAYER_EMPTY,
+            "downloads": None,
+        }
+        return (*(values[name] for name in VIDEO_OUTPUTS), None)
+
     def analyse_clip(self, upload, people, smoothing, fusion=None, progress=gr.Progress()) -> tuple:  # noqa: B008
-        """A clip analysed: VIDEO_OUTPUTS and the clip state."""
-        failed = (gr.skip(),) * (len(VIDEO_OUTPUTS) - 1)
+        """A clip analysed: VIDEO_OUTPUTS and the clip state. A clip that fails leaves nothing of the one before."""
         if self.estimator is None:
-            return (f"⚠️ {self.load_error}", *failed, None)
+            return self.clear_clip(f"⚠️ {self.load_error}")
         path = upload if isinstance(upload, str) else None
         if not path or "\x00" in path or not is_served_file(path):
-            return ("⚠️ Upload a video clip (MP4, AVI, MOV, MKV or WebM) first.", *failed, None)
+            return self.clear_clip("⚠️ Upload a video clip (MP4, AVI, MOV, MKV or WebM) first.")
         people = int(people) if people in (1, 2, 3, 4) else 1
 
-        def tell(done: int, total: int) -> None:
-            progress((done, total) if total else None, desc="frames", unit="frames")
+        def tell(stage: str, done: int, total: int) -> None:
+            progress((done, total) if total else None, desc=stage, unit="frames")
 
         try:
             fusion = Controls.parse(0.3, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion).fusion
             view = analyse_clip(self.estimator, path, self.files, people, bool(smoothing), tell, fusion)
         except (VideoError, ValueError) as err:
-            return (f"⚠️ {err}", *failed, None)
+            return self.clear_clip(f"⚠️ {err}")
         clip = view.clip
         ids = [str(i) for i in clip.ids]
         pose2d, attention, line = frame_view(self.estimator, clip, 0, self.files, clip.ids[0] if ids else None)
@@ -217,7 +275,7 @@ class Handlers:
             pose2d,
             attention,
             line,
-            view.figure,
+            player_html(view.page),
             view.downloads,
             clip,
         )
@@ -242,40 +300,58 @@ class Handlers:
 
 
 def photo_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
-    """The Photo tab: upload, controls and examples beside the 3D view; the overlays below."""
+    """The Photo tab: the photo, its examples, the status line and the controls beside the 2D and 3D views (all
+    within a 1280 x 800 screen); the attention and the kept patches below."""
     layers = handlers.layers
     state = gr.State(None)
     with gr.Row():
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, min_width=300):
             photo = gr.Image(
-                type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo", height=360, elem_id="photo"
+                type="filepath", sources=["upload", "webcam", "clipboard"], label="Photo", height=260, elem_id="photo"
             )
+            gr.Examples(
+                [[p] for p in EXAMPLES],
+                inputs=[photo],
+                label="Examples",
+                example_labels=[EXAMPLE_CAPTIONS.get(os.path.basename(p), os.path.basename(p)) for p in EXAMPLES],
+            )
+            status = gr.Markdown(elem_id="status")
             retention = gr.Slider(
                 0.01,
                 1.0,
                 value=r,
                 step=0.01,
-                label="Retention rate r (share of patches stage 2 keeps)",
+                label="Retention rate r",
+                info="Share of image patches stage 2 keeps; moving it re-runs stage 2 only",
                 elem_id="retention",
             )
             with gr.Row():
-                joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint")
-                layer = gr.Dropdown(layers, value=layers[min(DEFAULT_LAYER, len(layers) - 1)], label="Attention layer")
+                joint = gr.Dropdown([ALL_JOINTS, *H36M_JOINTS], value=ALL_JOINTS, label="Keypoint (attention)")
+                layer = gr.Dropdown(
+                    layers,
+                    value=layers[min(DEFAULT_LAYER, len(layers) - 1)],
+                    label="Attention layer",
+                    info="PGTL: pose-guided layer, attention kept near the body; TL: plain transformer layer",
+                )
             with gr.Row():
-                show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+                show = gr.Radio(
+                    list(VIEWS_3D),
+                    value="refined",
+                    label="3D pose",
+                    info="coarse: stage 1's pose; refined: stage 2's, from the kept patches",
+                )
                 person = gr.Dropdown([], value=None, label="Person (attention, patches)", elem_id="person")
-            status = gr.Markdown(elem_id="status")
-            gr.Examples([[p] for p in EXAMPLES], inputs=[photo], label="Examples")
-        with gr.Column(scale=3):
-            plot = gr.Plot(label="3D skeleton", elem_id="plot3d")
+        with gr.Column(scale=4):
+            with gr.Row():
+                # the overlays come as JPEG files written once, atomically, under content-hash names: two
+                # users never overwrite a picture the other is downloading
+                pose2d = gr.Image(label="2D pose", height=420, elem_id="pose2d", scale=2)
+                plot = gr.Plot(label="3D skeleton (mm)", elem_id="plot3d", scale=3)
             summary = gr.Markdown(elem_id="summary")
             result_json = gr.File(label="Result (JSON)", elem_id="result-json")
     with gr.Row():
-        # the overlays come as JPEG files written once, atomically, under content-hash names: two
-        # users never overwrite a picture the other is downloading
-        pose2d = gr.Image(label="2D pose (MediaPipe) and crop", elem_id="pose2d")
         attention = gr.Image(label="Attention of the chosen keypoint and layer", elem_id="attention")
-        kept = gr.Image(label="Patches kept for stage 2", elem_id="kept")
+        kept = gr.Image(label="Patches kept for stage 2 (the others darkened)", elem_id="kept")
     shown = dict(
         pose2d=pose2d,
         plot=plot,
@@ -331,32 +407,48 @@ def photo_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
 
 
 def video_tab(handlers: Handlers, fusion: gr.Radio) -> None:
-    """The Video tab: upload a clip, analyse it (with progress), then scrub through its frames beside the
-    animated 3D motion, and download JSON / CSV / BVH."""
-    gr.Markdown(
-        f"Clips up to {APP_MAX_SECONDS:.0f} s (longer ones: `python -m lbi video`). Each frame's people are found "
-        "and lifted; their ids stay with them across frames; the 1-euro filter smooths the motion."
-    )
+    """The Video tab: upload a clip and analyse it (with progress); the clip with everyone's 2D skeleton and number
+    then plays beside their 3D motion (one player page, :mod:`lbi.views.player`); the frame slider moves both and
+    shows a frame's 2D poses and one person's attention below; JSON / CSV / BVH and the annotated clip (WebM) to
+    download. A new clip clears everything of the one before."""
     clip_state = gr.State(None)
     with gr.Row():
-        with gr.Column(scale=2):
+        with gr.Column(scale=1, min_width=280):
             upload = gr.File(
-                label="Video clip", file_types=[".mp4", ".avi", ".mov", ".mkv", ".webm"], elem_id="clip-upload"
+                label=f"Video clip (up to {APP_MAX_SECONDS:.0f} s)",
+                file_types=[".mp4", ".avi", ".mov", ".mkv", ".webm"],
+                height=110,
+                elem_id="clip-upload",
             )
-            with gr.Row():
-                people = gr.Slider(1, 4, value=1, step=1, label="People per frame", elem_id="clip-people")
-                smoothing = gr.Checkbox(value=True, label="Smooth over time (1-euro filter)")
+            people = gr.Slider(
+                1, 4, value=1, step=1, label="People per frame", info="The most to look for", elem_id="clip-people"
+            )
+            smoothing = gr.Checkbox(value=True, label="Smooth over time (1-euro filter)")
             run = gr.Button("Analyse the clip", variant="primary", elem_id="clip-run")
             status = gr.Markdown(elem_id="clip-status")
-            downloads = gr.File(label="Motion: JSON, CSV, BVH", file_count="multiple", elem_id="clip-downloads")
         with gr.Column(scale=3):
-            plot = gr.Plot(label="3D motion", elem_id="clip-plot")
-    with gr.Row():
-        frame = gr.Slider(0, 1, value=0, step=1, label="Frame", interactive=False, elem_id="clip-frame")
-        person = gr.Dropdown([], value=None, label="Person (attention)", elem_id="clip-person")
+            player = gr.HTML(PLAYER_EMPTY, elem_id="clip-player")
+            with gr.Row():
+                frame = gr.Slider(
+                    0,
+                    1,
+                    value=0,
+                    step=1,
+                    label="Frame",
+                    info="Moves the clip and the 3D view; pausing the clip moves it",
+                    interactive=False,
+                    elem_id="clip-frame",
+                    scale=3,
+                )
+                person = gr.Dropdown([], value=None, label="Person (attention)", elem_id="clip-person", scale=1)
+    downloads = gr.File(
+        label="Downloads: motion (JSON, CSV, BVH per person) and the annotated clip (WebM)",
+        file_count="multiple",
+        elem_id="clip-downloads",
+    )
     frame_info = gr.Markdown(elem_id="clip-frame-info")
     with gr.Row():
-        pose2d = gr.Image(label="2D poses of the frame", elem_id="clip-pose2d")
+        pose2d = gr.Image(label="The frame: everyone's 2D pose, box and number", elem_id="clip-pose2d")
         attention = gr.Image(label="Attention of the chosen person", elem_id="clip-attention")
     shown = dict(
         status=status,
@@ -365,16 +457,19 @@ def video_tab(handlers: Handlers, fusion: gr.Radio) -> None:
         pose2d=pose2d,
         attention=attention,
         frame_info=frame_info,
-        plot=plot,
+        player=player,
         downloads=downloads,
     )
+    outputs = [shown[name] for name in VIDEO_OUTPUTS] + [clip_state]
+    upload.change(handlers.clear_clip, None, outputs, api_visibility="private", show_progress="hidden")
     run.click(
         handlers.analyse_clip,
         [upload, people, smoothing, fusion],
-        [shown[name] for name in VIDEO_OUTPUTS] + [clip_state],
+        outputs,
         api_name="analyse_clip",
         concurrency_limit=1,
     )
+    frame.change(None, [frame], None, js=FRAME_TO_PLAYER_JS, api_visibility="private")
     frame.change(
         handlers.clip_frame,
         [frame, person, clip_state],
@@ -432,10 +527,12 @@ def live_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
     pause.click(handlers.live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
 
 
-def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.Blocks:
-    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then
-    serves and says why on every request."""
-    handlers = Handlers(estimator, load_error)
+def build_app(
+    estimator: Estimator | None, load_error: str | None = None, files: OutputFiles | None = None
+) -> gr.Blocks:
+    """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then serves and says why
+    on every request. ``files``: where its outputs go (:func:`launch` serves that folder to the page)."""
+    handlers = Handlers(estimator, load_error, files)
     r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
     # delete_cache: every 10 min, Gradio removes what it cached for downloads more than an hour ago
     with gr.Blocks(title="Lifting by Image", delete_cache=(600, 3600)) as demo:
@@ -456,7 +553,15 @@ def build_app(estimator: Estimator | None, load_error: str | None = None) -> gr.
             video_tab(handlers, fusion)
         with gr.Tab("Live webcam"):
             live_tab(handlers, r, fusion)
+        demo.load(None, None, None, js=PAGE_JS)
     return demo
+
+
+def launch(demo: gr.Blocks, files: OutputFiles, **options) -> None:
+    """Serves ``demo`` (built with ``files``) as the app needs: the output folder served to the page (the Video
+    tab's player pages, their clips and plotly.js), the offline theme, the page's style, no server-side rendering.
+    ``options``: the rest of Gradio's ``launch`` (host, port, ...)."""
+    demo.launch(allowed_paths=[str(files.folder)], theme=THEME, css=CSS, ssr_mode=False, **options)
 
 
 def load_estimator(
@@ -481,13 +586,7 @@ def serve(args: argparse.Namespace) -> None:
     estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx, fusion=args.fusion)
     if error:
         print(f"warning: {error}")
-    demo = build_app(estimator, error)
+    files = OutputFiles()
+    demo = build_app(estimator, error, files)
     demo.queue(default_concurrency_limit=2, max_size=64)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        theme=THEME,
-        ssr_mode=False,
-        max_file_size="40mb",
-        footer_links=["api"],
-    )
+    launch(demo, files, server_name=args.host, server_port=args.port, max_file_size="40mb", footer_links=["api"])

@@ -4,8 +4,10 @@
     python -m lbi bench --lifter --encoders hrnet_w32 blazepose_s4 --batches 1 32
 
 Pipeline: median milliseconds per stage (detector, crop, encoder, stage 1, stage 2, drawing) of
-the Estimator, for a static photo and for live mode (the webcam path: MediaPipe tracking, the
-small 3D view), and end-to-end frames per second; and frames per second of ``lbi video`` on a 640x480 clip.
+the Estimator, for a static photo and for live mode (the webcam path: people followed from frame to frame, the
+small 3D view; one person, and two), and end-to-end frames per second; and frames per second of
+``lbi video --people 4`` on rendered 640x480 clips of one person and of three (the median of 3 runs each; their
+ratio: ``fps_vs_one_person``).
 Live mode and video lift with onnxruntime where it is installed (``--no-onnx``: PyTorch only).
 Lifter (``--lifter``): for each encoder and
 batch size, the encoder, stage 1 (embeddings + TL/PGTL/TL + coarse head, from encoder features),
@@ -94,15 +96,16 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
     stages: dict[str, list[float]] = {}
     totals = []
     estimate: Estimate | None = None
+    found = 0
     for i in range(repeats + 1):  # the first run warms up
         start = time.perf_counter()
         if live:
             _, state = live_frame(estimator, rgb, state)
-            estimate = state.last
+            estimate, found = state.last, len(state.people)
         else:
             people = estimator.predict_people(rgb, flip_test=flip_test)
             photo_view(rgb, people, files)
-            estimate = people[0]
+            estimate, found = people[0], len(people)
         total = (time.perf_counter() - start) * 1000
         assert estimate is not None  # live_frame found the person in the example photo
         if i:
@@ -120,6 +123,7 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
         "mode": "live" if live else "photo",
         "flip_test": estimate.diagnostics.flip_test,
         "image": f"{rgb.shape[1]}x{rgb.shape[0]}",
+        "people": found,
         **{f"{k}_ms": round(statistics.median(v), 2) for k, v in stages.items()},
         "total_ms": round(total, 2),
         "fps": round(1000.0 / total, 1),
@@ -128,41 +132,54 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
     }
 
 
-def bench_video(estimator, rgb, frames: int = 60, size: tuple[int, int] = (640, 480)) -> dict:
-    """Frames per second of ``lbi video`` (:func:`lbi.motion.video.analyse_video`: one person tracked, smoothing on)
-    on a
-    clip made from ``rgb``: the photo fitted into ``size`` frames, drifting by a pixel a frame."""
+def bench_video(estimator, people: int = 1, frames: int = 40, width: int = 640, repeats: int = 1) -> dict:
+    """Frames per second of ``lbi video --people 4`` (:func:`lbi.motion.video.analyse_video`, smoothing on) on a
+    rendered clip (:func:`lbi.data.synth.clip.render_clip`: ``people`` walking side by side, width x 3/4 width); the
+    median of ``repeats`` runs."""
+    import tempfile
+
+    from .data.synth.clip import render_clip
+    from .motion.video import analyse_video
+
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench.mp4"
+        truth = render_clip(path, frames=frames, fps=30.0, people=people, width=width)
+        for _ in range(repeats):
+            start, cpu = time.perf_counter(), time.process_time()
+            clip = analyse_video(path, estimator, max_people=4)
+            runs.append((time.perf_counter() - start, time.process_time() - cpu))
+    seconds, cpu_seconds = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return {
+        "mode": f"video, {people} {'person' if people == 1 else 'people'}",
+        "clip": f"{truth.size[0]}x{truth.size[1]}, {frames} frames",
+        "onnxruntime": estimator.onnx is not None,
+        "smoothing": clip.smoothing is not None,
+        "people_found_per_frame": round(statistics.mean(len(f.people) for f in clip.frames), 2),
+        "runs": repeats,
+        "ms_per_frame": round(1000 * seconds / frames, 2),
+        "fps": round(frames / seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
+    }
+
+
+def two_people_frame(width: int = 640) -> np.ndarray:
+    """A webcam-sized frame (width x 3/4 width) of two rendered people side by side: live mode's two-person row."""
     import tempfile
 
     import cv2
 
-    from .motion.video import analyse_video
+    from .data.synth.clip import render_clip
 
-    w, h = size
-    scale = min(w / rgb.shape[1], h / rgb.shape[0]) * 0.9
-    small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)))
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, size)
-        for k in range(frames):
-            canvas = np.full((h, w, 3), 120, np.uint8)
-            x, y = (w - small.shape[1]) // 2 + k % 20 - 10, (h - small.shape[0]) // 2
-            canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
-            writer.write(cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
-        writer.release()
-        start, cpu = time.perf_counter(), time.process_time()
-        clip = analyse_video(path, estimator)
-        seconds = time.perf_counter() - start
-    return {
-        "mode": "video",
-        "clip": f"{w}x{h}, {frames} frames",
-        "onnxruntime": estimator.onnx is not None,
-        "smoothing": clip.smoothing is not None,
-        "frames_with_a_person": sum(bool(f.people) for f in clip.frames),
-        "ms_per_frame": round(1000 * seconds / frames, 2),
-        "fps": round(frames / seconds, 1),
-        "cpu_seconds": round(time.process_time() - cpu, 1),
-    }
+        path = Path(folder) / "two.avi"
+        render_clip(path, frames=1, people=2, width=width)
+        capture = cv2.VideoCapture(str(path))
+        ok, bgr = capture.read()
+        capture.release()
+    if not ok:
+        raise RuntimeError("OpenCV could not read back the rendered frame")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _system(device: torch.device) -> dict:
@@ -205,5 +222,7 @@ def run(args: argparse.Namespace) -> None:
         bench_pipeline(estimator, image, args.repeats, live=live, flip_test=flip)
         for live, flip in ((False, True), (False, False), (True, False))
     ]
-    runs.append(bench_video(estimator, image))
+    runs.append(bench_pipeline(estimator, two_people_frame(), args.repeats, live=True, flip_test=False))
+    runs += [bench_video(estimator, people, repeats=3) for people in (1, 3)]
+    runs[-1]["fps_vs_one_person"] = round(runs[-1]["fps"] / runs[-2]["fps"], 2)
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))

@@ -212,10 +212,14 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         help="output files, by suffix: .json (everything), .csv (a row per frame, person and joint), .bvh (a "
-        "skeleton with joint rotations at the clip's frame rate; with several people, one file per person: "
-        "NAME_person<ID>.bvh beside NAME.bvh's place)",
+        "skeleton with joint rotations at the clip's frame rate). Several people give one BVH each: --out NAME.bvh "
+        "writes NAME_person0.bvh, NAME_person1.bvh, ... Every file covers every frame of the clip: a person missing "
+        "from frames is interpolated between the frames where they are seen and held before and after (the JSON and "
+        "the CSV mark each pose seen, interpolated or held)",
     )
-    p.add_argument("--people", type=int, default=1, help="the most people per frame (1: MediaPipe tracks one, faster)")
+    p.add_argument(
+        "--people", type=int, default=1, help="the most people followed (each costs a landmark run and a lift a frame)"
+    )
     p.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing (the 1-euro filter)")
     p.add_argument("--flip-test", action="store_true", help="also lift each mirrored crop (slower)")
     p.add_argument("--max-seconds", type=float, default=None, help="refuse clips longer than this (default 600)")

@@ -27,6 +27,27 @@ def _onnx_cache(tmp_path_factory):
     os.environ["LBI_CACHE"] = str(tmp_path_factory.mktemp("lbi_cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _committed_files_untouched():
+    """No test writes into the committed results, weights or assets (a monkeypatch that misses the module a path is
+    read from would): their bytes after the session are those before it."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def snapshot() -> dict[str, str]:
+        folders = ("train/results", "weights", "assets")
+        files = [p for d in folders for p in sorted((root / d).rglob("*")) if p.is_file()]
+        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    before = snapshot()
+    yield
+    after = snapshot()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"the tests changed committed files: {changed}"
+
+
 #: fixtures that render or prepare data sets: a test that needs one is slow (pytest -m "not slow" skips it)
 SLOW_FIXTURES = {"synth_root", "h36m_prepared", "h36m_source"}
 

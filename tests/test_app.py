@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lbi.app import PHOTO_OUTPUTS, build_app, load_estimator
+from lbi.app import PHOTO_OUTPUTS, build_app, launch, load_estimator
 from lbi.model import kept_count
+from lbi.views.files import OutputFiles
 from lbi.views.live import LiveState, live_frame
 from lbi.views.photo import ALL_JOINTS, layer_names
 
@@ -31,10 +32,11 @@ def named(result: tuple) -> dict:
 
 
 def _launch(estimator, error=None):
-    demo = build_app(estimator, error)
+    files = OutputFiles()
+    demo = build_app(estimator, error, files)
     demo.queue(default_concurrency_limit=2)
     port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
+    launch(demo, files, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -282,7 +284,7 @@ def test_app_without_weights_still_serves(tmp_path):
 
 
 def test_live_streams_keep_their_own_state(estimator):
-    """Two webcam streams interleaved: each has its own tracking detector and last estimate."""
+    """Two webcam streams interleaved: each has its own tracker and last estimate."""
     from lbi.io.images import read_image
 
     a, b = read_image(ASSETS / "lbi_synth_lab.jpg"), read_image(ASSETS / "astronaut.jpg")
@@ -290,7 +292,7 @@ def test_live_streams_keep_their_own_state(estimator):
     for _ in range(3):
         out_a, state_a = live_frame(estimator, a, state_a)
         out_b, state_b = live_frame(estimator, b, state_b)
-    assert isinstance(state_a, LiveState) and state_a.detector is not state_b.detector
+    assert isinstance(state_a, LiveState) and state_a.tracker is not state_b.tracker
     assert out_a.shape == a.shape and out_b.shape == b.shape and not np.array_equal(out_a, a)
     assert state_a.last_rgb is a and state_b.last_rgb is b and state_a.fps > 0
     blank = np.full_like(a, 90)
@@ -345,3 +347,36 @@ def test_video_tab_explains_bad_clips(url, tmp_path):
         )
     )
     assert f"the limit is {APP_MAX_SECONDS:.0f} s" in out["status"]
+
+
+def test_a_clip_plays_in_a_served_player_and_a_new_clip_clears_it(url, tmp_path):
+    """The clip endpoint: the player (an iframe) loads from the app with plotly.js beside it, no network; the files
+    next to it are served, nothing else; a file that is not a video then leaves nothing of the clip before."""
+    import html
+    import re
+
+    import httpx
+
+    from lbi.app import PLAYER_EMPTY, VIDEO_OUTPUTS
+    from lbi.data.synth.clip import render_clip
+
+    render_clip(tmp_path / "one.avi", frames=4, fps=8.0, people=1, width=320)
+    client = gradio_client.Client(url, verbose=False)
+    clip = gradio_client.handle_file(str(tmp_path / "one.avi"))
+    out = dict(zip(VIDEO_OUTPUTS, client.predict(clip, 1, True, api_name="/analyse_clip"), strict=True))
+    assert "4 frames at 8 fps" in out["status"] and out["pose2d"] and out["frame_info"].startswith("frame 0")
+    names = [Path(d if isinstance(d, str) else d["path"]).name for d in out["downloads"]]
+    assert sum(n.endswith(".webm") for n in names) == 1 and sum(n.endswith(".bvh") for n in names) == 1, names
+    src = html.unescape(re.search(r'<iframe src="([^"]+)"', out["player"])[1])
+    page = httpx.get(url + src, timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "lbiPlayer(" in page.text and "https://" not in page.text
+    folder = src.rpartition("/")[0]
+    for name in re.findall(r'src="((?:static/)?[\w.-]+\.(?:js|webm))"', page.text):
+        assert httpx.get(f"{url}{folder}/{name}", timeout=30).status_code == 200, name
+    assert httpx.get(f"{url}{folder}/../../etc/passwd", timeout=10).status_code != 200
+    (tmp_path / "notes.mp4").write_text("not a video")
+    bad = gradio_client.handle_file(str(tmp_path / "notes.mp4"))
+    out = dict(zip(VIDEO_OUTPUTS, client.predict(bad, 1, True, api_name="/analyse_clip"), strict=True))
+    assert "not a video OpenCV can read" in out["status"]
+    assert out["player"] == PLAYER_EMPTY and not out["downloads"] and out["pose2d"] is None and not out["frame_info"]

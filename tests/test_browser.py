@@ -1,7 +1,8 @@
 """The app in a real browser: headless Chromium (Debian's) driven by Playwright.
 
 A user uploads a photo, the 3D plot and the overlays render, the retention slider moves and the
-kept patches follow; live mode with Chromium's fake camera playing a clip streams frames back.
+kept patches follow; an example runs and fits a 1280 x 800 screen; a clip's annotated video plays in step with its
+3D motion; live mode with Chromium's fake camera playing a clip streams frames back.
 """
 
 import os
@@ -22,6 +23,8 @@ from tests.harness.bench_live import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the small screen the app must fit: results and status lines visible without scrolling
+SCREEN = {"width": 1280, "height": 800}
 #: CI sets LBI_REQUIRE_BROWSER=1: a missing browser then fails these tests instead of skipping them
 REQUIRED = os.environ.get("LBI_REQUIRE_BROWSER") == "1"
 pytestmark = [
@@ -85,12 +88,23 @@ def test_upload_slider_plot_and_overlays(app_url, browser):
     page.close()
 
 
-def test_examples_run(app_url, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+def on_screen(page, selector: str, screen: dict = SCREEN) -> bool:
+    """Whether the element lies within the screen without scrolling (the page at its top)."""
+    page.evaluate("window.scrollTo(0, 0)")
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= screen["height"]
+
+
+def test_examples_run_and_the_result_fits_a_small_screen(app_url, browser):
+    """An example picked by its caption runs; on a 1280 x 800 screen its status line, 2D pose and 3D view show
+    without scrolling."""
+    page = browser.new_page(viewport=SCREEN)
     page.goto(app_url, wait_until="load")
-    page.locator("button.gallery-item").nth(2).click()  # the LBI-Synth lab render
+    page.get_by_text("LBI-Synth render: lab").click()
     page.wait_for_function("document.querySelector('#summary').innerText.includes('Kept patches')", timeout=60_000)
     assert page.inner_text("#status").strip() == "Done." and image_src(page, "pose2d")
+    page.wait_for_selector("#plot3d .js-plotly-plot .main-svg", timeout=30_000)
+    assert on_screen(page, "#status") and on_screen(page, "#pose2d img") and on_screen(page, "#plot3d")
     page.close()
 
 
@@ -104,13 +118,32 @@ def test_live_mode_streams_frames_back(app_url, browser):
     page.close()
 
 
-def test_video_tab_uploads_shows_progress_scrubs_and_downloads(app_url, browser, tmp_path):
-    """A clip of two people: upload, analyse (a progress bar shows), scrub to another frame (the 2D and attention
-    pictures change), and download the BVH."""
+def player_frame(page):
+    """The Video tab's player page (the iframe's document)."""
+    return page.locator("#clip-player iframe").element_handle(timeout=30_000).content_frame()
+
+
+def seen_while_playing(player, seconds: float) -> tuple[set[str], bool]:
+    """The 3D animation frames shown while the clip plays for ``seconds``, and whether the figure's data changed."""
+    before = player.evaluate("JSON.stringify(document.getElementById('motion').data[0].x)")
+    player.evaluate("document.getElementById('clip').play()")
+    shown = set()
+    for _ in range(int(seconds / 0.1)):
+        player.wait_for_timeout(100)
+        shown.add(player.evaluate("document.body.dataset.frame"))
+    after = player.evaluate("JSON.stringify(document.getElementById('motion').data[0].x)")
+    return shown, before != after
+
+
+def test_video_tab_plays_the_clip_and_its_3d_motion_in_step(app_url, browser, tmp_path):
+    """A clip of two people on a 1280 x 800 screen: upload, analyse (a progress bar shows); the status line and the
+    player show without scrolling; the annotated WebM plays and the 3D animation plays with it; the frame slider
+    moves both (and the 2D picture below), pausing the clip moves the slider; the downloads include the BVH of each
+    person and the WebM. Then a file that is not a video leaves nothing of the clip on the page."""
     from lbi.data.synth.clip import render_clip
 
     render_clip(tmp_path / "two.mp4", frames=10, fps=8.0, people=2)
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page = browser.new_page(viewport=SCREEN)
     page.goto(app_url, wait_until="load")
     page.get_by_role("tab", name="Video").click()
     page.locator("#clip-upload input[type=file]").set_input_files(str(tmp_path / "two.mp4"))
@@ -119,24 +152,44 @@ def test_video_tab_uploads_shows_progress_scrubs_and_downloads(app_url, browser,
     page.locator("#clip-run").click()
     page.wait_for_selector(".progress-text, .eta-bar, .progress-level", timeout=60_000)  # progress shows
     page.wait_for_function(
-        "document.querySelector('#clip-status').innerText.includes('10 frames at 8 fps')", timeout=240_000
+        "document.querySelector('#clip-status').innerText.includes('10 frames at 8 fps')", timeout=400_000
     )
     assert "ids [0, 1]" in page.inner_text("#clip-status")
-    page.wait_for_selector("#clip-plot .js-plotly-plot .main-svg", timeout=30_000)
-    before = {name: image_src(page, name) for name in ("clip-pose2d", "clip-attention")}
-    assert all(before.values()), before
+    assert on_screen(page, "#clip-status") and on_screen(page, "#clip-player iframe")
+    player = player_frame(page)
+    player.wait_for_selector("#motion .main-svg", timeout=60_000)
+    player.wait_for_function("document.getElementById('clip').readyState >= 2", timeout=30_000)
+    assert abs(player.evaluate("document.getElementById('clip').duration") - 10 / 8) < 0.2
+    shown, changed = seen_while_playing(player, 2.0)
+    assert changed and len(shown) >= 3, shown  # the 3D plays with the clip
+    player.wait_for_function("document.getElementById('clip').paused", timeout=10_000)  # the clip ended
+    last = player.evaluate("document.body.dataset.videoFrame")
+    page.wait_for_function(f"document.querySelector('#clip-frame input[type=number]').value === {last!r}")
+    before = image_src(page, "clip-pose2d")
     page.locator("#clip-frame input[type=range]").focus()
+    page.keyboard.press("Home")
     for _ in range(4):
         page.keyboard.press("ArrowRight")
+    player.wait_for_function("document.body.dataset.frame === '4' && document.body.dataset.videoFrame === '4'")
+    assert abs(player.evaluate("document.getElementById('clip').currentTime") - 4.5 / 8) < 0.05
     page.wait_for_function("document.querySelector('#clip-frame-info').innerText.includes('frame 4')", timeout=60_000)
-    assert image_src(page, "clip-pose2d") != before["clip-pose2d"]
+    assert image_src(page, "clip-pose2d") != before
     links = page.locator("#clip-downloads a.download-link")
     names = [links.nth(k).get_attribute("download") or "" for k in range(links.count())]
     assert any(n.endswith(".json") for n in names) and sum(n.endswith(".bvh") for n in names) == 2, names
+    assert sum(n.endswith(".webm") for n in names) == 1, names
     bvh = next(k for k, n in enumerate(names) if n.endswith(".bvh"))
     with page.expect_download() as download:
         links.nth(bvh).click()
     saved = tmp_path / "person.bvh"
     download.value.save_as(saved)
     assert saved.read_text().startswith("HIERARCHY") and "Frames: 10" in saved.read_text()
+    # a bad clip: its error alone, nothing of the clip before
+    (tmp_path / "notes.mp4").write_text("not a video")
+    page.locator("#clip-upload button[aria-label='Clear']").click()
+    page.locator("#clip-upload input[type=file]").set_input_files(str(tmp_path / "notes.mp4"))
+    page.locator("#clip-run").click()
+    page.wait_for_function("document.querySelector('#clip-status').innerText.includes('not a video')", timeout=60_000)
+    assert page.locator("#clip-player iframe").count() == 0 and page.locator("#clip-downloads a").count() == 0
+    assert not image_src(page, "clip-pose2d") and not page.inner_text("#clip-frame-info").strip()
     page.close()

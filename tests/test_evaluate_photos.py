@@ -36,7 +36,7 @@ class _Detector:
     def __init__(self, photos: PhotoSet, missed: set[int]) -> None:
         self.photos, self.missed, self.calls = photos, missed, 0
 
-    def detect_people(self, rgb):
+    def __call__(self, rgb):
         k, self.calls = self.calls, self.calls + 1
         return [] if k in self.missed else [Pose2D.from_joints(self.photos.joints2d_px(k))]
 

@@ -2,7 +2,7 @@
 (the paper's model) and the default fusion with MediaPipe's 3D.
 
 The pins in ``tests/data/example_pins.json`` belong to the bundled weights files (their SHA-256 are stored
-with them). After retraining the bundled weights on purpose, regenerate them with
+with them) and to the 2D pass (lbi.pose2d.people). After changing either on purpose, regenerate them with
 
     python tests/test_example_pins.py --update
 """

@@ -1,5 +1,5 @@
-"""The one-pass multi-person 2D pose (lbi.pose2d.people): MediaPipe's detector and landmark network as PyTorch
-modules."""
+"""Everyone in a photo (lbi.pose2d.people): MediaPipe's detector and landmark network as native graphs
+(lbi.pose2d.graphs), the regions they look at (lbi.pose2d.regions), and the tests for a second find."""
 
 import math
 from pathlib import Path
@@ -7,30 +7,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from lbi.encoders.tflite_graph import TFLiteGraph
 from lbi.io.images import read_image
 from lbi.pose2d.people import (
     BODY,
-    DETECTION_SCALE,
-    NUM_ANCHORS,
-    Detections,
+    MIRROR_LANDMARKS,
     PeopleDetector,
-    Region,
-    decode_detections,
-    detection_region,
-    detector_model_path,
-    detector_views,
-    hard_nms,
-    letterbox,
     on_body,
-    refine_from_heatmaps,
     same_person,
-    ssd_anchors,
-    view_to_image,
-    weighted_nms,
+    same_silhouette,
 )
+from lbi.pose2d.regions import Region, detector_views, person_region, same_region
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -45,77 +32,17 @@ def astronaut() -> np.ndarray:
     return read_image(ASSETS / "astronaut.jpg")
 
 
-# ------------------------------------------------------------------ anchors, decoding, suppression
-def test_anchors_count_and_layout():
-    anchors = ssd_anchors()
-    assert anchors.shape == (NUM_ANCHORS, 2) == (28 * 28 * 2 + 14 * 14 * 2 + 7 * 7 * 6, 2)
-    # stride 8: 28 x 28 cells row by row, 2 anchors per cell (aspect ratio 1 and the interpolated one)
-    np.testing.assert_allclose(anchors[0], [0.5 / 28, 0.5 / 28])
-    np.testing.assert_allclose(anchors[1], anchors[0])
-    np.testing.assert_allclose(anchors[2], [1.5 / 28, 0.5 / 28])
-    np.testing.assert_allclose(anchors[2 * 28], [0.5 / 28, 1.5 / 28])
-    # stride 16: 14 x 14 x 2; then the three stride-32 layers share a 7 x 7 map, 6 anchors per cell
-    np.testing.assert_allclose(anchors[1568], [0.5 / 14, 0.5 / 14])
-    np.testing.assert_allclose(anchors[1960:1966], [[0.5 / 7, 0.5 / 7]] * 6)
-    np.testing.assert_allclose(anchors[1966], [1.5 / 7, 0.5 / 7])
-    np.testing.assert_allclose(anchors[-1], [6.5 / 7, 6.5 / 7])
-
-
-def test_decoding_a_hand_made_anchor_output():
-    anchors = np.array([[0.25, 0.5], [0.75, 0.5], [0.5, 0.5]])
-    raw = np.zeros((3, 12))
-    # anchor 1: box centre moved by (+22.4, -11.2) px of 224 and 44.8 px wide, 67.2 tall; keypoints relative to it
-    raw[1, :4] = [22.4, -11.2, 44.8, 67.2]
-    raw[1, 4:] = [0.0, 44.8, 0.0, -44.8, 11.2, 0.0, -11.2, 0.0]
-    logits = np.array([-3.0, 2.0, 1000.0])  # sigmoid 0.05 (dropped), 0.88, and a logit clipped to 100
-    found = decode_detections(raw, logits, anchors, min_score=0.5)
-    assert len(found) == 2
-    np.testing.assert_allclose(found.scores, [1 / (1 + math.exp(-2.0)), 1.0])
-    scale = DETECTION_SCALE
-    centre = np.array([0.75 + 22.4 / scale, 0.5 - 11.2 / scale])
-    size = np.array([44.8, 67.2]) / scale
-    np.testing.assert_allclose(found.boxes[0], [*(centre - size / 2), *size])
-    np.testing.assert_allclose(found.keypoints[0, 0], [0.75, 0.5 + 0.2])
-    np.testing.assert_allclose(found.keypoints[0, 1], [0.75, 0.5 - 0.2])
-    np.testing.assert_allclose(found.keypoints[0, 2], [0.75 + 0.05, 0.5])
-    np.testing.assert_allclose(found.boxes[1], [0.5, 0.5, 0.0, 0.0])  # the clipped one: a point on its anchor
-    # a view maps them into the photo: the whole photo's letterbox, and a window
-    photo = letterbox((100, 200))  # 200 x 100: the square is 200 px, 50 px above and below the photo
-    assert photo.centre == (100.0, 50.0) and photo.size == 200.0
-    in_photo = view_to_image(found, photo)
-    np.testing.assert_allclose(in_photo.keypoints[0, 0], [0.75 * 200, 0.7 * 200 - 50])
-    window = Region((150.0, 50.0), 100.0, 0.0)
-    np.testing.assert_allclose(view_to_image(found, window).keypoints[0, 0], [100 + 75, 0 + 70])
-
-
-def test_nms_keeps_one_of_two_overlapping_detections():
-    boxes = np.array([[0.1, 0.1, 0.2, 0.2], [0.12, 0.1, 0.2, 0.2], [0.6, 0.6, 0.2, 0.2]])
-    keypoints = np.zeros((3, 4, 2))
-    keypoints[:, 0] = [[0.2, 0.5], [0.3, 0.5], [0.7, 0.9]]
-    found = Detections(boxes, keypoints, np.array([0.6, 0.9, 0.7]))
-    weighted = weighted_nms(found)
-    assert len(weighted) == 2
-    np.testing.assert_allclose(weighted.scores, [0.9, 0.7])  # the best keeps its score ...
-    np.testing.assert_allclose(weighted.keypoints[0, 0], [(0.6 * 0.2 + 0.9 * 0.3) / 1.5, 0.5])  # ... and averages
-    np.testing.assert_allclose(weighted.boxes[0, 0], (0.6 * 0.1 + 0.9 * 0.12) / 1.5)
-    np.testing.assert_allclose(weighted.keypoints[1], keypoints[2])  # the far one stays as it was
-    hard = hard_nms(found)
-    assert len(hard) == 2
-    np.testing.assert_allclose(hard.keypoints[:, 0], [[0.3, 0.5], [0.7, 0.9]])
-    assert len(weighted_nms(found.take(slice(0, 0)))) == 0
-
-
-# ------------------------------------------------------------------ the region of interest
+# ------------------------------------------------------------------ the regions
 def test_region_rotation_and_size_from_two_keypoints():
     hip = np.array([100.0, 200.0])
-    upright = detection_region(hip, np.array([100.0, 100.0]))  # the size point straight above the hips
+    upright = person_region(hip, np.array([100.0, 100.0]))  # the size point straight above the hips
     assert upright.centre == (100.0, 200.0)
     assert upright.size == pytest.approx(2 * 100 * 1.25)
     assert upright.rotation == pytest.approx(0.0)
-    lying = detection_region(hip, np.array([160.0, 200.0]))  # to the right: the body lies, head to the right
+    lying = person_region(hip, np.array([160.0, 200.0]))  # to the right: the body lies, head to the right
     assert lying.size == pytest.approx(2 * 60 * 1.25)
     assert lying.rotation == pytest.approx(math.pi / 2)
-    upside_down = detection_region(hip, np.array([100.0, 240.0]))
+    upside_down = person_region(hip, np.array([100.0, 240.0]))
     assert abs(upside_down.rotation) == pytest.approx(math.pi)
     assert -math.pi <= upside_down.rotation < math.pi
     for region in (upright, lying, upside_down):
@@ -142,18 +69,17 @@ def test_views_the_whole_photo_first_then_windows():
         assert y0 >= -1e-9 and y0 + view.size <= 425 + 1e-9
 
 
-def test_heatmap_refinement_moves_a_landmark_to_the_heatmap_peak():
-    heat = np.full((1, 2, 64, 64), -20.0)
-    heat[0, 0, 30, 40] = 10.0  # a confident peak at column 40, row 30
-    heat[0, 1, 30, 40] = -1.0  # not confident enough (sigmoid < 0.5): stays
-    xy = np.array([[[41.5 / 64, 31.5 / 64], [41.5 / 64, 31.5 / 64]]])
-    refined = refine_from_heatmaps(xy, heat)
-    np.testing.assert_allclose(refined[0, 0], [40 / 64, 30 / 64], atol=1e-6)
-    np.testing.assert_allclose(refined[0, 1], xy[0, 1])
-    outside = refine_from_heatmaps(np.array([[[1.5, 0.5], [-0.2, 0.5]]]), heat)
-    np.testing.assert_allclose(outside, [[[1.5, 0.5], [-0.2, 0.5]]])
+def test_alike_regions_and_the_box_around_a_turned_one():
+    a = Region((100.0, 100.0), 200.0, 0.0)
+    assert same_region(a, Region((110.0, 95.0), 190.0, 0.1))
+    assert not same_region(a, Region((150.0, 100.0), 200.0, 0.0))  # a quarter of a side apart
+    assert not same_region(a, Region((100.0, 100.0), 120.0, 0.0))  # much smaller
+    assert not same_region(a, Region((100.0, 100.0), 200.0, math.radians(40)))  # turned
+    x, y, w, h = Region((100.0, 100.0), 100.0, math.pi / 4).box
+    assert w == h == pytest.approx(100 * math.sqrt(2)) and (x + w / 2, y + h / 2) == pytest.approx((100, 100))
 
 
+# ------------------------------------------------------------------ second finds
 def test_same_person_and_on_body():
     rng = np.random.default_rng(0)
     body = rng.uniform(0, 200, (33, 2))
@@ -171,27 +97,19 @@ def test_same_person_and_on_body():
     assert on_body(body, np.zeros(33), body, seen) == 0.0
 
 
+def test_same_silhouette_and_the_mirror_map():
+    a = np.zeros((50, 50), np.float32)
+    a[10:40, 10:30] = 1.0
+    shifted = np.roll(a, 2, axis=1)
+    beside = np.roll(a, 15, axis=1)
+    assert same_silhouette(a, shifted) and not same_silhouette(a, beside)
+    assert not same_silhouette(a, None) and not same_silhouette(np.zeros_like(a), np.zeros_like(a))
+    swap = np.array(MIRROR_LANDMARKS)
+    assert sorted(swap) == list(range(33)) and (swap[swap] == np.arange(33)).all()  # a permutation, its own inverse
+    assert swap[11] == 12 and swap[23] == 24 and swap[0] == 0  # shoulders and hips swap, the nose stays
+
+
 # ------------------------------------------------------------------ the networks
-def test_detector_graph_matches_the_tflite_interpreter():
-    """The executor's DENSIFY, DEPTH_TO_SPACE and CONCATENATION against TFLite itself."""
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
-    interpreter = litert.Interpreter(
-        model_path=str(detector_model_path()),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    interpreter.allocate_tensors()
-    image = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
-    interpreter.invoke()
-    reference = {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
-    graph = TFLiteGraph(detector_model_path(), outputs=["Identity", "Identity_1"])
-    with torch.no_grad():
-        boxes, scores = (t.numpy() for t in graph(torch.from_numpy(image).permute(0, 3, 1, 2)))
-    assert boxes.shape == (1, NUM_ANCHORS, 12) and scores.shape == (1, NUM_ANCHORS, 1)
-    for ours, ref in ((boxes, reference["Identity"]), (scores, reference["Identity_1"])):
-        np.testing.assert_allclose(ours, ref, atol=1e-4 * np.abs(ref).max(), rtol=0)
-
-
 def test_one_person_as_mediapipe_finds_them(detector, astronaut):
     from lbi.pose2d.landmarks import PoseDetector
 
@@ -206,7 +124,7 @@ def test_one_person_as_mediapipe_finds_them(detector, astronaut):
     assert np.median(np.linalg.norm(person.landmarks - reference.landmarks, axis=1)) < 2.0  # px
     assert np.abs(person.world - reference.world).max() < 10.0  # mm
     np.testing.assert_allclose(person.visibility, reference.visibility, atol=0.02)
-    assert person.mask is None
+    assert person.mask is not None
 
 
 def test_two_photos_side_by_side_give_both_people(detector, astronaut):
@@ -232,9 +150,28 @@ def test_nobody_in_a_blank_image(detector):
 
 
 def test_segmentation_mask_in_the_photo(astronaut):
-    (person,) = PeopleDetector(segmentation=True)(astronaut)
+    (person,) = PeopleDetector()(astronaut)
     assert person.mask is not None and person.mask.shape == astronaut.shape[:2] and person.mask.dtype == np.float32
     assert person.mask.min() >= 0.0 and person.mask.max() <= 1.0
     nose = np.round(person.landmarks[0]).astype(int)
     assert person.mask[nose[1], nose[0]] > 0.5  # the face is the person
     assert person.mask[5, 500] < 0.5  # the top-right corner is not
+
+
+def test_a_person_is_seen_alike_in_the_mirror_image(detector, astronaut):
+    (person,) = detector.people(astronaut)
+    assert person.view == 0  # the whole photo's detection: MediaPipe's own
+    assert detector.mirror_disagreement(astronaut, [person])[0] < 0.03
+    assert person.next_region.size > 0 and same_region(person.next_region, person.region, (0.3, 0.6, 0.5))
+
+
+def test_following_a_person_and_leaving_out_those_known(detector, astronaut):
+    (person,) = detector.people(astronaut)
+    (followed,) = detector.follow(astronaut, [person.next_region])
+    assert followed is not None and followed.view == -1
+    a, b = followed.found, person.found
+    seen = (a.visibility > 0.5) & (b.visibility > 0.5)
+    assert np.median(np.linalg.norm(a.xy[seen] - b.xy[seen], axis=1)) < 5.0  # px: the same body where it shows
+    assert detector.people(astronaut, known=[followed]) == []  # nobody else in the photo
+    (nobody,) = detector.follow(np.zeros_like(astronaut), [person.next_region])
+    assert nobody is None

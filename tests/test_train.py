@@ -608,6 +608,7 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
     """default_weights --stage1-from: only stage 2 is fitted, initialised from that file; the stage-1 runs'
     records come from the kept records file, and all five are written back; a missing record is refused."""
     from train.release import default_weights
+    from train.release import records as release_records
 
     fitted = []
 
@@ -622,6 +623,7 @@ def test_stage2_alone_on_the_stage1_of_a_weights_file(tmp_path, monkeypatch):
     records = tmp_path / "runs.json"
     monkeypatch.setattr(default_weights, "fit", fake_fit)
     monkeypatch.setattr(default_weights, "RUN_RECORDS", records)
+    monkeypatch.setattr(release_records, "RUN_RECORDS", records)  # where save/load_run_records read it
     stage1 = [
         default_weights.RunRecord(Path(c).stem, {"training": {"epochs": i + 1}}, 100.0 * i)
         for i, c in enumerate(default_weights.RUNS[:-1])

@@ -1,5 +1,6 @@
 """What the app draws: overlays line up with the estimate, the 3D figure holds the right poses."""
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,3 +146,141 @@ def test_controls_are_checked(retention, joint, layer, show, message):
     with pytest.raises(ValueError, match=message):
         Controls.parse(retention, joint, layers[layer] if isinstance(layer, int) else layer, show, layers)
     assert Controls.parse("0.5", "left_wrist", "b", "both", layers) == Controls(0.5, "left_wrist", 1, "both")
+
+
+@pytest.fixture(scope="module")
+def two_walkers(tmp_path_factory):
+    """A rendered clip of two people (6 frames, 320 px wide) and its VideoResult made from the true poses, person 1
+    missing from frames 2 and 3 (a gap)."""
+    from lbi.data.synth.clip import render_clip
+    from lbi.motion.video import FrameResult, PersonFrame, VideoInfo, VideoResult
+
+    path = tmp_path_factory.mktemp("clip") / "walkers.avi"
+    truth = render_clip(path, frames=6, fps=8.0, people=2, width=320)
+    frames = []
+    for k in range(6):
+        people = []
+        for pid in (0, 1):
+            if pid == 1 and k in (2, 3):
+                continue
+            joints2d = truth.joints2d_px[k, pid]
+            lo, hi = joints2d.min(axis=0) - 10, joints2d.max(axis=0) + 10
+            joints3d = truth.joints3d_mm[k, pid] - truth.joints3d_mm[k, pid, :1]
+            people.append(PersonFrame(pid, joints3d, joints2d, np.ones(17), (*lo, *(hi - lo))))
+        frames.append(FrameResult(k, k / 8.0, people))
+    return VideoResult(VideoInfo(str(path), 8.0, truth.size, 6), frames).fit_motions(), truth
+
+
+def test_root_position_finds_where_a_person_stands():
+    """A skeleton 4 m in front of a camera and 1 m to its left: its root is found there from its 2D projection."""
+    from lbi.geometry.camera import default_intrinsics
+
+    rng = np.random.default_rng(0)
+    pose = rng.normal(0, 300, (17, 3))
+    pose -= pose[:1]
+    root = np.array([-1000.0, 200.0, 4000.0])
+    k = default_intrinsics(640, 480)
+    points = pose + root
+    pixels = points[:, :2] / points[:, 2:] * k[:2] + k[2:]
+    found = figure3d.root_position(pose, pixels, k)
+    assert np.linalg.norm(found - root) < 0.05 * 4000  # a weak-perspective size: within 5 % (a 0.6 m deep blob)
+
+
+def test_clip_view_plays_the_annotated_clip_in_step_with_the_placed_3d_motion(two_walkers):
+    from lbi.views.clip import VIDEO_SIDE, clip_view
+
+    clip, truth = two_walkers
+    files = OutputFiles()
+    view = clip_view(clip, files)
+    assert view.video in view.downloads and view.video.endswith(".webm") and Path(view.page).is_file()
+    capture = cv2.VideoCapture(view.video)
+    shot = [capture.read()[1] for _ in range(6)]
+    assert all(s is not None for s in shot) and not capture.read()[0]  # one frame per analysed frame
+    assert shot[0].shape[1] % 2 == 0 and max(shot[0].shape[:2]) <= VIDEO_SIDE
+    original = cv2.VideoCapture(clip.info.path).read()[1]
+    assert np.abs(shot[0].astype(int) - original).mean() > 2  # the skeletons, boxes and numbers are drawn
+    # the 3D: one animation frame per clip frame, person 1 absent where the clip lacks them, people where they stand
+    figure = view.figure
+    assert [f.name for f in figure.frames] == [str(k) for k in range(6)]
+    person1 = [t for t, name in zip(figure.data, (t.name for t in figure.data)) if name == "person 1"][0]
+    index = list(figure.data).index(person1)
+    gap = figure.frames[2].data[index]
+    assert all(v is None or not np.isfinite(v) for v in gap.x)
+    assert np.isfinite(np.array(figure.frames[1].data[index].x, float)).all()
+    order_2d = np.argsort(truth.joints2d_px[0, :, 0, 0])
+    xs = [np.nanmean(np.array(figure.frames[0].data[5 * pid + 3].x, float)) for pid in (0, 1)]
+    assert list(np.argsort(xs)) == list(order_2d)  # left to right as in the image
+    titles = [figure.layout.scene[a].title.text for a in ("xaxis", "yaxis", "zaxis")]
+    assert all("mm" in t for t in titles), titles
+    assert not figure.layout.updatemenus and not figure.layout.sliders  # the video is the only clock
+    page = Path(view.page).read_text()
+    assert f'src="{Path(view.video).name}"' in page and "lbiPlayer(" in page and "lbiFrame" in page
+    script = re.search(r'<script src="(static/plotly-[\d.]+\.min\.js)"', page)
+    assert script and (files.folder / script[1]).stat().st_size > 1_000_000  # plotly.js beside the page
+    assert "cdn" not in page.lower() and "https://" not in page  # nothing from the network
+
+
+def test_clip_view_without_a_video_keeps_plotly_s_own_controls(two_walkers, monkeypatch):
+    from lbi.motion.video import VideoError
+    from lbi.views import clip as clip_module
+
+    def broken(*args):
+        raise VideoError("OpenCV cannot write VP8 (WebM) video here")
+
+    monkeypatch.setattr(clip_module, "annotated_video", broken)
+    view = clip_module.clip_view(two_walkers[0], OutputFiles())
+    assert view.video is None and not any(d.endswith(".webm") for d in view.downloads)
+    assert "could not be written: OpenCV cannot write VP8" in view.status
+    assert view.figure.layout.updatemenus and "<video" not in Path(view.page).read_text()
+
+
+def test_written_files_are_atomic_and_bounded():
+    files = OutputFiles(keep=2)
+
+    def fails(path):
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        files.written(fails, "clip", ".webm")
+    assert not any(files.folder.glob("*.webm")) and not any((files.folder / "partial").iterdir())
+    script = files.shared("plotly-test.js", lambda: b"x" * 10)
+    paths = [files.written(lambda p, k=k: p.write_bytes(bytes([k]) * 9), "clip", ".webm") for k in range(4)]
+    assert len(set(paths)) == 4 and sorted(p.name for p in files.folder.glob("*.webm")) == sorted(
+        Path(p).name for p in paths[-2:]
+    )  # the oldest removed; the shared script kept
+    assert (
+        Path(script).read_bytes() == b"x" * 10
+        and files.written(lambda p: p.write_bytes(b"\x03" * 9), "clip", ".webm") == paths[3]
+    )
+
+
+def test_people_get_their_number_and_box():
+    image = np.full((200, 300, 3), 40, np.uint8)
+    joints = np.stack([np.linspace(100, 140, 17), np.linspace(60, 160, 17)], axis=1)
+    out = draw.draw_skeleton_2d(image, joints, None, (90, 50, 60, 120), 1, "person 1")
+    tag = draw.person_colours(1)[0]
+    assert (out[52:58, 92:100] == tag).all(axis=2).any()  # the tag at the box's corner, in the person's colour
+
+    def near(picture, x, colour):  # the box's side at column x (anti-aliased: within a pixel, nearly the colour)
+        return (np.abs(picture[110, x - 1 : x + 2].astype(int) - colour).max(axis=1) < 60).any()
+
+    assert near(out, 90, tag) and near(out, 150, tag) and not near(out, 120, tag)  # the box's sides
+    picked = draw.draw_skeleton_2d(image, joints, None, (90, 50, 60, 120), 1, "person 1", picked=True)
+    assert near(picked, 90, (255, 255, 255))  # the picked person's box: white
+    assert (image == 40).all()  # the input untouched
+
+
+def test_a_clip_s_name_never_reaches_the_page_raw(two_walkers, tmp_path):
+    """The player page names the video by the uploaded clip's name: only letters, digits, _ and - of it."""
+    import shutil
+    from dataclasses import replace as replaced
+
+    from lbi.views.clip import clip_view
+
+    clip, _ = two_walkers
+    hostile = tmp_path / 'a"><img src=x onerror=alert(1)>.avi'
+    shutil.copy(clip.info.path, hostile)
+    view = clip_view(replaced(clip, info=replaced(clip.info, path=str(hostile))), OutputFiles())
+    page = Path(view.page).read_text()
+    assert "<img" not in page and "onerror=" not in page and Path(view.video).name.startswith("a___img_src_x_")

@@ -5,13 +5,10 @@ Every constant becomes a parameter or buffer, every operator a step in :meth:`TF
 so the result is an ordinary, trainable ``nn.Module`` that runs on any device and dtype.
 Only the operators needed for the requested output tensors are kept.
 
-Supported operators (all that the BlazePose landmark network and the BlazePose person detector
-use): CONV_2D, DEPTHWISE_CONV_2D, ADD, PAD, RESIZE_BILINEAR, MAX_POOL_2D, LOGISTIC, RESHAPE,
-DEPTH_TO_SPACE, CONCATENATION, and DEQUANTIZE and DENSIFY (both folded into constants; sparse
-constants in TFLite's CSR-style format are made dense when the graph is read).
+Supported operators (all that the BlazePose landmark network uses): CONV_2D, DEPTHWISE_CONV_2D,
+ADD, PAD, RESIZE_BILINEAR, MAX_POOL_2D, LOGISTIC, RESHAPE and DEQUANTIZE (folded into constants).
 Activations are NCHW inside; the module converts nothing at its borders except the layout of
-the weights, so inputs are (B, C, H, W) and outputs (B, C, H, W). After a RESHAPE a tensor keeps
-TFLite's own layout ((B, D...)), and CONCATENATION joins such tensors along TFLite's axis.
+the weights, so inputs are (B, C, H, W) and outputs (B, C, H, W).
 """
 
 from __future__ import annotations
@@ -50,53 +47,6 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tup
     out = math.ceil(size / stride)
     total = max((out - 1) * stride + effective - size, 0)
     return total // 2, total - total // 2
-
-
-def _index_vector(tflite, kind: int, table) -> np.ndarray:
-    """A sparse tensor's segments or indices: a union of int32, uint16 and uint8 vectors."""
-    vector_types = {1: tflite.Int32Vector, 2: tflite.Uint16Vector, 3: tflite.Uint8Vector}
-    if kind not in vector_types or table is None:
-        raise UnsupportedGraphError(f"sparse index vector of type {kind} is not supported")
-    vector = vector_types[kind]()
-    vector.Init(table.Bytes, table.Pos)
-    return np.asarray(vector.ValuesAsNumpy(), dtype=np.int64)
-
-
-def _densify(tflite, sparsity, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """A TFLite sparse constant as a dense array of ``shape``.
-
-    ``values`` holds the stored (non-zero) elements in traversal order. Each level of the traversal is
-    dense (all ``dense_size`` positions) or sparse (CSR: ``segments[p] : segments[p + 1]`` of ``indices``
-    are the coordinates below position ``p`` of the level above). Block-sparse tensors are not supported.
-    """
-    order = [int(d) for d in sparsity.TraversalOrderAsNumpy()]
-    if sparsity.BlockMapLength() or sorted(order) != list(range(len(shape))):
-        raise UnsupportedGraphError("block-sparse tensors are not supported")
-    positions = np.zeros(1, dtype=np.int64)  # position of each stored path in the current level
-    coords = np.zeros((1, 0), dtype=np.int64)  # its coordinates so far, in traversal order
-    for level in range(sparsity.DimMetadataLength()):
-        meta = sparsity.DimMetadata(level)
-        if meta.Format() == 0:  # DENSE
-            size = int(meta.DenseSize())
-            child = np.arange(size, dtype=np.int64)
-            coords = np.concatenate([np.repeat(coords, size, axis=0), np.tile(child, len(positions))[:, None]], axis=1)
-            positions = (positions[:, None] * size + child[None, :]).reshape(-1)
-        else:  # SPARSE_CSR
-            segments = _index_vector(tflite, meta.ArraySegmentsType(), meta.ArraySegments())
-            indices = _index_vector(tflite, meta.ArrayIndicesType(), meta.ArrayIndices())
-            counts = segments[positions + 1] - segments[positions]
-            starts = np.repeat(segments[positions], counts)
-            child = starts + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-            coords = np.concatenate([np.repeat(coords, counts, axis=0), indices[child][:, None]], axis=1)
-            positions = child
-    if len(positions) != values.size:
-        raise UnsupportedGraphError(f"sparse tensor holds {values.size} values for {len(positions)} positions")
-    dense = np.zeros(shape, dtype=values.dtype)
-    index = [np.empty(0, dtype=np.int64)] * len(shape)
-    for level, dim in enumerate(order):
-        index[dim] = coords[:, level]
-    dense[tuple(index)] = values[positions]
-    return dense
 
 
 def _activation(x: torch.Tensor, code: int) -> torch.Tensor:
@@ -145,8 +95,6 @@ class TFLiteGraph(nn.Module):
             dtype = _NUMPY_TYPES.get(tensor.Type())
             if dtype is None:
                 raise UnsupportedGraphError(f"tensor {self.tensor_names[index]!r} has type {tensor.Type()}")
-            if tensor.Sparsity() is not None:  # stored compressed: made dense here, DENSIFY is then a no-op
-                return _densify(tflite, tensor.Sparsity(), np.frombuffer(data.tobytes(), dtype=dtype), shapes[index])
             return np.frombuffer(data.tobytes(), dtype=dtype).reshape(shapes[index])
 
         constants: dict[int, np.ndarray] = {}
@@ -164,9 +112,6 @@ class TFLiteGraph(nn.Module):
                         constants[i] = value
             if kind == "DEQUANTIZE":  # fp16 weights -> fp32 constant, folded at load time
                 constants[outs[0]] = constants[ins[0]].astype(np.float32)
-                continue
-            if kind == "DENSIFY":  # a sparse constant, already made dense when read
-                constants[outs[0]] = constants[ins[0]]
                 continue
             ops.append(_Op(kind, ins, outs, self._read_options(tflite, kind, op, shapes, ins, outs)))
 
@@ -216,14 +161,6 @@ class TFLiteGraph(nn.Module):
             return dict(scale=(h_out / h_in, w_out / w_in))
         if kind == "RESHAPE":
             return dict(shape=shapes[outs[0]])
-        if kind == "DEPTH_TO_SPACE":
-            opt = tflite.DepthToSpaceOptions()
-            opt.Init(raw.Bytes, raw.Pos)
-            return dict(block=opt.BlockSize())
-        if kind == "CONCATENATION":
-            opt = tflite.ConcatenationOptions()
-            opt.Init(raw.Bytes, raw.Pos)
-            return dict(axis=opt.Axis(), act=opt.FusedActivationFunction())
         if kind in ("PAD", "LOGISTIC"):
             return {}
         raise UnsupportedGraphError(f"operator {kind} is not supported")
@@ -254,10 +191,10 @@ class TFLiteGraph(nn.Module):
                 if pads[0].any() or pads[3].any():
                     raise UnsupportedGraphError("PAD over batch or channels is not supported")
                 self._paddings[op.outputs[0]] = [int(pads[2, 0]), int(pads[2, 1]), int(pads[1, 0]), int(pads[1, 1])]
-            elif op.kind in ("ADD", "CONCATENATION"):
+            elif op.kind == "ADD":
                 for i in op.inputs:
                     if i in constants:
-                        raise UnsupportedGraphError(f"{op.kind} with a constant operand is not supported")
+                        raise UnsupportedGraphError("ADD with a constant operand is not supported")
 
     # ---------------------------------------------------------------- running
     @property
@@ -302,16 +239,4 @@ class TFLiteGraph(nn.Module):
         if op.kind == "RESHAPE":
             # TFLite reshapes NHWC memory; go back to that order before flattening.
             return x.permute(0, 2, 3, 1).reshape(x.shape[0], *o["shape"][1:])
-        if op.kind == "DEPTH_TO_SPACE":
-            # TFLite's order (DCR): output channel c of block offset (i, j) is input channel (i * b + j) * C + c.
-            b = o["block"]
-            n, c, h, w = x.shape
-            y = x.reshape(n, b, b, c // (b * b), h, w).permute(0, 3, 4, 1, 5, 2)
-            return y.reshape(n, c // (b * b), h * b, w * b)
-        if op.kind == "CONCATENATION":
-            parts = [values[i] for i in op.inputs]
-            axis = o["axis"] % x.dim()
-            if x.dim() == 4:  # an NCHW activation: TFLite's axis is over NHWC
-                axis = (0, 2, 3, 1)[axis]
-            return _activation(torch.cat(parts, dim=axis), o["act"])
         raise UnsupportedGraphError(op.kind)

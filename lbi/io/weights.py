@@ -10,6 +10,7 @@ unpickling anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -131,6 +132,16 @@ def read_header(path: str | Path) -> dict:
     if header.get("format") != FORMAT_VERSION:
         raise WeightsError(f"{path}: format {header.get('format')!r}, this lbi reads format {FORMAT_VERSION}")
     return header
+
+
+def tensors_sha256(path: str | Path) -> str:
+    """SHA-256 of a weights file's tensors (names, dtypes, shapes and bytes, by name): what a model computes with,
+    unchanged when only the file's header (its config, notes, the encoder's source) is rewritten."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(load_file(str(path)).items()):
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lifter:

@@ -1,52 +1,97 @@
-"""Who is who across video frames: each frame's people matched to the tracks of the frames before.
+"""Everyone in a stream of frames (a clip, a webcam), each with an id that follows them.
 
-Matching is by box overlap (intersection over union), best pairs first, so a person keeps their id while their
-box moves less than its own size between frames. People found anew get new ids; a track that finds nobody for
-``patience`` frames ends. When two people cross, their boxes overlap and the ids can swap or pass to whoever
-reappears first: overlap says where a box was, not whose body is in it.
+Each person is looked for where their landmarks of the frame before put them
+(:attr:`lbi.pose2d.people.Person.next_region`), as MediaPipe's video mode follows its one person: one landmark run
+per person and frame. The detector
+(:meth:`lbi.pose2d.people.PeopleDetector.people`, the photo's search) runs on the first frame, then every
+``detect_every`` frames (every :data:`REACQUIRE_EVERY` while someone lost waits for their id), and in every frame
+where someone was lost or nobody is followed, to find newcomers; with ``max_people`` followed it does not run.
+So the first frame of a stream gives the people a photo of it gives.
+
+Ids. A person followed keeps their id. A newcomer takes the id of a person lost in the last ``patience`` frames
+whose last box is nearest theirs (centres closer than the larger box's width), else a new one. When two people
+cross, the one in front covers the one behind: the two finds repeat each other (the same body) and the more
+recent id gives way; when the one behind reappears, the detector finds them and they take back their id if they
+reappear near where they were lost. Ids can still swap when people cross close together and both change
+direction behind each other: nothing here knows what a person looks like.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from ..pose2d.landmarks import box_iou
+import numpy as np
+
+from ..pose2d.landmarks import Pose2D
+from ..pose2d.people import PeopleDetector, Person
 
 Box = tuple[float, float, float, float]  # (x, y, w, h) pixels
+
+#: the detector looks for newcomers every this many frames (besides frames where someone was lost): about a second
+DETECT_EVERY = 30
+#: frames a lost person's id waits to be taken back
+PATIENCE = 30
+#: while someone lost waits for their id, the detector looks for them every this many frames
+REACQUIRE_EVERY = 3
 
 
 @dataclass
 class Track:
     id: int
+    person: Person
     box: Box
     last_frame: int
 
 
 @dataclass
-class Tracker:
-    min_iou: float = 0.2
-    patience: int = 15  # frames a track survives without its person
+class PeopleTracker:
+    """Follows up to ``max_people`` people through consecutive frames (see the module). Not thread-safe: one per
+    stream."""
+
+    detector: PeopleDetector
+    max_people: int = 4
+    detect_every: int = DETECT_EVERY
+    patience: int = PATIENCE
     tracks: list[Track] = field(default_factory=list)
+    lost: list[Track] = field(default_factory=list)
+    frame: int = -1
     next_id: int = 0
 
-    def assign(self, boxes: list[Box], frame: int) -> list[int]:
-        """The track id of each box of ``frame`` (frames in increasing order)."""
-        self.tracks = [t for t in self.tracks if frame - t.last_frame <= self.patience]
-        pairs = sorted(
-            ((box_iou(box, track.box), i, k) for i, box in enumerate(boxes) for k, track in enumerate(self.tracks)),
-            reverse=True,
-        )
-        ids: list[int | None] = [None] * len(boxes)
-        taken: set[int] = set()
-        for iou, i, k in pairs:
-            if iou < self.min_iou:
-                break
-            if ids[i] is None and k not in taken:
-                ids[i], taken = self.tracks[k].id, taken | {k}
-                self.tracks[k].box, self.tracks[k].last_frame = boxes[i], frame
-        for i, box in enumerate(boxes):
-            if ids[i] is None:
-                ids[i] = self.next_id
-                self.tracks.append(Track(self.next_id, box, frame))
-                self.next_id += 1
-        return [i for i in ids if i is not None]
+    def __call__(self, rgb: np.ndarray) -> list[tuple[int, Pose2D]]:
+        """The next frame (H, W, 3) uint8 -> (id, 2D pose) of everyone followed in it, ids ascending."""
+        self.frame += 1
+        answers = self.detector.follow(rgb, [t.person.next_region for t in self.tracks])
+        kept: list[Track] = []
+        for track, person in sorted(zip(self.tracks, answers), key=lambda pair: pair[0].id):
+            if person is None or person.repeats([t.person for t in kept]):
+                self.lost.append(track)  # gone, or now on someone followed longer (they crossed)
+                continue
+            track.person, track.box, track.last_frame = person, person.pose2d().box, self.frame
+            kept.append(track)
+        lost_now = len(kept) < len(self.tracks)
+        self.tracks = kept
+        self.lost = [t for t in self.lost if self.frame - t.last_frame <= self.patience]
+        room = self.max_people - len(self.tracks)
+        due = self.frame % (REACQUIRE_EVERY if self.lost else self.detect_every) == 0
+        if room > 0 and (lost_now or not self.tracks or due):
+            for person in self.detector.people(rgb, room, known=[t.person for t in self.tracks]):
+                box = person.pose2d().box
+                self.tracks.append(Track(self._id_for(box), person, box, self.frame))
+        self.tracks.sort(key=lambda t: t.id)
+        return [(t.id, t.person.pose2d()) for t in self.tracks]
+
+    def _id_for(self, box: Box) -> int:
+        """A newcomer's id: that of the nearest person lost recently (see the module), else a new one."""
+        near = [(_distance(box, t.box), t) for t in self.lost if _distance(box, t.box) < max(box[2], t.box[2])]
+        if near:
+            track = min(near, key=lambda pair: pair[0])[1]
+            self.lost.remove(track)
+            return track.id
+        self.next_id += 1
+        return self.next_id - 1
+
+
+def _distance(a: Box, b: Box) -> float:
+    """Distance (px) between the centres of two (x, y, w, h) boxes."""
+    return math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)

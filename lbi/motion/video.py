@@ -4,11 +4,15 @@ identities kept (:mod:`lbi.motion.tracking`), poses smoothed over time (the 1-eu
     clip = analyse_video("clip.mp4", estimator)        # a VideoResult; frames are read one at a time
     clip.write("poses.json"); clip.write("poses.bvh")  # also .csv
 
-One person (``max_people=1``): MediaPipe's video mode tracks them from frame to frame. Several: each frame is
-searched afresh (:meth:`lbi.pose2d.landmarks.PoseDetector.detect_people`) and the people are matched to the frames
-before
-by box overlap. The JSON and the BVH hold the same 3D poses: those of each person's skeleton of fixed bone
-lengths (:func:`lbi.motion.bvh.fit_motion`), in camera axes, mm, root-relative.
+The people are followed from frame to frame (:class:`lbi.motion.tracking.PeopleTracker`: each looked for where
+they were, the detector run now and then for newcomers), so the first frame gives the people a photo of it gives.
+The JSON, the CSV and the BVH hold the same 3D poses: those of each person's skeleton of fixed bone lengths
+(:func:`lbi.motion.bvh.fit_motion`), in camera axes, mm, root-relative.
+
+**Every person's motion covers every frame of the clip**, so all files keep the clip's time (:class:`Timeline`):
+between two frames where a person is seen, their joints are interpolated linearly; before their first and after
+their last they hold that pose. The JSON and the CSV mark each pose ``seen``, ``interpolated`` or ``held`` (filled
+poses have confidence 0); a BVH has one frame per frame of the clip.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from OneEuroFilter import OneEuroFilter
 from ..geometry.skeleton import H36M_JOINTS
 from ..io.files import atomic_write_text
 from ..pipeline.estimate import Estimate
-from ..pipeline.estimator import Estimator, NoPersonFound
-from ..pose2d.landmarks import PoseDetector
+from ..pipeline.estimator import Estimator
+from ..pose2d.people import PeopleDetector
 from .bvh import Motion, fit_motion, write_bvh
-from .tracking import Tracker
+from .tracking import PeopleTracker
 
 #: the longest clip analysed by default (seconds)
 MAX_SECONDS = 600.0
@@ -84,6 +88,47 @@ class FrameResult:
     people: list[PersonFrame]
 
 
+#: how a person's pose in a frame came about: seen in the frame, interpolated between two frames where they were
+#: seen, or held from the nearest one (before their first, after their last)
+SOURCES = ("seen", "interpolated", "held")
+
+
+@dataclass
+class Timeline:
+    """One person over every frame of the clip (T: the frames analysed), gaps filled (see the module)."""
+
+    joints3d_mm: np.ndarray  # (T, 17, 3) camera axes, root-relative
+    joints2d_px: np.ndarray  # (T, 17, 2) the file's pixels
+    confidence: np.ndarray  # (T, 17); 0 where filled
+    box: np.ndarray  # (T, 4) (x, y, w, h) the file's pixels
+    source: list[str]  # (T,) each frame's entry of SOURCES
+
+    @classmethod
+    def fill(cls, frames: int, seen: dict[int, PersonFrame]) -> Timeline:
+        """A person seen in the frames ``seen`` (frame index -> their pose; at least one) over ``frames`` frames."""
+        index = np.array(sorted(seen))
+        everywhere = np.arange(frames)
+
+        def filled(values: np.ndarray) -> np.ndarray:  # (S, ...) at the seen frames -> (T, ...)
+            flat = values.reshape(len(values), -1)
+            columns = [np.interp(everywhere, index, flat[:, c]) for c in range(flat.shape[1])]
+            return np.stack(columns, axis=1).reshape(frames, *values.shape[1:])
+
+        people = [seen[k] for k in index]
+        confidence = np.zeros((frames, 17))
+        confidence[index] = np.stack([p.confidence for p in people])
+        source = ["held" if k < index[0] or k > index[-1] else "interpolated" for k in everywhere]
+        for k in index:
+            source[k] = "seen"
+        return cls(
+            filled(np.stack([p.joints3d_mm for p in people])),
+            filled(np.stack([p.joints2d_px for p in people])),
+            confidence,
+            filled(np.array([p.box for p in people], dtype=np.float64)),
+            source,
+        )
+
+
 @dataclass
 class VideoResult:
     """A clip's people, frame by frame; ``error`` says why the analysis stopped early (None: it did not)."""
@@ -93,8 +138,10 @@ class VideoResult:
     smoothing: Smoothing | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    #: each person's motion over the frames they are in, by id (:meth:`fit_motions`)
+    #: each person's motion over every frame of the clip, by id (:meth:`fit_motions`)
     motions: dict[int, Motion] = field(default_factory=dict)
+    #: each person over every frame of the clip, gaps filled, by id (:meth:`fit_motions`)
+    timelines: dict[int, Timeline] = field(default_factory=dict)
     #: how MediaPipe's 3D joined the poses (lbi.pipeline.fusion.FUSIONS)
     fusion: str = "none"
 
@@ -103,23 +150,30 @@ class VideoResult:
         return sorted({p.id for f in self.frames for p in f.people})
 
     def fit_motions(self) -> VideoResult:
-        """Fits each person's motion (:func:`lbi.motion.bvh.fit_motion`) and replaces their 3D poses by their
-        skeleton's, so that the JSON, the CSV and the BVH hold the same poses."""
-        self.motions = {
-            pid: fit_motion(np.stack([p.joints3d_mm for f in self.frames for p in f.people if p.id == pid]))
-            for pid in self.ids
-        }
-        count = dict.fromkeys(self.motions, 0)
-        for frame in self.frames:
-            for person in frame.people:
-                person.joints3d_mm = self.motions[person.id].positions_mm[count[person.id]]
-                count[person.id] += 1
+        """Fills each person's gaps (:class:`Timeline`), fits their motion over the whole clip
+        (:func:`lbi.motion.bvh.fit_motion`) and replaces their 3D poses by their skeleton's, so that the JSON, the
+        CSV and the BVH hold the same poses."""
+        for pid in self.ids:
+            seen = {k: p for k, f in enumerate(self.frames) for p in f.people if p.id == pid}
+            timeline = Timeline.fill(len(self.frames), seen)
+            motion = fit_motion(timeline.joints3d_mm)
+            timeline.joints3d_mm = motion.positions_mm
+            for k, person in seen.items():
+                person.joints3d_mm = motion.positions_mm[k]
+            self.timelines[pid], self.motions[pid] = timeline, motion
         return self
 
+    def entries(self) -> list[tuple[int, float, list[tuple[int, str, int]]]]:
+        """(frame index, time s, [(person id, source, timeline row)]) for every frame: everyone in every frame."""
+        return [
+            (f.index, f.time_s, [(pid, self.timelines[pid].source[k], k) for pid in self.ids])
+            for k, f in enumerate(self.frames)
+        ]
+
     def to_dict(self) -> dict:
-        people = [{"id": pid, "frames": sum(p.id == pid for f in self.frames for p in f.people)} for pid in self.ids]
+        people = [{"id": pid, "frames_seen": self.timelines[pid].source.count("seen")} for pid in self.ids]
         return {
-            "video": self.info.path,
+            "video": Path(self.info.path).name,
             "fps": self.info.fps,
             "size": list(self.info.size),
             "frames_declared": self.info.frames_declared,
@@ -128,46 +182,53 @@ class VideoResult:
             "fusion": self.fusion,
             "joint_names": list(H36M_JOINTS),
             "units": "joints3d_mm: mm, camera axes (x right, y down, z forward), root-relative; joints2d_px: pixels",
+            "sources": "seen: found in the frame; interpolated: between two frames where seen; held: before the "
+            "first or after the last (filled poses have confidence 0)",
             "people": people,
             "frames": [
                 {
-                    "frame": f.index,
-                    "time_s": round(f.time_s, 4),
-                    "people": [
-                        {
-                            "id": p.id,
-                            "joints3d_mm": np.round(p.joints3d_mm, 2).tolist(),
-                            "joints2d_px": np.round(p.joints2d_px, 2).tolist(),
-                            "confidence": np.round(p.confidence, 3).tolist(),
-                            "box_xywh": [round(float(v), 2) for v in p.box],
-                        }
-                        for p in f.people
-                    ],
+                    "frame": index,
+                    "time_s": round(time_s, 4),
+                    "people": [self._entry(pid, source, k) for pid, source, k in row],
                 }
-                for f in self.frames
+                for index, time_s, row in self.entries()
             ],
             "notes": self.notes,
             "error": self.error,
         }
 
+    def _entry(self, pid: int, source: str, k: int) -> dict:
+        t = self.timelines[pid]
+        return {
+            "id": pid,
+            "source": source,
+            "joints3d_mm": np.round(t.joints3d_mm[k], 2).tolist(),
+            "joints2d_px": np.round(t.joints2d_px[k], 2).tolist(),
+            "confidence": np.round(t.confidence[k], 3).tolist(),
+            "box_xywh": [round(float(v), 2) for v in t.box[k]],
+        }
+
     def csv_text(self) -> str:
-        """One row per frame, person and joint."""
+        """One row per frame, person and joint; every person in every frame (``source``: see the module)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["frame", "time_s", "person", "joint", "x_mm", "y_mm", "z_mm", "u_px", "v_px", "confidence"])
-        for f in self.frames:
-            for p in f.people:
+        writer.writerow(
+            ["frame", "time_s", "person", "source", "joint", "x_mm", "y_mm", "z_mm", "u_px", "v_px", "confidence"]
+        )
+        for index, time_s, row in self.entries():
+            for pid, source, k in row:
+                t = self.timelines[pid]
                 for j, name in enumerate(H36M_JOINTS):
-                    x, y, z = (round(float(v), 2) for v in p.joints3d_mm[j])
-                    u, v = (round(float(c), 2) for c in p.joints2d_px[j])
-                    writer.writerow(
-                        [f.index, round(f.time_s, 4), p.id, name, x, y, z, u, v, round(float(p.confidence[j]), 3)]
-                    )
+                    x, y, z = (round(float(v), 2) for v in t.joints3d_mm[k, j])
+                    u, v = (round(float(c), 2) for c in t.joints2d_px[k, j])
+                    conf = round(float(t.confidence[k, j]), 3)
+                    writer.writerow([index, round(time_s, 4), pid, source, name, x, y, z, u, v, conf])
         return out.getvalue()
 
     def write(self, path: str | Path) -> list[Path]:
         """Writes the clip in the format of ``path``'s suffix (atomically): .json, .csv, or .bvh (one file per
-        person: ``NAME.bvh`` for one, ``NAME_person<id>.bvh`` for several); returns the files written."""
+        person: ``NAME.bvh`` for one, ``NAME_person<id>.bvh`` for several, each with every frame of the clip);
+        returns the files written."""
         path = Path(path)
         if path.suffix.lower() == ".json":
             atomic_write_text(path, json.dumps(self.to_dict()))
@@ -192,6 +253,11 @@ def open_video(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[cv2.
         raise VideoError(f"{path}: no such file")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
+        if _container(path) is not None:
+            raise VideoError(
+                f"{path.name} starts as {_container(path)} but OpenCV cannot read it: the file is truncated or damaged "
+                "(an interrupted download, copy or recording?)"
+            )
         raise VideoError(f"{path.name} is not a video OpenCV can read (MP4, AVI, MOV, MKV or WebM)")
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
     if width <= 0 or height <= 0:
@@ -208,6 +274,19 @@ def open_video(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[cv2.
             f"{max_seconds:.0f} s: cut the clip, or raise the limit (--max-seconds)"
         )
     return capture, info
+
+
+def _container(path: Path) -> str | None:
+    """The video container a file's first bytes announce (MP4/MOV, Matroska/WebM, AVI), or None."""
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free"):
+        return "an MP4 / MOV video"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "a Matroska / WebM video"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "an AVI video"
+    return None
 
 
 def read_frames(capture: cv2.VideoCapture, limit: int) -> Iterator[np.ndarray]:
@@ -268,8 +347,8 @@ def analyse_video(
     capture, info = open_video(path, max_seconds)
     result = VideoResult(info, smoothing=smoothing, fusion=fusion)
     limit = info.frames_declared or int(max_seconds * info.fps)
-    tracker, smoother = Tracker(), Smoother(info.fps, smoothing) if smoothing else None
-    detector = PoseDetector(video=True) if max_people == 1 else None
+    smoother = Smoother(info.fps, smoothing) if smoothing else None
+    tracker = PeopleTracker(PeopleDetector(), max_people=max_people)
     try:
         for index, rgb in enumerate(read_frames(capture, limit)):
             scale = max(rgb.shape[:2]) / WORK_SIDE
@@ -277,21 +356,19 @@ def analyse_video(
                 size = (round(rgb.shape[1] / scale), round(rgb.shape[0] / scale))
                 rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
             time_s = index / info.fps
-            try:
-                if detector is not None:
-                    estimates = [
-                        estimator.predict(
-                            rgb, retention, detector=detector, flip_test=flip_test, refinable=False, fusion=fusion
-                        )
-                    ]
-                else:
-                    estimates = estimator.predict_people(
-                        rgb, retention, flip_test=flip_test, max_people=max_people, refinable=False, fusion=fusion
-                    )
-            except NoPersonFound:
-                estimates = []
-            ids = tracker.assign([e.pose.crop.box for e in estimates], index)
-            people = [_person(pid, e, max(scale, 1.0)) for pid, e in zip(ids, estimates)]
+            followed = tracker(rgb)
+            estimates = []
+            if followed:
+                estimates = estimator.predict_people(
+                    rgb,
+                    retention,
+                    flip_test=flip_test,
+                    max_people=max_people,
+                    refinable=False,
+                    fusion=fusion,
+                    poses=[pose for _, pose in followed],
+                )
+            people = [_person(pid, e, max(scale, 1.0)) for (pid, _), e in zip(followed, estimates)]
             if smoother is not None:
                 people = [smoother(p, time_s) for p in people]
             result.frames.append(FrameResult(index, time_s, people))
@@ -303,8 +380,7 @@ def analyse_video(
         result.error = f"the decoder failed after {len(result.frames)} frames ({err}); the frames done are kept"
     finally:
         capture.release()
-        if detector is not None:
-            detector.close()
+        tracker.detector.close()
         if not result.frames and result.error is None:
             result.error = f"{Path(path).name}: no frame could be decoded"
         elif info.frames_declared and len(result.frames) < info.frames_declared - 1 and result.error is None:

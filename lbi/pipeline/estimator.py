@@ -27,7 +27,8 @@ from ..io.weights import BUNDLED_PRIOR_LIFTER, WeightsError, default_weights
 from ..model import LiftingByImage, LiftingOutput, MartinezMLP
 from ..model.flip import flip_test, merge_mirrors, with_mirrors
 from ..model.lifter import select_samples
-from ..pose2d.landmarks import Pose2D, PoseDetector
+from ..pose2d.landmarks import Pose2D
+from ..pose2d.people import PeopleDetector
 from .estimate import Diagnostics, Estimate, PersonPose
 from .fusion import FUSIONS, PLAIN_WEIGHT, fuse, learned_prior
 from .onnx_lifter import OnnxLifter, onnx_available
@@ -91,7 +92,7 @@ class Estimator:
         weights: str | Path | None = None,
         model: LiftingByImage | None = None,
         device: str | torch.device | None = None,
-        detector: PoseDetector | None = None,
+        detector: PeopleDetector | None = None,
         flip_test: bool = True,
         onnx: bool = False,
         fusion: str | None = None,
@@ -125,7 +126,7 @@ class Estimator:
             self.fusion = check_fusion(fusion, self.model, self.prior_lifter)
         #: MediaPipe's share of the plain fusion for the joints it sees surely (lbi.pipeline.fusion.blend_weights)
         self.blend = blend
-        self.detector = detector or PoseDetector(segmentation=True)
+        self.detector = detector or PeopleDetector()
         self._detector_lock = threading.Lock()
         self.flip_test = flip_test
         #: onnxruntime for what will not be refined (``onnx``: on a CPU, when installed; lbi.pipeline.onnx_lifter)
@@ -141,21 +142,15 @@ class Estimator:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return torch.autocast("cpu", enabled=False)
 
-    def detect(
-        self, rgb: np.ndarray, detector: PoseDetector | None = None, max_people: int = MAX_PEOPLE
-    ) -> list[Pose2D]:
-        """Everyone found, largest first: with ``detector`` (a video-mode stream's own tracker) one
-        person at most, else the estimator's static detector (:meth:`PoseDetector.detect_people`)."""
-        if detector is not None:
-            return [p for p in [detector(rgb)] if p is not None]
+    def detect(self, rgb: np.ndarray, max_people: int = MAX_PEOPLE) -> list[Pose2D]:
+        """Everyone found (at most ``max_people``), largest first (:class:`lbi.pose2d.people.PeopleDetector`)."""
         with self._detector_lock:
-            return self.detector.detect_people(rgb, max_people=max_people)
+            return self.detector(rgb, max_people=max_people)
 
     def predict(
         self,
         rgb: np.ndarray,
         retention: float | None = None,
-        detector: PoseDetector | None = None,
         flip_test: bool | None = None,
         intrinsics: np.ndarray | None = None,
         refinable: bool = True,
@@ -163,8 +158,6 @@ class Estimator:
     ) -> Estimate:
         """(H, W, 3) uint8 RGB -> Estimate of the largest person. Raises NoPersonFound.
 
-        ``detector``: a video-mode PoseDetector of one webcam stream (tracks one person, faster);
-        by default the estimator's own static detector, which also counts the people in the image.
         ``flip_test``: average with the mirrored crop's pose (None: the estimator's default).
         ``intrinsics``: the photo's camera (fx, fy, cx, cy) when known; else one is assumed
         (:func:`lbi.geometry.camera.default_intrinsics`). ``refinable``: keep the stage-1 cache for :meth:`refine`;
@@ -173,7 +166,7 @@ class Estimator:
         (:data:`lbi.pipeline.fusion.FUSIONS`; None: the estimator's).
         """
         timings: dict[str, float] = {}
-        people = self._detect_timed(rgb, detector, MAX_PEOPLE, timings)
+        people = self._detect_timed(rgb, None, MAX_PEOPLE, timings)
         flip = self.flip_test if flip_test is None else flip_test
         fusion = self.fusion_for(fusion)
         estimates = self._lift([rgb], [people[0]], retention, timings, flip, [intrinsics], refinable, fusion)
@@ -187,12 +180,14 @@ class Estimator:
         max_people: int = MAX_PEOPLE,
         refinable: bool = True,
         fusion: str | None = None,
+        poses: list[Pose2D] | None = None,
     ) -> list[Estimate]:
         """Everyone found in the image (up to ``max_people``, largest first), lifted in one batch. Raises
         NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch; ``refinable`` and ``fusion``
-        as for :meth:`predict`."""
+        as for :meth:`predict`. ``poses``: the people's 2D poses when the caller found them (a stream's
+        :class:`lbi.motion.tracking.PeopleTracker`), in the order of the estimates; None: the estimator's detector."""
         timings: dict[str, float] = {}
-        people = self._detect_timed(rgb, None, max_people, timings)
+        people = self._detect_timed(rgb, poses, max_people, timings)
         flip = self.flip_test if flip_test is None else flip_test
         fusion = self.fusion_for(fusion)
         estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable, fusion)
@@ -201,10 +196,10 @@ class Estimator:
         return estimates
 
     def _detect_timed(
-        self, rgb: np.ndarray, detector: PoseDetector | None, max_people: int, timings: dict[str, float]
+        self, rgb: np.ndarray, poses: list[Pose2D] | None, max_people: int, timings: dict[str, float]
     ) -> list[Pose2D]:
         t = time.perf_counter()
-        people = self.detect(rgb, detector, max_people)
+        people = self.detect(rgb, max_people) if poses is None else poses[:max_people]
         timings["detector"] = (time.perf_counter() - t) * 1000
         if not people:
             raise NoPersonFound(

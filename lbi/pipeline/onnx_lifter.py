@@ -54,6 +54,8 @@ class OnnxLifter:
             export_onnx(model, self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        # no busy-waiting between runs: the threads would spin on the cores that MediaPipe and PyTorch need next
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 

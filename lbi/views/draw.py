@@ -44,15 +44,23 @@ def draw_skeleton_2d(
     confidence: np.ndarray | None = None,
     box: tuple[float, float, float, float] | None = None,
     person: int = 0,
+    label: str | None = None,
+    picked: bool = False,
 ) -> np.ndarray:
     """The 2D pose on the image in the ``person``-th person's colours; joints MediaPipe is unsure of
-    (confidence < 0.5) drawn hollow."""
+    (confidence < 0.5) drawn hollow. ``box`` (x, y, w, h) is outlined in the person's colour (white and thicker
+    when ``picked``), ``label`` written on a tag of that colour at the box's top-left corner (above the head when
+    there is no box)."""
     out = rgb.copy()
     width = _line_width(out)
     confidence = np.ones(len(joints2d)) if confidence is None else confidence
+    tag_colour = person_colours(person)[0]
+    corner = tuple(np.round(joints2d[:, :2].min(axis=0) - [0, 3 * width]).astype(int))
     if box is not None:
         x, y, w, h = (int(round(v)) for v in box)
-        cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), max(1, width // 2), cv2.LINE_AA)
+        outline = (255, 255, 255) if picked else tag_colour
+        cv2.rectangle(out, (x, y), (x + w, y + h), outline, max(1, width if picked else width // 2), cv2.LINE_AA)
+        corner = (x, y)
     points = np.round(joints2d).astype(int)
     for child, parent in BONES:
         colour = joint_colour(child, person)
@@ -60,7 +68,22 @@ def draw_skeleton_2d(
     for j, (p, c) in enumerate(zip(points, confidence)):
         fill = -1 if c >= 0.5 else width // 2 + 1
         cv2.circle(out, tuple(p), width + 2, joint_colour(j, person), fill, cv2.LINE_AA)
-    return out
+    return out if label is None else draw_tag(out, label, corner, tag_colour)
+
+
+def draw_tag(rgb: np.ndarray, text: str, corner: tuple[int, int], colour: Colour) -> np.ndarray:
+    """``text`` on a filled tag of ``colour`` (in black or white, whichever reads better on it) whose top-left is
+    ``corner`` (moved inside the image), drawn in place; returns ``rgb``."""
+    scale = max(0.5, max(rgb.shape[:2]) / 900)
+    thickness = max(1, round(2 * scale))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    pad = max(2, round(4 * scale))
+    x = int(np.clip(corner[0], 0, max(0, rgb.shape[1] - w - 2 * pad)))
+    y = int(np.clip(corner[1], 0, max(0, rgb.shape[0] - h - base - 2 * pad)))
+    cv2.rectangle(rgb, (x, y), (x + w + 2 * pad, y + h + base + 2 * pad), colour, -1)
+    ink = (0, 0, 0) if 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2] > 150 else (255, 255, 255)
+    cv2.putText(rgb, text, (x + pad, y + pad + h), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, thickness, cv2.LINE_AA)
+    return rgb
 
 
 def heatmap_overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Interactive Plotly 3D views of poses: one photo's people, or a clip's motion as an animation.
 
-The view opens as the camera saw the people (from the front, a little from above), with a floor grid under the
-lowest foot and equal scales on all axes. Display axes: x right, y depth (away from the camera), z up, mm.
-Several people stand where the photo shows them: each is placed along the ray through their pelvis at the
-distance their size in the photo implies (:func:`placed`); one person stays at the origin.
+The view opens as the camera saw the people (from the front, a little from above), with a floor grid (squares of
+GRID_MM) under the lowest foot and equal scales on all axes, titled in mm. Display axes: x right, y depth (away from
+the camera), z up. Several people stand where the image shows them: each is placed along the ray through their
+pelvis at the distance their size in the image implies (:func:`root_position`); one person stays at the origin.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ KINDS = {
 }
 #: the camera of the opening view: in front of the people, a little above them (Plotly's scene units)
 FRONT_EYE = dict(x=0.0, y=-2.0, z=0.55)
+#: the titles of the display axes (x right, y depth, z up), all in mm
+AXIS_TITLES = ("x (mm)", "depth (mm)", "height (mm)")
+#: the head joint (a person's label is written above it), and how far above (mm)
+HEAD = H36M_JOINTS.index("head")
+LABEL_ABOVE_MM = 250.0
+#: the most animation frames a clip's figure holds (a longer clip is shown at every k-th frame)
+MOTION_FRAMES = 300
 
 
 def pose_of(pose: PersonPose, which: str) -> np.ndarray:
@@ -37,26 +44,36 @@ def pose_of(pose: PersonPose, which: str) -> np.ndarray:
     return pose.joints3d_mm if which == "refined" else pose.coarse3d_mm
 
 
+def root_position(joints3d_mm: np.ndarray, joints2d_px: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Where a person's root (pelvis, joint 0) stands in camera axes (3,) mm: on the ray through its pixel in the
+    image, at the depth where the skeleton (17 x 3 mm, camera axes) seen by the camera is as large as it is in the
+    image (17 x 2 px): depth = fx x (sum of the bones' lengths across the view, x and y, mm) / (sum of their
+    lengths in the image, px). Bones pointing at the camera shorten in both, so they do not bias it.
+    ``intrinsics``: (fx, fy, cx, cy)."""
+    child, parent = np.array(BONES).T
+    size_3d = np.linalg.norm(joints3d_mm[child, :2] - joints3d_mm[parent, :2], axis=1).sum()
+    size_2d = np.linalg.norm(joints2d_px[child] - joints2d_px[parent], axis=1).sum()
+    fx, fy, cx, cy = intrinsics
+    depth = fx * size_3d / max(size_2d, 1e-6)
+    u, v = joints2d_px[0]
+    return np.array([(u - cx) / fx * depth, (v - cy) / fy * depth, depth])
+
+
 def placed(poses: Sequence[PersonPose], which: str = "refined") -> list[np.ndarray]:
-    """Each pose (mm, camera axes) moved to where its person stands relative to the first: along the ray through
-    the pelvis in the photo, at the depth where the 3D skeleton's size matches its size in 2D."""
+    """Each pose (mm, camera axes) moved to where its person stands relative to the first
+    (:func:`root_position`); one person stays at the origin."""
     joints = [pose_of(p, which) for p in poses]
     if len(poses) < 2:
         return [j - j[:1] for j in joints]
-    roots = []
-    for pose, pose3d in zip(poses, joints):
-        child, parent = np.array(BONES).T
-        size_3d = np.linalg.norm(pose3d[child] - pose3d[parent], axis=1).sum()
-        size_2d = np.linalg.norm(pose.joints2d_px[child] - pose.joints2d_px[parent], axis=1).sum()
-        fx, fy, cx, cy = pose.intrinsics
-        depth = fx * size_3d / max(size_2d, 1e-6)
-        u, v = pose.joints2d_px[0]
-        roots.append(np.array([(u - cx) / fx * depth, (v - cy) / fy * depth, depth]))
+    roots = [root_position(j, p.joints2d_px, p.intrinsics) for p, j in zip(poses, joints)]
     return [j - j[:1] + root - roots[0] for j, root in zip(joints, roots)]
 
 
-def _bone_traces(points: np.ndarray, person: int, name: str, dash: str = "solid", legend: bool = True) -> list:
-    """Left, right and centre bones of one skeleton in display axes, and invisible joint markers for hovering."""
+def _bone_traces(
+    points: np.ndarray, person: int, name: str, dash: str = "solid", legend: bool = True, label: str | None = None
+) -> list:
+    """Left, right and centre bones of one skeleton in display axes, invisible joint markers for hovering, and
+    ``label`` (when given) written above the head."""
     import plotly.graph_objects as go
 
     left, right, centre = person_colours(person)
@@ -95,6 +112,21 @@ def _bone_traces(points: np.ndarray, person: int, name: str, dash: str = "solid"
             hovertemplate="%{text}<extra></extra>",
         )
     )
+    if label is not None:
+        top = points[HEAD] + [0.0, 0.0, LABEL_ABOVE_MM]
+        traces.append(
+            go.Scatter3d(
+                x=[top[0]],
+                y=[top[1]],
+                z=[top[2]],
+                mode="text",
+                text=[label],
+                textfont=dict(color=f"rgb{left}", size=13),
+                hoverinfo="skip",
+                showlegend=False,
+                name=f"{name} label",
+            )
+        )
     return traces
 
 
@@ -125,16 +157,19 @@ def _floor_trace(points: np.ndarray, floor: float):
 
 
 def _scene(points: np.ndarray, floor: float) -> dict:
-    """Equal scales on all axes (one cube around everything shown), the floor at the bottom, the front view."""
+    """Equal scales on all axes (one cube around everything shown; ticks every 500 or 1000 mm, titled in mm; the
+    depth axis, seen end-on from the front, without tick labels), the floor at the bottom, the front view."""
     centre = (points.min(axis=0) + points.max(axis=0)) / 2
     half = max(900.0, float((points.max(axis=0) - points.min(axis=0)).max()) * 0.6)
     ranges = [[c - half, c + half] for c in centre]
     ranges[2] = [floor - 50.0, floor - 50.0 + 2 * half]
-    axis = dict(showbackground=False, zeroline=False, showticklabels=False, title="")
+    tick = 500 if half <= 1500 else 1000
+    axis = dict(showbackground=False, zeroline=False, dtick=tick, tickfont=dict(size=9), gridcolor="rgb(225,225,225)")
+    titles = [dict(text=text, font=dict(size=11)) for text in AXIS_TITLES]
     return dict(
-        xaxis=dict(range=ranges[0], **axis),
-        yaxis=dict(range=ranges[1], **axis),
-        zaxis=dict(range=ranges[2], **axis),
+        xaxis=dict(range=ranges[0], title=titles[0], **axis),
+        yaxis=dict(range=ranges[1], title=titles[1], **axis, showticklabels=False),  # seen end-on from the front
+        zaxis=dict(range=ranges[2], title=titles[2], **axis),
         aspectmode="cube",
         camera=dict(eye=FRONT_EYE, up=dict(x=0, y=0, z=1), center=dict(x=0, y=0, z=0)),
     )
@@ -142,7 +177,8 @@ def _scene(points: np.ndarray, floor: float) -> dict:
 
 def skeleton_figure(poses: Sequence[PersonPose] | PersonPose | None, show: str = "refined"):
     """The people of one photo: ``show`` one of VIEWS (the second pose of a pair dashed; MediaPipe's 3D stands
-    where the person's final pose stands)."""
+    where the person's final pose stands); several people are labelled with their numbers, as in the 2D view (the
+    legend then only tells the first person's poses apart)."""
     import plotly.graph_objects as go
 
     poses = [poses] if isinstance(poses, PersonPose) else list(poses or [])
@@ -157,7 +193,9 @@ def skeleton_figure(poses: Sequence[PersonPose] | PersonPose | None, show: str =
             label = "MediaPipe's 3D" if kind == "mediapipe" else kind
             name = label if len(people) == 1 else f"person {person + 1} {label}"
             dash = "dash" if kind != kinds[0] else "solid"
-            figure.add_traces(_bone_traces(points, person, name, dash))
+            tag = f"person {person + 1}" if len(people) > 1 and kind == kinds[0] else None
+            legend = len(people) == 1 or (len(kinds) > 1 and person == 0)  # else the labels say who is who
+            figure.add_traces(_bone_traces(points, person, name, dash, legend, tag))
     if shown:
         everything = np.concatenate([p for people in shown.values() for p in people])
         everything = everything[np.isfinite(everything).all(axis=1)]
@@ -166,47 +204,70 @@ def skeleton_figure(poses: Sequence[PersonPose] | PersonPose | None, show: str =
         figure.update_layout(scene=_scene(everything, floor))
     figure.update_layout(
         margin=dict(l=0, r=0, t=30, b=0),
-        height=460,
+        height=420,
         legend=dict(orientation="h", y=1.02, x=0),
         title=dict(text="3D pose (mm; drag to turn)" if poses else "no pose yet", font=dict(size=13)),
     )
     return figure
 
 
-def motion_figure(frames: Sequence[dict[int, np.ndarray]], fps: float, max_frames: int = 150):
-    """A clip as an animated figure: per frame, each person's pose by their id (mm, camera axes, root-relative),
-    side by side in the order of their ids, each in their id's colours; a play button and a frame slider; long
-    clips are shown at every k-th frame (at most ``max_frames``)."""
+def motion_step(frame_count: int, max_frames: int = MOTION_FRAMES) -> int:
+    """Every how many frames :func:`motion_figure` has an animation frame: 1, or more for a clip longer than
+    ``max_frames`` frames."""
+    return max(1, int(np.ceil(frame_count / max_frames)))
+
+
+def motion_figure(
+    frames: Sequence[dict[int, np.ndarray]], fps: float, max_frames: int = MOTION_FRAMES, controls: bool = True
+):
+    """A clip as an animated figure: per frame, each person's pose by their id (17 x 3 mm, camera axes, already
+    placed where the person stands: :func:`root_position`), in their id's colours and labelled "person ID"; a
+    person missing from a frame is not drawn in it. The animation's frames are named by their position in
+    ``frames`` and hold only coordinates; a long clip has one at every :func:`motion_step`-th frame. ``controls``:
+    Plotly's own play button and frame slider (off where a video drives the animation)."""
     import plotly.graph_objects as go
 
-    step = max(1, int(np.ceil(len(frames) / max_frames)))
+    step = motion_step(len(frames), max_frames)
     chosen = list(range(0, len(frames), step))
     ids = sorted({pid for frame in frames for pid in frame})
     if not chosen or not ids:
         return skeleton_figure(None)
-    offsets = {pid: np.array([1200.0 * (k - (len(ids) - 1) / 2), 0.0, 0.0]) for k, pid in enumerate(ids)}
+    absent = np.full((17, 3), np.nan)
 
     def traces(k: int) -> list:
         out = []
-        for pid in ids:  # a person missing from a frame is not drawn in it
-            pose = frames[k].get(pid, np.full((17, 3), np.nan))
-            out += _bone_traces(to_display(pose - pose[:1]) + offsets[pid], pid, f"person {pid}", legend=False)
+        for pid in ids:  # a person missing from a frame is drawn at NaN: not at all
+            points = to_display(frames[k].get(pid, absent))
+            out += _bone_traces(points, pid, f"person {pid}", legend=False, label=f"person {pid}")
         return out
 
-    everything = np.concatenate(
-        [to_display(p - p[:1]) + offsets[pid] for k in chosen for pid, p in frames[k].items()], axis=0
-    )
-    floor = float(np.nanmin(everything[:, 2]))
+    def coordinates(k: int) -> list:
+        return [go.Scatter3d(x=t.x, y=t.y, z=t.z) for t in traces(k)]
+
+    everything = np.concatenate([to_display(p) for k in chosen for p in frames[k].values()], axis=0)
+    everything = everything[np.isfinite(everything).all(axis=1)]
+    floor = float(everything[:, 2].min())
+    first = traces(chosen[0])
     figure = go.Figure(
-        data=[*traces(chosen[0]), _floor_trace(everything, floor)],
-        frames=[go.Frame(data=traces(k), name=str(k), traces=list(range(4 * len(ids)))) for k in chosen],
+        data=[*first, _floor_trace(everything, floor)],
+        frames=[go.Frame(data=coordinates(k), name=str(k), traces=list(range(len(first)))) for k in chosen],
     )
-    delay, still = 1000.0 * step / fps, dict(mode="immediate", frame=dict(duration=0))
     figure.update_layout(
         scene=_scene(everything, floor),
         margin=dict(l=0, r=0, t=30, b=0),
         height=460,
         title=dict(text="3D motion (mm; drag to turn)", font=dict(size=13)),
+    )
+    if controls:
+        figure.update_layout(**_animation_controls(chosen, 1000.0 * step / fps))
+    return figure
+
+
+def _animation_controls(names: Sequence[int], delay_ms: float) -> dict:
+    """Plotly's play / pause buttons and frame slider over the animation frames ``names``."""
+    still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    play = dict(frame=dict(duration=delay_ms, redraw=True), transition=dict(duration=0), fromcurrent=True)
+    return dict(
         updatemenus=[
             dict(
                 type="buttons",
@@ -214,14 +275,14 @@ def motion_figure(frames: Sequence[dict[int, np.ndarray]], fps: float, max_frame
                 x=0.02,
                 y=0.02,
                 buttons=[
-                    dict(label="▶", method="animate", args=[None, dict(frame=dict(duration=delay), fromcurrent=True)]),
+                    dict(label="▶", method="animate", args=[None, play]),
                     dict(label="❚❚", method="animate", args=[[None], still]),
                 ],
             )
         ],
         sliders=[
             dict(
-                steps=[dict(method="animate", label=str(k), args=[[str(k)], still]) for k in chosen],
+                steps=[dict(method="animate", label=str(k), args=[[str(k)], still]) for k in names],
                 x=0.12,
                 len=0.86,
                 y=0.02,
@@ -229,4 +290,3 @@ def motion_figure(frames: Sequence[dict[int, np.ndarray]], fps: float, max_frame
             )
         ],
     )
-    return figure

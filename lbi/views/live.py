@@ -10,18 +10,23 @@ import cv2
 import numpy as np
 
 from ..io.images import as_rgb
+from ..motion.tracking import PeopleTracker
 from ..pipeline.estimate import Estimate
-from ..pipeline.estimator import Estimator, NoPersonFound
-from ..pose2d.landmarks import PoseDetector
+from ..pipeline.estimator import Estimator
+from ..pose2d.people import PeopleDetector
 from . import draw
+
+#: the most people live mode follows (each costs a landmark run and a lift per frame)
+LIVE_PEOPLE = 2
 
 
 @dataclass
 class LiveState:
-    """One webcam stream: its own tracking detector, the last estimate, and recent frame times."""
+    """One webcam stream: its own tracker (up to :data:`LIVE_PEOPLE` people), the last estimates, and recent frame
+    times."""
 
-    detector: PoseDetector = field(default_factory=lambda: PoseDetector(video=True))
-    last: Estimate | None = None
+    tracker: PeopleTracker = field(default_factory=lambda: PeopleTracker(PeopleDetector(), max_people=LIVE_PEOPLE))
+    people: list[tuple[int, Estimate]] = field(default_factory=list)  # (id, estimate) of the last frame with people
     last_rgb: np.ndarray | None = None
     frame_times: deque = field(default_factory=lambda: deque(maxlen=30))
 
@@ -32,8 +37,13 @@ class LiveState:
         span = self.frame_times[-1] - self.frame_times[0]
         return (len(self.frame_times) - 1) / span if span > 0 else 0.0
 
+    @property
+    def last(self) -> Estimate | None:
+        """The first person's estimate of the last frame with people."""
+        return self.people[0][1] if self.people else None
+
     def close(self) -> None:
-        self.detector.close()
+        self.tracker.detector.close()
 
 
 def live_frame(
@@ -43,23 +53,34 @@ def live_frame(
     retention: float | None = None,
     fusion: str | None = None,
 ) -> tuple[np.ndarray, LiveState]:
-    """One webcam frame -> the frame with its 2D skeleton, a small 3D view in the corner and fps.
-    Live frames skip the flip test: it doubles the lifter's batch (docs/results.md has the timings)."""
+    """One webcam frame -> the frame with everyone's 2D skeleton and number (up to :data:`LIVE_PEOPLE`), a small 3D
+    view of the first in the corner, and fps. Live frames skip the flip test: it doubles the lifter's batch
+    (docs/results.md has the timings)."""
     state = state or LiveState()
     rgb = as_rgb(frame, "the webcam frame")
     state.frame_times.append(time.perf_counter())
-    try:
-        estimate = estimator.predict(
-            rgb, retention=retention, detector=state.detector, flip_test=False, refinable=False, fusion=fusion
+    start = time.perf_counter()
+    followed = state.tracker(rgb)
+    tracker_ms = (time.perf_counter() - start) * 1000
+    estimates: list[Estimate] = []
+    if followed:
+        poses = [pose for _, pose in followed]
+        estimates = estimator.predict_people(
+            rgb, retention, flip_test=False, max_people=LIVE_PEOPLE, refinable=False, fusion=fusion, poses=poses
         )
-    except NoPersonFound:
+        for estimate in estimates:
+            estimate.diagnostics.timings_ms["detector"] = tracker_ms  # the 2D stage: the tracker's
+    if not estimates:
         out = rgb.copy()
         _label(out, "no person in view")
     else:
-        state.last, state.last_rgb = estimate, rgb
-        out = draw.draw_skeleton_2d(rgb, estimate.pose.joints2d_px, estimate.pose.confidence)
+        state.people, state.last_rgb = [(pid, e) for (pid, _), e in zip(followed, estimates)], rgb
+        out = rgb
+        for pid, estimate in state.people:
+            pose = estimate.pose
+            out = draw.draw_skeleton_2d(out, pose.joints2d_px, pose.confidence, pose.crop.box, pid, f"#{pid}")
         inset_size = max(96, min(out.shape[:2]) // 3)
-        inset = draw.projected_skeleton(estimate.pose.joints3d_mm, size=inset_size)
+        inset = draw.projected_skeleton(state.people[0][1].pose.joints3d_mm, size=inset_size)
         out[-inset_size:, -inset_size:] = inset
     _label(out, f"{state.fps:4.1f} fps", row=1)
     return out, state

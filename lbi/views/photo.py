@@ -154,18 +154,19 @@ def photo_view(
     show: str = "refined",
     original_scale: float = 1.0,
 ) -> PhotoView:
-    """Everything the photo tab shows for the people of ``rgb``: everyone's 2D pose (each in their colours) and 3D
-    pose, the attention, kept patches and summary of the ``person``-th, drawn at display size and saved as JPEG
-    files, and the JSON of all (its 2D in the pixels of the original photo: ``original_scale`` = original /
-    analysed size)."""
+    """Everything the photo tab shows for the people of ``rgb``: everyone's 2D pose (each in their colours; with
+    several people, each one's box and number, the ``person``-th's box white) and 3D pose, the attention, kept
+    patches and summary of the ``person``-th, drawn at display size and saved as JPEG files, and the JSON of all
+    (its 2D in the pixels of the original photo: ``original_scale`` = original / analysed size)."""
     shown, scale = display_size(rgb)
     picked = estimates[person]
     pose2d = shown
+    several = len(estimates) > 1
     for k, estimate in enumerate(estimates):
         pose = estimate.scaled(scale).pose
-        pose2d = draw.draw_skeleton_2d(
-            pose2d, pose.joints2d_px, pose.confidence, pose.crop.box if k == person else None, k
-        )
+        box = pose.crop.box if several or k == person else None
+        label = f"person {k + 1}" if several else None
+        pose2d = draw.draw_skeleton_2d(pose2d, pose.joints2d_px, pose.confidence, box, k, label, picked=k == person)
     summary = summary_markdown(picked)
     if len(estimates) > 1:
         summary = f"**{len(estimates)} people found**; shown below: person {person + 1}\n\n{summary}"

@@ -2,7 +2,7 @@
 Chromium plays a clip through its fake webcam into the Live tab, and the processed frames that
 come back are counted.
 
-    python -m tests.harness.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg] [--no-onnx]
+    python -m tests.harness.bench_live [--seconds 20] [--clip assets/lbi_synth_lab.jpg | --two-people] [--no-onnx]
 
 Needs playwright (a dev dependency) and Debian's chromium (``apt-get install chromium``).
 """
@@ -45,19 +45,18 @@ def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> None:
             out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
 
 
-def still_clip(image: Path, path: Path, size: tuple[int, int] = (640, 480), frames: int = 16) -> Path:
-    """A webcam-sized clip of a photo drifting sideways, so consecutive frames differ."""
-    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB)
+def still_clip(image: Path | np.ndarray, path: Path, size: tuple[int, int] = (640, 480), frames: int = 16) -> Path:
+    """A webcam-sized clip of a photo (fitted into the frame, its shape kept) drifting sideways, so consecutive
+    frames differ."""
+    rgb = cv2.cvtColor(cv2.imread(str(image)), cv2.COLOR_BGR2RGB) if isinstance(image, Path) else image
     w, h = size
-    side = min(w, h)
-    square = cv2.resize(rgb, (side, side))
-    pad = (w - side) // 2
-    clip = [
-        cv2.copyMakeBorder(
-            np.roll(square, 4 * (k - frames // 2), axis=1), 0, 0, pad, w - side - pad, cv2.BORDER_REPLICATE
-        )
-        for k in range(frames)
-    ]
+    scale = min(w / rgb.shape[1], h / rgb.shape[0])
+    fitted = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    top, left = (h - fitted.shape[0]) // 2, (w - fitted.shape[1]) // 2
+    framed = cv2.copyMakeBorder(
+        fitted, top, h - fitted.shape[0] - top, left, w - fitted.shape[1] - left, cv2.BORDER_REPLICATE
+    )
+    clip = [np.roll(framed, 4 * (k - frames // 2), axis=1) for k in range(frames)]
     write_y4m(path, clip)
     return path
 
@@ -140,12 +139,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--clip", default=str(ROOT / "assets" / "lbi_synth_lab.jpg"), help="photo to play as the webcam"
     )
+    parser.add_argument(
+        "--two-people", action="store_true", help="play two rendered people side by side (lbi.bench.two_people_frame)"
+    )
     parser.add_argument("--no-onnx", action="store_true", help="start the app with --no-onnx (PyTorch only)")
     args = parser.parse_args(argv)
     chromium = chromium_path()
     if chromium is None:
         sys.exit("chromium not found: apt-get install chromium")
-    clip = still_clip(Path(args.clip), Path("/tmp/lbi_bench_live.y4m"))
+    if args.two_people:
+        from lbi.bench import two_people_frame
+
+        source, name = two_people_frame(), "two rendered people (lbi.bench.two_people_frame)"
+    else:
+        source, name = Path(args.clip), Path(args.clip).name
+    clip = still_clip(source, Path("/tmp/lbi_bench_live.y4m"))
     extra = ("--no-onnx",) if args.no_onnx else ()
     with running_app(extra_args=extra) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -163,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         json.dumps(
             {
-                "clip": f"640x480 from {Path(args.clip).name}",
+                "clip": f"640x480 from {name}",
                 "onnxruntime": not args.no_onnx,
                 "frame_size_processed": size,
                 "seconds": args.seconds,

@@ -231,7 +231,8 @@ class Report:
 
 def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = True, progress=None) -> Report:
     """Every lifter (name -> an object with ``pose_mm(rgb, pose2d, intrinsics, flip)`` returning a pose or None) with
-    MediaPipe's 2D (``detector``: a :class:`lbi.pose2d.landmarks.PoseDetector`; the largest person) and with the ground
+    MediaPipe's 2D (``detector``: callable rgb -> 2D poses, largest first: the app's
+    :class:`lbi.pose2d.people.PeopleDetector`; the largest person) and with the ground
     truth's (with MediaPipe's 3D and its confidences, where it found the person), and MediaPipe's world landmarks
     (turned into camera axes as the estimator turns them), on every frame of ``sets``."""
     report = Report([s.root.name for s in sets])
@@ -239,7 +240,7 @@ def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = 
         for k, name in enumerate(photos.names):
             rgb = read_image(photos.root / name, max_side=10**6)  # no downscaling: K is in the file's pixels
             true, camera = photos.joints3d_mm[k], photos.intrinsics(k)
-            people = detector.detect_people(rgb)
+            people = detector(rgb)
             truth = Pose2D.from_joints(photos.joints2d_px(k))
             inputs = {"ground-truth 2D": truth}
             if people:
@@ -272,18 +273,17 @@ def evaluate_photos(sets: list[PhotoSet], lifters: dict, detector, flip: bool = 
 
 
 def photo_report(dirs: Sequence[str | Path], lifters: dict, flip: bool = True, show_progress: bool = False) -> Report:
-    """:func:`evaluate_photos` on folders, with MediaPipe's static detector and the time it took."""
+    """:func:`evaluate_photos` on folders, with the app's 2D pass and the time it took."""
     from tqdm import tqdm
 
-    from lbi.pose2d.landmarks import PoseDetector
+    from lbi.pose2d.people import PeopleDetector
 
     sets = [PhotoSet.load(d) for d in dirs]
     started, cpu = time.perf_counter(), time.process_time()
-    with (
-        PoseDetector() as detector,
-        tqdm(total=sum(len(s.names) for s in sets), unit="photo", disable=not show_progress) as bar,
-    ):
+    detector = PeopleDetector()
+    with tqdm(total=sum(len(s.names) for s in sets), unit="photo", disable=not show_progress) as bar:
         report = evaluate_photos(sets, lifters, detector, flip, progress=bar.update)
+    detector.close()
     report.info.update(
         flip_test=flip, seconds=round(time.perf_counter() - started, 1), cpu_seconds=round(time.process_time() - cpu, 1)
     )

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from lbi.data.format import PreparedData
 from lbi.io.files import atomic_write_text
-from lbi.io.weights import load_model, save_model
+from lbi.io.weights import load_model, save_model, tensors_sha256
 
 from .. import CONFIGS as CONFIG_ROOT
 from .. import RESULTS
@@ -200,12 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--card-only",
         action="store_true",
-        help="train nothing: (re)train the twin if needed, measure the bundled weights on the photos and rewrite "
-        "the card from the committed records (bundled_runs.json, bundled.json)",
+        help="train and render nothing: measure the bundled weights and their twin on the photos and rewrite the card "
+        "from the committed records (bundled_runs.json, bundled.json; the data only when the weights' tensors differ "
+        "from those bundled.json was measured on, or the twin is missing)",
     )
     args = parser.parse_args(argv)
     data, runs = Path(args.data), Path(args.runs)
-    prepare_data(data, args.workers)
+    if not args.card_only or args.before:
+        prepare_data(data, args.workers)
     if args.card_only:
         kept = load_run_records()
         trained = [kept[Path(config).stem] for config in RUNS]
@@ -221,11 +223,13 @@ def main(argv: list[str] | None = None) -> None:
             info={"weights": args.before, "command": command, "description": f"`{args.before}`, re-evaluated:"},
         )
         measure(args.photos, {"lbi": load_model(args.before)}, RESULTS / "realval_previous", weights=args.before)
-    twin = save_model(
-        load_model(train_twin(data, runs)),
-        Path(args.out) / "lifting_only.safetensors",
-        extra={"twin_of": "lbi_synth.safetensors", "config": f"train/configs/rand/{TWIN}"},
-    )
+    twin = Path(args.out) / "lifting_only.safetensors"
+    if not args.card_only or not twin.is_file():
+        twin = save_model(
+            load_model(train_twin(data, runs)),
+            twin,
+            extra={"twin_of": "lbi_synth.safetensors", "config": f"train/configs/rand/{TWIN}"},
+        )
     weights = Path(args.out) / "lbi_synth.safetensors"
     if not args.card_only:
         save_model(
@@ -233,16 +237,15 @@ def main(argv: list[str] | None = None) -> None:
             weights,
             extra={"trained_on": "LBI-Synth rand:train + upper:train", "configs": "train/configs/rand"},
         )
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    digest, tensors = hashlib.sha256(weights.read_bytes()).hexdigest(), tensors_sha256(weights)
     after_path = RESULTS / "bundled.json"
     evaluated = json.loads(after_path.read_text()) if after_path.is_file() else None
-    if evaluated and evaluated["info"].get("sha256") == digest:
-        after = _table(evaluated)  # these very weights were evaluated already
+    if evaluated and (evaluated["info"].get("sha256") == digest or evaluated["info"].get("tensors_sha256") == tensors):
+        after = _table(evaluated)  # these very weights (their tensors) were evaluated already
     else:
         after = evaluate_weights(weights, data, "bundled")
-        write_results(
-            after, RESULTS / "bundled", title="Bundled weights", info={"weights": str(weights), "sha256": digest}
-        )
+        info = {"weights": str(weights), "sha256": digest, "tensors_sha256": tensors}
+        write_results(after, RESULTS / "bundled", title="Bundled weights", info=info)
     before_path = RESULTS / "bundled_before.json"
     previous = json.loads(before_path.read_text()) if before_path.is_file() else None
     before, description = (_table(previous), previous["info"].get("description")) if previous else (None, None)

@@ -20,7 +20,15 @@ from .records import NOISE_MODEL, RunRecord
 TEMPLATE = Path(__file__).with_name("model_card.md")
 
 
-def _data_costs(data: Path) -> list[str]:
+#: where the card keeps the data's costs: kept from the card being rewritten when the data is not on this machine
+COST_LINE = ("- rand:", "- upper:", "- lab:", "- wild:", "- BlazePose features of")
+
+
+def _data_costs(data: Path, card: Path | None = None) -> list[str]:
+    """The data's sizes and costs from its records (``meta.json``, ``features/*.json``); where the data is not on this
+    machine, the lines of the card at ``card`` that said them (so rewriting the card elsewhere keeps them)."""
+    if not (data / "rand" / "meta.json").is_file() and card is not None and card.is_file():
+        return [line for line in card.read_text().splitlines() if line.startswith(COST_LINE)]
     lines = []
     for domain in ("rand", "upper", "lab", "wild"):
         if not (data / domain / "meta.json").is_file():
@@ -287,7 +295,7 @@ def model_card(
         swap_rate=max(noise["swap_rates"]),
         gross_rate=max(noise["gross_rates"]),
         jitter_px=training["noise_2d_px"],
-        data_costs="\n".join(_data_costs(data)),
+        data_costs="\n".join(_data_costs(data, weights.parent / "MODEL_CARD.md")),
         train_minutes=(s1 + s2) / 60,
         stage1_minutes=s1 / 60,
         stage2_minutes=s2 / 60,

@@ -1,8 +1,6 @@
 """Finding everyone in a photo: recall and phantoms of a multi-person 2D detector on annotated photos.
 
-    python -m train.reports.evaluate_people FOLDER [FOLDER...] [--max-people 8] [--detector people|legacy]
-    [--no-windows]
-                                    [--threads N] [--out OUT]
+    python -m train.reports.evaluate_people FOLDER [FOLDER...] [--max-people 8] [--no-windows] [--out OUT]
 
 A folder holds photos and ``gt.json`` (the format of ``../shared/multival``)::
 
@@ -23,11 +21,9 @@ The measure:
 
 A found person's 12 joints are MediaPipe's landmarks 11-16 and 23-28 (shoulders, elbows, wrists, hips, knees,
 ankles); a pose without landmarks (:meth:`lbi.pose2d.landmarks.Pose2D.from_joints`) uses its H36M joints instead.
-``--detector people`` (the default) is :class:`lbi.pose2d.people.PeopleDetector` (``--no-windows``: its detector sees
-the
-whole photo only, as MediaPipe's does); ``legacy`` is :meth:`lbi.pose2d.landmarks.PoseDetector.detect_people`,
-MediaPipe's
-one-person graph searched again with the people found greyed out.
+The people are found as the app, ``lbi predict`` and ``lbi video`` find them
+(:class:`lbi.pose2d.people.PeopleDetector`);
+``--no-windows``: its detector sees the whole photo only, as MediaPipe's legacy graph does.
 """
 
 from __future__ import annotations
@@ -301,14 +297,8 @@ def _scaled(pose: Pose2D, scale: float) -> Pose2D:
     )
 
 
-def build_detector(kind: str, max_people: int, with_windows: bool = True) -> Detector:
-    """``people`` (:class:`lbi.pose2d.people.PeopleDetector`) or ``legacy``
-    (:meth:`lbi.pose2d.landmarks.PoseDetector.detect_people`)."""
-    if kind == "legacy":
-        from lbi.pose2d.landmarks import PoseDetector
-
-        legacy = PoseDetector()
-        return lambda rgb: legacy.detect_people(rgb, max_people=max_people)
+def build_detector(max_people: int, with_windows: bool = True) -> Detector:
+    """The app's 2D pass (:class:`lbi.pose2d.people.PeopleDetector`), at most ``max_people`` per photo."""
     from lbi.pose2d.people import PeopleDetector
 
     people = PeopleDetector(with_windows=with_windows)
@@ -324,37 +314,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dirs", nargs="+", help="folders of annotated photos (format above)")
     parser.add_argument("--max-people", type=int, default=8, help="the most people a photo may give (default 8)")
     parser.add_argument(
-        "--detector",
-        choices=("people", "legacy"),
-        default="people",
-        help="people: lbi.pose2d.people.PeopleDetector (default); legacy: PoseDetector.detect_people",
+        "--no-windows", action="store_true", help="the detector sees the whole photo only (as MediaPipe's legacy graph)"
     )
-    parser.add_argument(
-        "--no-windows", action="store_true", help="people: the detector sees the whole photo only (as MediaPipe's)"
-    )
-    parser.add_argument("--threads", type=int, default=None, help="PyTorch's CPU threads (default: its own choice)")
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.json (atomically)")
     args = parser.parse_args(argv)
     if args.max_people < 1:
         parser.error("--max-people must be at least 1")
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be at least 1")
-        import torch
-
-        torch.set_num_threads(args.threads)
     try:
         for folder in args.dirs:  # the folders first: a wrong path is told before the networks load
             load_folder(folder)
-        name = args.detector + (" (whole photo only)" if args.no_windows and args.detector == "people" else "")
-        detect = build_detector(args.detector, args.max_people, not args.no_windows)
+        name = "lbi.pose2d.people" + (" (whole photo only)" if args.no_windows else "")
+        detect = build_detector(args.max_people, not args.no_windows)
+        started, cpu = time.perf_counter(), time.process_time()
         report = evaluate_people(args.dirs, detect, name)
     except (PeopleSetError, ImageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     report.info = {
         "max_people": args.max_people,
-        "threads": args.threads,
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
         "command": " ".join(["python -m train.reports.evaluate_people", *(sys.argv[1:] if argv is None else argv)]),
     }
     print(report.markdown())

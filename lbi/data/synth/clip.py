@@ -43,9 +43,13 @@ def walk_angles(phase: float, yaw: float) -> PoseAngles:
     )
 
 
-def render_clip(path: str | Path, frames: int = 16, fps: float = 8.0, people: int = 1, width: int = 640) -> ClipTruth:
+def render_clip(
+    path: str | Path, frames: int = 16, fps: float = 8.0, people: int = 1, width: int = 640, cross: bool = False
+) -> ClipTruth:
     """Writes a clip of ``people`` (0-3) walking in place, side by side 1.2 m apart, and returns their true poses
-    per frame. The suffix of ``path`` picks the codec: .avi Motion JPEG, .webm VP8, else MPEG-4 Part 2."""
+    per frame. ``cross``: the people change places instead, each walking sideways across the frame to where the
+    one opposite started, the first 0.8 m nearer the camera than the second (they pass in front of each other
+    halfway). The suffix of ``path`` picks the codec: .avi Motion JPEG, .webm VP8, else MPEG-4 Part 2."""
     camera, light = lab_camera(0)
     w, h = camera.size
     crop = Crop(np.array([w / 2, h / 2]), np.array([w, w * 0.75]) / PIXEL_STD, (width, round(width * 0.75)))
@@ -53,6 +57,8 @@ def render_clip(path: str | Path, frames: int = 16, fps: float = 8.0, people: in
     towards_camera = float(np.arctan2(camera.position[0], camera.position[2]))
     right = camera.rotation[0] / np.linalg.norm(camera.rotation[0, [0, 2]])
     offsets = (np.arange(people) - (people - 1) / 2) * 1.2
+    towards = np.array([camera.position[0], camera.position[2]]) / np.hypot(camera.position[0], camera.position[2])
+    nearer = (0.4 - 0.8 * np.arange(people) / max(people - 1, 1)) if cross else np.zeros(people)  # metres
     truth_3d, truth_2d = [], []
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")  # OpenCV picks the container by the suffix
@@ -66,7 +72,10 @@ def render_clip(path: str | Path, frames: int = 16, fps: float = 8.0, people: in
                 image, frame_3d, frame_2d = backdrop, [], []
                 for p, offset in enumerate(offsets):
                     phase = 2 * np.pi * k / frames + p
-                    position = (float(offset * right[0]), float(offset * right[2]))
+                    if cross:  # from its own place to the one opposite
+                        offset = offset * (1.0 - 2.0 * k / max(frames - 1, 1))
+                    ground = offset * right[[0, 2]] + nearer[p] * towards
+                    position = (float(ground[0]), float(ground[1]))
                     posed = pose_body(subject_shape(0, SUBJECTS[p]), walk_angles(phase, towards_camera), position)
                     rendered, _ = render_body(posed, camera, crop, image, light)
                     image = rendered.astype(np.float32) / 255.0
