@@ -4,8 +4,9 @@ region of the photo.
 The legacy ``mp.solutions.pose`` graph chains them for one person: it detects on the whole photo, keeps the best
 detection and runs the landmarks in the region it gives. The wheel registers both stages as subgraphs
 (``PoseDetectionCpu``, ``PoseLandmarkByRoiCpu``), so they run here on their own, with MediaPipe's calculators and
-TFLite runtime (the same numbers as the legacy graph, at its speed): the detector on any view of a photo, the
-landmarks in any region, as often per photo as there are people.
+TFLite runtime, at the legacy graph's speed: the detector on any view of a photo, the landmarks in any region, as
+often per photo as there are people. The landmarks are nearly the legacy graph's (on the real validation photos
+the lifted poses agree to 0.05 mm; joints guessed outside a photo can move by some pixels).
 
 Each graph is built once per instance, in :data:`COPIES` copies that compute at once; not thread-safe.
 """
