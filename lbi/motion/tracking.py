@@ -40,7 +40,7 @@ REACQUIRE_EVERY = 3
 class Track:
     id: int
     person: Person
-    box: Box
+    pose: Pose2D  # the person's 2D pose (its box places a lost person)
     last_frame: int
 
 
@@ -63,11 +63,11 @@ class PeopleTracker:
         self.frame += 1
         answers = self.detector.follow(rgb, [t.person.next_region for t in self.tracks])
         kept: list[Track] = []
-        for track, person in sorted(zip(self.tracks, answers), key=lambda pair: pair[0].id):
+        for track, person in zip(self.tracks, answers):  # ids ascending: the one followed longer keeps a body
             if person is None or person.repeats([t.person for t in kept]):
                 self.lost.append(track)  # gone, or now on someone followed longer (they crossed)
                 continue
-            track.person, track.box, track.last_frame = person, person.pose2d().box, self.frame
+            track.person, track.pose, track.last_frame = person, person.pose2d(), self.frame
             kept.append(track)
         lost_now = len(kept) < len(self.tracks)
         self.tracks = kept
@@ -76,14 +76,14 @@ class PeopleTracker:
         due = self.frame % (REACQUIRE_EVERY if self.lost else self.detect_every) == 0
         if room > 0 and (lost_now or not self.tracks or due):
             for person in self.detector.people(rgb, room, known=[t.person for t in self.tracks]):
-                box = person.pose2d().box
-                self.tracks.append(Track(self._id_for(box), person, box, self.frame))
-        self.tracks.sort(key=lambda t: t.id)
-        return [(t.id, t.person.pose2d()) for t in self.tracks]
+                pose = person.pose2d()
+                self.tracks.append(Track(self._id_for(pose.box), person, pose, self.frame))
+            self.tracks.sort(key=lambda t: t.id)
+        return [(t.id, t.pose) for t in self.tracks]
 
     def _id_for(self, box: Box) -> int:
         """A newcomer's id: that of the nearest person lost recently (see the module), else a new one."""
-        near = [(_distance(box, t.box), t) for t in self.lost if _distance(box, t.box) < max(box[2], t.box[2])]
+        near = [(d, t) for t in self.lost if (d := _distance(box, t.pose.box)) < max(box[2], t.pose.box[2])]
         if near:
             track = min(near, key=lambda pair: pair[0])[1]
             self.lost.remove(track)

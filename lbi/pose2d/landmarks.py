@@ -47,11 +47,6 @@ class Pose2D:
         w, h = seen.max(axis=0) - seen.min(axis=0)
         return float(w * h)
 
-    @property
-    def score(self) -> float:
-        """Mean joint confidence: low values mean MediaPipe is unsure a person is there."""
-        return float(self.confidence.mean())
-
 
 def world_joints(landmarks_m: np.ndarray) -> np.ndarray:
     """MediaPipe's 33 world landmarks (metres, hip-centred) -> H36M-17 joints in mm, root-relative."""
@@ -60,19 +55,13 @@ def world_joints(landmarks_m: np.ndarray) -> np.ndarray:
 
 
 class PoseDetector:
-    """One MediaPipe Pose graph. ``video=True`` tracks across frames (one detector per stream)."""
+    """MediaPipe's legacy Pose graph on still images, one person each (the training crops' 2D and 3D; everyone in a
+    photo or a stream: :mod:`lbi.pose2d.people`)."""
 
-    def __init__(self, video: bool = False, min_confidence: float = 0.5, segmentation: bool = False) -> None:
+    def __init__(self) -> None:
         import mediapipe as mp
 
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=not video,
-            model_complexity=1,
-            smooth_landmarks=video,
-            enable_segmentation=segmentation,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        self._pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
 
     def __call__(self, rgb: np.ndarray) -> Pose2D | None:
         """rgb: (H, W, 3) uint8 -> the person's 2D pose, or None when nobody is found."""
@@ -88,8 +77,7 @@ class PoseDetector:
         world = None
         if result.pose_world_landmarks is not None:
             world = world_joints(np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark]))
-        mask = None if result.segmentation_mask is None else np.asarray(result.segmentation_mask, np.float32)
-        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world, mask)
+        return Pose2D(joints, confidence, landmarks, visibility, joint_box(joints), world)
 
     def close(self) -> None:
         self._pose.close()

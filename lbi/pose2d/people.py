@@ -134,7 +134,6 @@ def on_body(
 class Person:
     """One person as the two networks see them."""
 
-    detection_score: float  # the detector's score (1.0 for a person followed from the frame before)
     view: int  # where the detector found them: 0 the whole photo, else a window (-1: followed)
     region: Region  # where the landmark network looked
     found: Landmarks
@@ -221,7 +220,7 @@ class PeopleDetector:
             if not any(same_region(region, other) for _, other in candidates):
                 candidates.append((k, region))
         seen = [
-            Person(float(found.scores[k]), int(view_of[k]), region, landmarks)
+            Person(int(view_of[k]), region, landmarks)
             for (k, region), landmarks in zip(candidates, self.graphs.landmarks(rgb, [r for _, r in candidates]))
             if landmarks is not None
         ]
@@ -262,7 +261,7 @@ class PeopleDetector:
         """
         rgb = _checked(rgb)
         found = self.graphs.landmarks(rgb, regions) if regions else []
-        return [None if lm is None else Person(1.0, -1, region, lm) for region, lm in zip(regions, found)]
+        return [None if lm is None else Person(-1, region, lm) for region, lm in zip(regions, found)]
 
     def close(self) -> None:
         self.graphs.close()

@@ -62,12 +62,6 @@ class Region:
         rot = np.array([[c, -s], [s, c]])
         return local @ rot.T + np.asarray(self.centre)
 
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        """(x, y, w, h) px of the upright square around the region."""
-        half = 0.5 * self.size * (abs(math.cos(self.rotation)) + abs(math.sin(self.rotation)))
-        return (self.centre[0] - half, self.centre[1] - half, 2 * half, 2 * half)
-
 
 def person_region(hip: np.ndarray, scale_point: np.ndarray, scale: float = ROI_SCALE) -> Region:
     """The landmark network's region from two points in image px: the hip centre and the point whose distance and
