@@ -9,7 +9,8 @@ The module map, in the order a photo goes through it (``tests/test_layout.py`` k
                                                         stage 1, feature selection, stage 2: the lifter
     pipeline/   estimator, estimate, fusion, export, onnx_lifter         photo -> 3D pose, joined with
                                                         MediaPipe's 3D; the same as one ONNX graph
-    views/      draw, figure3d, photo, live, clip, player, files         what the app shows (no Gradio)
+    views/      draw, figure3d, photo, live, live_stream, clip, player, files
+                                                        what the app shows (no Gradio)
     motion/     video, tracking, bvh                    clip -> motion: frames, people followed, BVH
 
 Beside that path:

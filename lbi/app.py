@@ -12,11 +12,15 @@ import argparse
 import html
 import os
 import urllib.parse
+from importlib.resources import files as package_files
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls from a local tool
 
+import anyio  # noqa: E402
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
+from fastapi import FastAPI, Request, Response  # noqa: E402
+from fastapi.responses import PlainTextResponse  # noqa: E402
 from gradio.utils import get_upload_folder as gradio_upload_folder  # noqa: E402
 
 from .geometry.skeleton import H36M_JOINTS  # noqa: E402
@@ -28,7 +32,7 @@ from .pipeline.estimator import Estimator, NoPersonFound  # noqa: E402
 from .views import figure3d  # noqa: E402
 from .views.clip import APP_MAX_SECONDS, analyse_clip, frame_view  # noqa: E402
 from .views.files import OutputFiles  # noqa: E402
-from .views.live import live_frame  # noqa: E402
+from .views.live_stream import MAX_FRAME_BYTES, LiveFrameError, LiveStreams  # noqa: E402
 from .views.photo import (  # noqa: E402
     ALL_JOINTS,
     DEFAULT_LAYER,
@@ -51,6 +55,10 @@ THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_m
 #: the page's style: the Video tab's player fills its column at a height that fits a 1280 x 800 screen
 CSS = """
 .lbi-player { width: 100%; height: 370px; border: 0; display: block; }
+.lbi-live-button { padding: 6px 16px; border-radius: 8px; }
+#live-out { min-height: 300px; margin-top: 8px; border: 1px dashed #bbb; border-radius: 8px; }
+#live-out img { display: block; max-width: 100%; max-height: 480px; margin: auto; }
+#live-out img:not([src]) { display: none; }
 .lbi-player-empty { height: 370px; display: flex; align-items: center; justify-content: center; text-align: center;
   color: #666; border: 1px dashed #bbb; border-radius: 8px; padding: 0 24px; }
 """
@@ -88,6 +96,18 @@ FRAME_TO_PLAYER_JS = """(frame) => {
 }"""
 
 
+#: where the Live tab posts its webcam frames (lbi/views/live.js; answered by LiveStreams)
+LIVE_ROUTE = "/lbi/live"
+#: the Live tab's stream: a start button, a status line and the frames drawn (run by LIVE_JS)
+LIVE_HTML = """<div class="lbi-live">
+  <button class="lbi-live-button lg secondary">Start webcam</button> <span class="lbi-live-status"></span>
+  <div id="live-out"><img alt="The webcam's frames with everyone's 2D skeleton and a small 3D view"></div>
+</div>"""
+LIVE_JS = (package_files("lbi.views") / "live.js").read_text(encoding="utf-8")
+#: the pause button asks for the page's live stream (lbi/views/live.js keeps its key)
+PAUSE_JS = "(key, show) => [window.lbiLive ? window.lbiLive.key : '', show]"
+
+
 def player_html(page: str) -> str:
     """The player page (a file of the served output folder) in an iframe, by a URL relative to the app's."""
     src = "gradio_api/file=" + urllib.parse.quote(page)
@@ -112,11 +132,16 @@ class Handlers:
     the session state, in that order (``gr.skip()`` for what an event leaves as it is)."""
 
     def __init__(
-        self, estimator: Estimator | None, load_error: str | None = None, files: OutputFiles | None = None
+        self,
+        estimator: Estimator | None,
+        load_error: str | None = None,
+        files: OutputFiles | None = None,
+        live: LiveStreams | None = None,
     ) -> None:
         self.estimator, self.load_error = estimator, load_error
         self.layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
         self.files = files or OutputFiles()
+        self.live = live or LiveStreams(estimator, load_error or "no model")
 
     @staticmethod
     def fail(message: str) -> tuple:
@@ -222,17 +247,6 @@ class Handlers:
             figure3d.skeleton_figure([e.pose for e in estimates], controls.show),
         )
 
-    def live(self, frame, live_session, retention, fusion=None):
-        if self.estimator is None:
-            raise gr.Error(self.load_error or "no model")
-        if frame is None:
-            return gr.skip(), live_session
-        try:
-            controls = Controls.parse(retention, ALL_JOINTS, self.layers[0], VIEWS_3D[0], self.layers, fusion=fusion)
-            return live_frame(self.estimator, frame, live_session, controls.retention, controls.fusion)
-        except ValueError as err:
-            raise gr.Error(str(err)) from None
-
     @staticmethod
     def clear_clip(status: str = "") -> tuple:
         """VIDEO_OUTPUTS and the clip state with nothing of a clip left: a new clip, or one that failed."""
@@ -291,12 +305,13 @@ class Handlers:
         except VideoError as err:
             return gr.skip(), gr.skip(), f"⚠️ {err}"
 
-    @staticmethod
-    def live_pause(live_session, show):
-        if live_session is None or live_session.last is None:
-            return None, "No live frame with a person yet: start the webcam stream first."
+    def live_pause(self, key, show):
+        """The full 3D view and summary of the last frame with a person of live stream ``key``."""
+        state = self.live.state(key) if isinstance(key, str) else None
+        if state is None or state.last is None:
+            return None, "No live frame with a person yet: start the webcam first."
         show = show if show in VIEWS_3D else VIEWS_3D[0]
-        return figure3d.skeleton_figure(live_session.last.pose, show), summary_markdown(live_session.last)
+        return figure3d.skeleton_figure(state.last.pose, show), summary_markdown(state.last)
 
 
 def photo_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
@@ -488,51 +503,40 @@ def video_tab(handlers: Handlers, fusion: gr.Radio) -> None:
     )
 
 
-def live_tab(handlers: Handlers, r: float, fusion: gr.Radio) -> None:
-    """The Live webcam tab: a streamed 2D + small 3D view, and the full 3D view of the last frame on pause."""
+def live_tab(handlers: Handlers, r: float) -> None:
+    """The Live webcam tab: the stream (lbi/views/live.js posts the webcam's frames to :data:`LIVE_ROUTE`), and the
+    full 3D view of the last frame on pause."""
     gr.Markdown(
-        "The stream shows the 2D skeleton and a small 3D view; press *Pause: full 3D view* "
-        "for the interactive skeleton of the last frame."
+        "Each webcam frame comes back with everyone's 2D skeleton and number (up to two people) and a small 3D view "
+        "of the first; press *Pause: full 3D view* for the interactive skeleton of the last frame."
     )
-    live_state = gr.State(None, delete_callback=lambda s: s.close() if s else None)
-    with gr.Row():
-        # not mirrored: a mirrored frame would swap the person's left and right;
-        # 480x360 keeps browser-side JPEG encoding and the round trip short on small machines
-        camera = gr.Image(
-            sources=["webcam"],
-            streaming=True,
-            label="Webcam",
-            elem_id="camera",
-            webcam_options=gr.WebcamOptions(
-                mirror=False, constraints={"video": {"width": {"ideal": 480}, "height": {"ideal": 360}}}
-            ),
-        )
-        live_out = gr.Image(label="Live 2D + 3D", format="jpeg", elem_id="live-out", streaming=True)
-    live_retention = gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r")
+    gr.HTML(LIVE_HTML, js_on_load=LIVE_JS, elem_id="live")
+    gr.Slider(0.01, 1.0, value=r, step=0.01, label="Retention rate r", elem_id="live-retention")  # read by LIVE_JS
     with gr.Row():
         pause = gr.Button("Pause: full 3D view", elem_id="pause")
         live_show = gr.Radio(list(VIEWS_3D), value="refined", label="3D pose")
+    live_key = gr.Textbox(visible=False)  # the stream's key, filled in by the page (PAUSE_JS)
     live_plot = gr.Plot(label="3D skeleton of the last frame", elem_id="live-plot")
     live_summary = gr.Markdown()
-    camera.stream(
-        handlers.live,
-        [camera, live_state, live_retention, fusion],
-        [live_out, live_state],
-        stream_every=0.05,
-        concurrency_limit=4,
-        concurrency_id="live",
-        time_limit=600,
+    pause.click(
+        handlers.live_pause,
+        [live_key, live_show],
+        [live_plot, live_summary],
+        js=PAUSE_JS,
         api_visibility="private",
     )
-    pause.click(handlers.live_pause, [live_state, live_show], [live_plot, live_summary], api_visibility="private")
 
 
 def build_app(
-    estimator: Estimator | None, load_error: str | None = None, files: OutputFiles | None = None
+    estimator: Estimator | None,
+    load_error: str | None = None,
+    files: OutputFiles | None = None,
+    live: LiveStreams | None = None,
 ) -> gr.Blocks:
     """The Blocks app. ``estimator`` is None when the weights could not be loaded: the app then serves and says why
-    on every request. ``files``: where its outputs go (:func:`launch` serves that folder to the page)."""
-    handlers = Handlers(estimator, load_error, files)
+    on every request. ``files``: where its outputs go (:func:`launch` serves that folder to the page); ``live``: the
+    live streams that :func:`launch` answers the Live tab's frames with."""
+    handlers = Handlers(estimator, load_error, files, live)
     r = estimator.model.config.retention if estimator else LiftingConfig.retention  # the model's r
     # delete_cache: every 10 min, Gradio removes what it cached for downloads more than an hour ago
     with gr.Blocks(title="Lifting by Image", delete_cache=(600, 3600)) as demo:
@@ -552,16 +556,44 @@ def build_app(
         with gr.Tab("Video"):
             video_tab(handlers, fusion)
         with gr.Tab("Live webcam"):
-            live_tab(handlers, r, fusion)
+            live_tab(handlers, r)
         demo.load(None, None, None, js=PAGE_JS)
     return demo
 
 
-def launch(demo: gr.Blocks, files: OutputFiles, **options) -> None:
-    """Serves ``demo`` (built with ``files``) as the app needs: the output folder served to the page (the Video
-    tab's player pages, their clips and plotly.js), the offline theme, the page's style, no server-side rendering.
-    ``options``: the rest of Gradio's ``launch`` (host, port, ...)."""
-    demo.launch(allowed_paths=[str(files.folder)], theme=THEME, css=CSS, ssr_mode=False, **options)
+def launch(demo: gr.Blocks, files: OutputFiles, live: LiveStreams | None = None, **options) -> None:
+    """Serves ``demo`` (built with ``files`` and ``live``) as the app needs: the output folder served to the page
+    (the Video tab's player pages, their clips and plotly.js), the live frames at :data:`LIVE_ROUTE`, the offline
+    theme, the page's style, no server-side rendering. ``options``: the rest of Gradio's ``launch`` (host, port,
+    ...)."""
+    block = not options.pop("prevent_thread_lock", False)
+    demo.launch(
+        allowed_paths=[str(files.folder)], theme=THEME, css=CSS, ssr_mode=False, prevent_thread_lock=True, **options
+    )
+    if live is not None:
+        add_live_route(demo.app, live)
+    if block:
+        demo.block_thread()
+
+
+def add_live_route(app: FastAPI, live: LiveStreams) -> None:
+    """POST :data:`LIVE_ROUTE` ``?key=...&retention=...&fusion=...`` with a JPEG frame -> the frame drawn, as JPEG
+    (:meth:`lbi.views.live_stream.LiveStreams.frame`); a frame that cannot be answered gets its reason as text."""
+
+    async def live_frame(request: Request) -> Response:
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > MAX_FRAME_BYTES:
+            return PlainTextResponse(f"the frame is larger than {MAX_FRAME_BYTES // 2**20} MB", status_code=413)
+        image, query = await request.body(), request.query_params
+        try:
+            drawn = await anyio.to_thread.run_sync(
+                live.frame, query.get("key", ""), image, query.get("retention"), query.get("fusion")
+            )
+        except LiveFrameError as err:
+            return PlainTextResponse(str(err), status_code=err.status)
+        return Response(drawn, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    app.add_api_route(LIVE_ROUTE, live_frame, methods=["POST"], include_in_schema=False)
 
 
 def load_estimator(
@@ -586,7 +618,7 @@ def serve(args: argparse.Namespace) -> None:
     estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx, fusion=args.fusion)
     if error:
         print(f"warning: {error}")
-    files = OutputFiles()
-    demo = build_app(estimator, error, files)
+    files, live = OutputFiles(), LiveStreams(estimator, error or "no model")
+    demo = build_app(estimator, error, files, live)
     demo.queue(default_concurrency_limit=2, max_size=64)
-    launch(demo, files, server_name=args.host, server_port=args.port, max_file_size="40mb", footer_links=["api"])
+    launch(demo, files, live, server_name=args.host, server_port=args.port, max_file_size="40mb", footer_links=["api"])

@@ -6,8 +6,8 @@
 Pipeline: median milliseconds per stage (detector, crop, encoder, stage 1, stage 2, drawing) of
 the Estimator, for a static photo and for live mode (the webcam path: people followed from frame to frame, the
 small 3D view; one person, and two), and end-to-end frames per second; and frames per second of
-``lbi video --people 4`` on rendered 640x480 clips of one person and of three (the median of 3 runs each; their
-ratio: ``fps_vs_one_person``).
+``lbi video --people 4`` on rendered 640x480 clips of one person and of three (the median of 5 runs each, taken in
+turns; their ratio: ``fps_vs_one_person``).
 Live mode and video lift with onnxruntime where it is installed (``--no-onnx``: PyTorch only).
 Lifter (``--lifter``): for each encoder and
 batch size, the encoder, stage 1 (embeddings + TL/PGTL/TL + coarse head, from encoder features),
@@ -133,34 +133,58 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
 
 
 def bench_video(estimator, people: int = 1, frames: int = 40, width: int = 640, repeats: int = 1) -> dict:
-    """Frames per second of ``lbi video --people 4`` (:func:`lbi.motion.video.analyse_video`, smoothing on) on a
-    rendered clip (:func:`lbi.data.synth.clip.render_clip`: ``people`` walking side by side, width x 3/4 width); the
-    median of ``repeats`` runs."""
+    """Frames per second of ``lbi video --people 4`` on a rendered clip of ``people``: :func:`bench_videos`'s row."""
+    return bench_videos(estimator, (people,), frames, width, repeats)[0]
+
+
+def bench_videos(
+    estimator, people: tuple[int, ...] = (1, 3), frames: int = 40, width: int = 640, repeats: int = 3
+) -> list[dict]:
+    """Frames per second of ``lbi video --people 4`` (:func:`lbi.motion.video.analyse_video`, smoothing on) on
+    rendered clips (:func:`lbi.data.synth.clip.render_clip`: that many people walking side by side, width x 3/4
+    width), one row per count in ``people``: the median of ``repeats`` runs, taken in turns (one clip of each count,
+    then again), so that a machine whose speed drifts meets every count alike. Rows after the first say their rate as a
+    share of the first's (``fps_vs_one_person`` when the first is one person): the median of the runs' shares."""
     import tempfile
 
     from .data.synth.clip import render_clip
     from .motion.video import analyse_video
 
-    runs = []
+    runs: dict[int, list[tuple[float, float]]] = {n: [] for n in people}
+    found: dict[int, float] = {}
+    smoothing = True
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.mp4"
-        truth = render_clip(path, frames=frames, fps=30.0, people=people, width=width)
+        clips = {n: Path(folder) / f"bench_{n}.mp4" for n in people}
+        truths = {n: render_clip(clips[n], frames=frames, fps=30.0, people=n, width=width) for n in people}
         for _ in range(repeats):
-            start, cpu = time.perf_counter(), time.process_time()
-            clip = analyse_video(path, estimator, max_people=4)
-            runs.append((time.perf_counter() - start, time.process_time() - cpu))
-    seconds, cpu_seconds = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-    return {
-        "mode": f"video, {people} {'person' if people == 1 else 'people'}",
-        "clip": f"{truth.size[0]}x{truth.size[1]}, {frames} frames",
-        "onnxruntime": estimator.onnx is not None,
-        "smoothing": clip.smoothing is not None,
-        "people_found_per_frame": round(statistics.mean(len(f.people) for f in clip.frames), 2),
-        "runs": repeats,
-        "ms_per_frame": round(1000 * seconds / frames, 2),
-        "fps": round(frames / seconds, 1),
-        "cpu_seconds": round(cpu_seconds, 1),
-    }
+            for n in people:
+                start, cpu = time.perf_counter(), time.process_time()
+                clip = analyse_video(clips[n], estimator, max_people=4)
+                runs[n].append((time.perf_counter() - start, time.process_time() - cpu))
+                found[n] = statistics.mean(len(f.people) for f in clip.frames)
+                smoothing = clip.smoothing is not None
+    rows = []
+    for n in people:
+        seconds = statistics.median(r[0] for r in runs[n])
+        rows.append(
+            {
+                "mode": f"video, {n} {'person' if n == 1 else 'people'}",
+                "clip": f"{truths[n].size[0]}x{truths[n].size[1]}, {frames} frames",
+                "onnxruntime": estimator.onnx is not None,
+                "smoothing": smoothing,
+                "people_found_per_frame": round(found[n], 2),
+                "runs": repeats,
+                "ms_per_frame": round(1000 * seconds / frames, 2),
+                "fps": round(frames / seconds, 1),
+                "cpu_seconds": round(statistics.median(r[1] for r in runs[n]), 1),
+            }
+        )
+    first = people[0]
+    for n, row in zip(people[1:], rows[1:]):
+        shares = [a[0] / b[0] for a, b in zip(runs[first], runs[n])]  # fps(n) / fps(first), run by run
+        key = "fps_vs_one_person" if first == 1 else f"fps_vs_{first}_people"
+        row[key] = round(statistics.median(shares), 2)
+    return rows
 
 
 def two_people_frame(width: int = 640) -> np.ndarray:
@@ -223,6 +247,5 @@ def run(args: argparse.Namespace) -> None:
         for live, flip in ((False, True), (False, False), (True, False))
     ]
     runs.append(bench_pipeline(estimator, two_people_frame(), args.repeats, live=True, flip_test=False))
-    runs += [bench_video(estimator, people, repeats=3) for people in (1, 3)]
-    runs[-1]["fps_vs_one_person"] = round(runs[-1]["fps"] / runs[-2]["fps"], 2)
+    runs += bench_videos(estimator, (1, 3), repeats=5)
     print(json.dumps({"system": _system(device), "weights": str(args.weights or "bundled"), "runs": runs}, indent=2))

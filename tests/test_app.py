@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lbi.app import PHOTO_OUTPUTS, build_app, launch, load_estimator
+from lbi.app import PHOTO_OUTPUTS, Handlers, build_app, launch, load_estimator
 from lbi.model import kept_count
 from lbi.views.files import OutputFiles
 from lbi.views.live import LiveState, live_frame
+from lbi.views.live_stream import LiveStreams
 from lbi.views.photo import ALL_JOINTS, layer_names
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -32,11 +33,11 @@ def named(result: tuple) -> dict:
 
 
 def _launch(estimator, error=None):
-    files = OutputFiles()
-    demo = build_app(estimator, error, files)
+    files, live = OutputFiles(), LiveStreams(estimator, error or "no model")
+    demo = build_app(estimator, error, files, live)
     demo.queue(default_concurrency_limit=2)
     port = _free_port()
-    launch(demo, files, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    launch(demo, files, live, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -298,6 +299,78 @@ def test_live_streams_keep_their_own_state(estimator):
     blank = np.full_like(a, 90)
     out, state_a = live_frame(estimator, blank, state_a)
     assert state_a.last_rgb is a  # the last frame with a person is kept for the paused 3D view
+
+
+def _jpeg(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def test_live_frames_go_through_the_live_route(url, estimator):
+    """The Live tab's transport: a JPEG frame posted with a stream key comes back drawn, as a JPEG of its size; bad
+    requests get their reason and the app keeps serving."""
+    import urllib.error
+    import urllib.request
+
+    import cv2
+
+    from lbi.bench import two_people_frame
+
+    rgb = two_people_frame(480)
+
+    def post(query: str, body: bytes) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"{url}lbi/live?{query}", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    for _ in range(2):
+        status, body = post("key=test-stream-1&retention=0.5", _jpeg(rgb))
+        assert status == 200
+    drawn = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+    assert drawn.shape == rgb.shape and np.abs(drawn.astype(int) - rgb[..., ::-1]).mean() > 1.0  # skeletons drawn
+    assert post("key=no", _jpeg(rgb))[0] == 400  # a key too short
+    status, body = post("key=test-stream-1", b"not an image")
+    assert status == 400 and b"not a JPEG or PNG image" in body
+    assert post("key=test-stream-1&retention=7", _jpeg(rgb))[0] == 400
+    assert post("key=test-stream-1", _jpeg(rgb))[0] == 200
+
+
+def test_live_streams_answer_bad_frames_and_make_room(estimator):
+    from lbi.io.images import read_image
+    from lbi.views.live_stream import MAX_FRAME_SIDE, LiveFrameError, decode_frame
+
+    frame = _jpeg(read_image(ASSETS / "lbi_synth_lab.jpg"))
+    streams = LiveStreams(estimator, max_streams=1, idle_seconds=60.0)
+    try:
+        assert streams.frame("stream-a1", frame)[:2] == b"\xff\xd8"  # a JPEG
+        assert streams.state("stream-a1").last is not None and streams.state("stream-b1") is None
+        pause = Handlers(estimator, live=streams).live_pause  # the pause button: that stream's last frame in 3D
+        assert pause("stream-a1", "refined")[0] is not None and "3D pose from" in pause("stream-a1", "refined")[1]
+        assert "No live frame with a person yet" in pause("stream-b1", "refined")[1]
+        with pytest.raises(LiveFrameError, match="live streams run already") as full:
+            streams.frame("stream-b1", frame)
+        assert full.value.status == 503
+        streams.idle_seconds = 0.0  # stream-a1 is idle now: it gives way, and its graphs are closed
+        streams.frame("stream-b1", frame)
+        assert streams.state("stream-a1") is None and streams.state("stream-b1") is not None
+        with pytest.raises(LiveFrameError, match="fusion"):
+            streams.frame("stream-b1", frame, fusion="telepathy")
+    finally:
+        streams.close()
+    assert streams.state("stream-b1") is None
+    with pytest.raises(LiveFrameError, match="empty"):
+        decode_frame(b"")
+    wide = _jpeg(np.zeros((8, MAX_FRAME_SIDE + 8, 3), np.uint8))
+    with pytest.raises(LiveFrameError, match="at most"):
+        decode_frame(wide)
+    unloaded = LiveStreams(None, "the weights file is broken")
+    with pytest.raises(LiveFrameError, match="the weights file is broken") as err:
+        unloaded.frame("stream-c1", frame)
+    assert err.value.status == 503
 
 
 def test_only_uploads_and_examples_are_read(tmp_path):

@@ -367,6 +367,7 @@ def analyse_video(
                     refinable=False,
                     fusion=fusion,
                     poses=[pose for _, pose in followed],
+                    measures=False,
                 )
             people = [_person(pid, e, max(scale, 1.0)) for (pid, _), e in zip(followed, estimates)]
             if smoother is not None:

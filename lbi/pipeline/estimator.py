@@ -181,16 +181,19 @@ class Estimator:
         refinable: bool = True,
         fusion: str | None = None,
         poses: list[Pose2D] | None = None,
+        measures: bool = True,
     ) -> list[Estimate]:
         """Everyone found in the image (up to ``max_people``, largest first), lifted in one batch. Raises
         NoPersonFound. Each estimate's ``timings_ms`` are those of the whole batch; ``refinable`` and ``fusion``
         as for :meth:`predict`. ``poses``: the people's 2D poses when the caller found them (a stream's
-        :class:`lbi.motion.tracking.PeopleTracker`), in the order of the estimates; None: the estimator's detector."""
+        :class:`lbi.motion.tracking.PeopleTracker`), in the order of the estimates; None: the estimator's detector.
+        ``measures``: False leaves out what only the photo view reports (the attention's share on the background and
+        off the person: None), a few milliseconds per person that streams skip."""
         timings: dict[str, float] = {}
         people = self._detect_timed(rgb, poses, max_people, timings)
         flip = self.flip_test if flip_test is None else flip_test
         fusion = self.fusion_for(fusion)
-        estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable, fusion)
+        estimates = self._lift([rgb] * len(people), people, retention, timings, flip, None, refinable, fusion, measures)
         for estimate in estimates:
             estimate.diagnostics.people_found = len(people)
         return estimates
@@ -257,10 +260,12 @@ class Estimator:
         intrinsics: list[np.ndarray | None] | None = None,
         refinable: bool = True,
         fusion: str | None = None,
+        measures: bool = True,
     ) -> list[Estimate]:
         """The codec, encoder, stage 1 and stage 2 on a batch of people (one per image); with ``flip``
         their mirrors ride in the same batch (the flip test). ``intrinsics``: per image, None where unknown.
-        Each person's MediaPipe 3D (``Pose2D.world``) joins as ``fusion`` (default: the estimator's) says."""
+        Each person's MediaPipe 3D (``Pose2D.world``) joins as ``fusion`` (default: the estimator's) says;
+        ``measures`` as for :meth:`predict_people`."""
         fusion = fusion or self.fusion
         t = time.perf_counter()
         n = len(images)
@@ -298,12 +303,13 @@ class Estimator:
                 pose.world,
                 fusion,
                 learned[k],
+                measures,
             )
             for k, (pose, i, camera) in enumerate(zip(poses, inputs, cameras))
         ]
         for estimate, pose, rgb in zip(estimates, poses, images):
             estimate.noting_unseen(rgb.shape)
-            if pose.mask is not None:
+            if measures and pose.mask is not None:
                 off_person = self.off_person(estimate, pose.mask)
                 estimate.diagnostics.off_person_attention, estimate.diagnostics.off_person_uniform = off_person
         return estimates
@@ -424,6 +430,7 @@ class Estimator:
         world: np.ndarray | None,
         fusion: str,
         learned: np.ndarray | None = None,
+        measures: bool = True,
     ) -> Estimate:
         """One person's output (a batch of one; with ``flip`` of two: the crop, then its mirror), their MediaPipe
         3D (``world``, or None) and the prior lifter's pose (``learned``, camera axes, or None) -> Estimate (mm,
@@ -437,10 +444,12 @@ class Estimator:
         attention = (
             torch.stack([a.float().mean(dim=1)[0] for a in out.attention()]).view(-1, joints, h, w).cpu().numpy()
         )
-        last_stage1 = attention[len(self.model.config.stage1) - 1]
-        background = float(
-            background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0]
-        )
+        background = None
+        if measures:
+            last_stage1 = attention[len(self.model.config.stage1) - 1]
+            background = float(
+                background_attention_ratio(last_stage1[None], joints_crop[None], self.model.encoder.stride)[0]
+            )
         mask = out.kept_mask()
 
         # MediaPipe's axes are those of a camera looking at the person: turned back into the camera's as lbi's are

@@ -52,9 +52,10 @@ node {
 """
 
 
-#: copies of each graph (at most one per CPU core): MediaPipe runs one inference at a time per graph, so the views of
-#: a photo and the people of a frame are dealt out over copies that compute at once
-COPIES = 2
+#: copies of each graph: MediaPipe runs one inference at a time per graph, so the views of a photo and the people of a
+#: frame are dealt out over copies that compute at once. More copies than a small machine's cores: the cores are
+#: shared among them, and a frame of three people takes one round instead of two
+COPIES = 3
 
 
 @dataclass
@@ -148,24 +149,29 @@ class BlazePoseGraphs:
     """The detector and the landmark network of the mediapipe wheel, each callable on its own."""
 
     def __init__(self, segmentation: bool = False) -> None:
+        self.segmentation = segmentation
+        self.detectors = [_Graph(_DETECTOR_GRAPH, ["detections"]) for _ in range(COPIES)]
+        self._landmarkers: dict[bool, list[_Graph]] = {}  # with and without the segmentation, built when first asked
+
+    def landmarkers(self, segmentation: bool) -> list[_Graph]:
+        """The copies of the landmark graph, with or without the person's segmentation (which costs time)."""
         from mediapipe.python import packet_creator
 
-        self.segmentation = segmentation
-        copies = max(1, min(COPIES, os.cpu_count() or 1))
-        self.detectors = [_Graph(_DETECTOR_GRAPH, ["detections"]) for _ in range(copies)]
-        mask = {"mask_stream": 'output_stream: "mask"', "mask_node": 'output_stream: "SEGMENTATION_MASK:mask"'}
-        none = {"mask_stream": "", "mask_node": ""}
-        self.landmarkers = [
-            _Graph(
-                _LANDMARK_GRAPH % (mask if segmentation else none),
-                ["landmarks", "auxiliary", "world"] + (["mask"] if segmentation else []),
-                {
-                    "model_complexity": packet_creator.create_int(1),
-                    "enable_segmentation": packet_creator.create_bool(segmentation),
-                },
-            )
-            for _ in range(copies)
-        ]
+        if segmentation not in self._landmarkers:
+            mask = {"mask_stream": 'output_stream: "mask"', "mask_node": 'output_stream: "SEGMENTATION_MASK:mask"'}
+            none = {"mask_stream": "", "mask_node": ""}
+            self._landmarkers[segmentation] = [
+                _Graph(
+                    _LANDMARK_GRAPH % (mask if segmentation else none),
+                    ["landmarks", "auxiliary", "world"] + (["mask"] if segmentation else []),
+                    {
+                        "model_complexity": packet_creator.create_int(1),
+                        "enable_segmentation": packet_creator.create_bool(segmentation),
+                    },
+                )
+                for _ in range(COPIES)
+            ]
+        return self._landmarkers[segmentation]
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         """Images (H, W, 3) uint8 -> the people the detector finds in each (letterboxed to its square, as MediaPipe
@@ -185,9 +191,12 @@ class BlazePoseGraphs:
             answers.append(Detections(keypoints[order], scores[order]))
         return answers
 
-    def landmarks(self, rgb: np.ndarray, regions: list[Region]) -> list[Landmarks | None]:
+    def landmarks(
+        self, rgb: np.ndarray, regions: list[Region], segmentation: bool | None = None
+    ) -> list[Landmarks | None]:
         """The landmark network in each of ``regions`` of rgb (H, W, 3) uint8; None where its pose flag finds nobody.
-        The regions go through the graph together."""
+        The regions go through the graph together. ``segmentation``: whether each gets their mask (None: as the
+        instance was built)."""
         from mediapipe.framework.formats import rect_pb2
         from mediapipe.python import packet_creator, packet_getter
 
@@ -209,7 +218,8 @@ class BlazePoseGraphs:
             for r in regions
         ]
         answers: list[Landmarks | None] = []
-        for out in _run_spread(self.landmarkers, inputs):
+        segmentation = self.segmentation if segmentation is None else segmentation
+        for out in _run_spread(self.landmarkers(segmentation), inputs):
             if "landmarks" not in out:
                 answers.append(None)
                 continue
@@ -234,5 +244,5 @@ class BlazePoseGraphs:
         return answers
 
     def close(self) -> None:
-        for graph in self.detectors + self.landmarkers:
+        for graph in self.detectors + [g for copies in self._landmarkers.values() for g in copies]:
             graph.close()

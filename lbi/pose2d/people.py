@@ -246,7 +246,8 @@ class PeopleDetector:
             Region((width - p.region.centre[0], p.region.centre[1]), p.region.size, -p.region.rotation) for p in people
         ]
         answers = []
-        for person, again in zip(people, self.graphs.landmarks(np.ascontiguousarray(rgb[:, ::-1]), mirrored)):
+        again_all = self.graphs.landmarks(np.ascontiguousarray(rgb[:, ::-1]), mirrored, segmentation=False)
+        for person, again in zip(people, again_all):
             if again is None:
                 answers.append(0.0)
                 continue
@@ -258,9 +259,10 @@ class PeopleDetector:
     def follow(self, rgb: np.ndarray, regions: list[Region]) -> list[Person | None]:
         """Each region's person in rgb (H, W, 3) uint8 (None where the landmark network finds nobody): the people
         of a stream, each looked for where their landmarks of the frame before put them (:attr:`Person.next_region`).
-        """
+        Without their segmentation: it costs a stream a fair share of each person's landmark run, and two people
+        followed are told apart by their landmarks (:meth:`Person.repeats`)."""
         rgb = _checked(rgb)
-        found = self.graphs.landmarks(rgb, regions) if regions else []
+        found = self.graphs.landmarks(rgb, regions, segmentation=False) if regions else []
         return [None if lm is None else Person(-1, region, lm) for region, lm in zip(regions, found)]
 
     def close(self) -> None:

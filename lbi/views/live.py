@@ -66,7 +66,14 @@ def live_frame(
     if followed:
         poses = [pose for _, pose in followed]
         estimates = estimator.predict_people(
-            rgb, retention, flip_test=False, max_people=LIVE_PEOPLE, refinable=False, fusion=fusion, poses=poses
+            rgb,
+            retention,
+            flip_test=False,
+            max_people=LIVE_PEOPLE,
+            refinable=False,
+            fusion=fusion,
+            poses=poses,
+            measures=False,
         )
         for estimate in estimates:
             estimate.diagnostics.timings_ms["detector"] = tracker_ms  # the 2D stage: the tracker's

@@ -113,8 +113,11 @@ def summary_markdown(estimate: Estimate) -> str:
             f"{100 * diag.off_person_attention:.1f} % "
             f"(uniform attention: {100 * diag.off_person_uniform:.1f} %)"
         )
-    bg = "n/a" if diag.background_attention is None else f"{100 * diag.background_attention:.1f} %"
-    lines.append(f"**Background attention** (last stage-1 layer, outside 30 px of the joints): {bg}")
+    if diag.background_attention is not None:  # None: a stream's frame (not measured)
+        lines.append(
+            f"**Background attention** (last stage-1 layer, outside 30 px of the joints): "
+            f"{100 * diag.background_attention:.1f} %"
+        )
     lines.append(f"**Kept patches:** {diag.kept_tokens} of {diag.total_tokens} (retention {diag.retention:.2f})")
     timings = " · ".join(f"{name} {ms:.1f}" for name, ms in diag.timings_ms.items())
     lines.append(f"**Timings (ms):** {timings}")

@@ -109,8 +109,7 @@ def start_live(page, url: str) -> None:
     """Opens the Live tab and starts streaming the (fake) webcam."""
     page.goto(url, wait_until="load")
     page.get_by_role("tab", name="Live webcam").click()
-    page.get_by_text("Click to Access Webcam").click()
-    page.locator("#camera button[aria-label='capture photo']").click()
+    page.get_by_role("button", name="Start webcam").click()
 
 
 def count_frames(page, seconds: float, elem_id: str = "live-out") -> int:
