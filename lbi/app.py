@@ -98,8 +98,9 @@ FRAME_TO_PLAYER_JS = """(frame) => {
 
 #: where the Live tab posts its webcam frames (lbi/views/live.js; answered by LiveStreams)
 LIVE_ROUTE = "/lbi/live"
-#: the Live tab's stream: a start button, a status line and the frames drawn (run by LIVE_JS)
-LIVE_HTML = """<div class="lbi-live">
+#: the Live tab's stream: a start button, a status line and the frames drawn (run by LIVE_JS, which posts to the
+#: route the page names, relative to the page so that the app also works under a root path)
+LIVE_HTML = f"""<div class="lbi-live" data-route="{LIVE_ROUTE.lstrip("/")}">
   <button class="lbi-live-button lg secondary">Start webcam</button> <span class="lbi-live-status"></span>
   <div id="live-out"><img alt="The webcam's frames with everyone's 2D skeleton and a small 3D view"></div>
 </div>"""

@@ -6,8 +6,8 @@
 Pipeline: median milliseconds per stage (detector, crop, encoder, stage 1, stage 2, drawing) of
 the Estimator, for a static photo and for live mode (the webcam path: people followed from frame to frame, the
 small 3D view; one person, and two), and end-to-end frames per second; and frames per second of
-``lbi video --people 4`` on rendered 640x480 clips of one person and of three (the median of 5 runs each, taken in
-turns; their ratio: ``fps_vs_one_person``).
+``lbi video --people 4`` on rendered 640x480 clips of one person and of three (the median of several runs each, taken
+in turns; their ratio: ``fps_vs_one_person``).
 Live mode and video lift with onnxruntime where it is installed (``--no-onnx``: PyTorch only).
 Lifter (``--lifter``): for each encoder and
 batch size, the encoder, stage 1 (embeddings + TL/PGTL/TL + coarse head, from encoder features),
@@ -130,11 +130,6 @@ def bench_pipeline(estimator, rgb, repeats: int, live: bool = False, flip_test: 
         "kept_tokens": estimate.diagnostics.kept_tokens,
         "total_tokens": estimate.diagnostics.total_tokens,
     }
-
-
-def bench_video(estimator, people: int = 1, frames: int = 40, width: int = 640, repeats: int = 1) -> dict:
-    """Frames per second of ``lbi video --people 4`` on a rendered clip of ``people``: :func:`bench_videos`'s row."""
-    return bench_videos(estimator, (people,), frames, width, repeats)[0]
 
 
 def bench_videos(

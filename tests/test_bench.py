@@ -43,10 +43,10 @@ def test_pipeline_bench_times_what_the_app_runs(live):
 
 @pytest.mark.slow
 def test_video_bench_runs_a_clip_of_three_people_through_lbi_video():
-    from lbi.bench import bench_video
+    from lbi.bench import bench_videos
     from lbi.pipeline.estimator import Estimator
 
-    result = bench_video(Estimator(device="cpu"), people=3, frames=6)
+    result = bench_videos(Estimator(device="cpu"), people=(3,), frames=6, repeats=1)[0]
     assert result["mode"] == "video, 3 people" and result["clip"] == "640x480, 6 frames" and result["smoothing"]
     assert result["people_found_per_frame"] == 3.0  # everyone, in every frame
     assert result["fps"] == pytest.approx(1000 / result["ms_per_frame"], rel=0.02)

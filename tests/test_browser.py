@@ -21,10 +21,9 @@ from tests.harness.bench_live import (
     start_live,
     still_clip,
 )
+from tests.harness.screens import SCREEN  # the small screen the app must fit, results and status in view
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the small screen the app must fit: results and status lines visible without scrolling
-SCREEN = {"width": 1280, "height": 800}
 #: CI sets LBI_REQUIRE_BROWSER=1: a missing browser then fails these tests instead of skipping them
 REQUIRED = os.environ.get("LBI_REQUIRE_BROWSER") == "1"
 pytestmark = [

@@ -81,6 +81,10 @@ class PeopleTracker:
             self.tracks.sort(key=lambda t: t.id)
         return [(t.id, t.pose) for t in self.tracks]
 
+    def close(self) -> None:
+        """Closes the detector's MediaPipe graphs."""
+        self.detector.close()
+
     def _id_for(self, box: Box) -> int:
         """A newcomer's id: that of the nearest person lost recently (see the module), else a new one."""
         near = [(d, t) for t in self.lost if (d := _distance(box, t.pose.box)) < max(box[2], t.pose.box[2])]

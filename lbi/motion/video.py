@@ -117,9 +117,10 @@ class Timeline:
         people = [seen[k] for k in index]
         confidence = np.zeros((frames, 17))
         confidence[index] = np.stack([p.confidence for p in people])
-        source = ["held" if k < index[0] or k > index[-1] else "interpolated" for k in everywhere]
+        seen_, interpolated, held = SOURCES
+        source = [held if k < index[0] or k > index[-1] else interpolated for k in everywhere]
         for k in index:
-            source[k] = "seen"
+            source[k] = seen_
         return cls(
             filled(np.stack([p.joints3d_mm for p in people])),
             filled(np.stack([p.joints2d_px for p in people])),
@@ -165,13 +166,14 @@ class VideoResult:
 
     def entries(self) -> list[tuple[int, float, list[tuple[int, str, int]]]]:
         """(frame index, time s, [(person id, source, timeline row)]) for every frame: everyone in every frame."""
+        ids = self.ids
         return [
-            (f.index, f.time_s, [(pid, self.timelines[pid].source[k], k) for pid in self.ids])
+            (f.index, f.time_s, [(pid, self.timelines[pid].source[k], k) for pid in ids])
             for k, f in enumerate(self.frames)
         ]
 
     def to_dict(self) -> dict:
-        people = [{"id": pid, "frames_seen": self.timelines[pid].source.count("seen")} for pid in self.ids]
+        people = [{"id": pid, "frames_seen": self.timelines[pid].source.count(SOURCES[0])} for pid in self.ids]
         return {
             "video": Path(self.info.path).name,
             "fps": self.info.fps,
@@ -253,9 +255,9 @@ def open_video(path: str | Path, max_seconds: float = MAX_SECONDS) -> tuple[cv2.
         raise VideoError(f"{path}: no such file")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        if _container(path) is not None:
+        if (container := _container(path)) is not None:
             raise VideoError(
-                f"{path.name} starts as {_container(path)} but OpenCV cannot read it: the file is truncated or damaged "
+                f"{path.name} starts as {container} but OpenCV cannot read it: the file is truncated or damaged "
                 "(an interrupted download, copy or recording?)"
             )
         raise VideoError(f"{path.name} is not a video OpenCV can read (MP4, AVI, MOV, MKV or WebM)")
@@ -381,7 +383,7 @@ def analyse_video(
         result.error = f"the decoder failed after {len(result.frames)} frames ({err}); the frames done are kept"
     finally:
         capture.release()
-        tracker.detector.close()
+        tracker.close()
         if not result.frames and result.error is None:
             result.error = f"{Path(path).name}: no frame could be decoded"
         elif info.frames_declared and len(result.frames) < info.frames_declared - 1 and result.error is None:

@@ -74,9 +74,7 @@ class Landmarks:
     """The landmark network's answer in one region (absent when its pose flag says nobody is there)."""
 
     xy: np.ndarray  # (33, 2) image px
-    depth: np.ndarray  # (33,) px, hips near 0, smaller nearer the camera (MediaPipe's z times the photo's width)
     visibility: np.ndarray  # (33,) in [0, 1]
-    presence: np.ndarray  # (33,) in [0, 1]
     auxiliary: np.ndarray  # (2, 2) image px: the hip centre and the full-body size/rotation point (the next region)
     world_m: np.ndarray  # (33, 3) metres, hip-centred, in the photo's axes (MediaPipe's world landmarks)
     mask: np.ndarray | None = None  # (H, W) float32 in [0, 1]: the person's segmentation in the photo
@@ -233,9 +231,7 @@ class BlazePoseGraphs:
             answers.append(
                 Landmarks(
                     xy=np.array([[p.x * width, p.y * height] for p in points]),
-                    depth=np.array([p.z * width for p in points]),
                     visibility=np.array([p.visibility for p in points]),
-                    presence=np.array([p.presence for p in points]),
                     auxiliary=np.array([[p.x * width, p.y * height] for p in auxiliary])[:2],
                     world_m=np.array([[p.x, p.y, p.z] for p in world]),
                     mask=mask,

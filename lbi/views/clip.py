@@ -26,8 +26,7 @@ from .player import player_page
 
 #: the longest clip the app analyses (seconds): a minute keeps a request within a few minutes on a CPU
 APP_MAX_SECONDS = 60.0
-#: the annotated clip's longer side at most (px): what the page shows; VP8 encoding, ~20-35 ms a 640 x 480 frame on a
-#: 2-core CPU, grows with the pixels
+#: the annotated clip's longer side at most (px): what the page shows (VP8 encoding time grows with the pixels)
 VIDEO_SIDE = 640
 #: ``progress(stage, done, total)``: ``done`` of ``total`` frames (0: unknown) of a stage (STAGES) are through
 Progress = Callable[[str, int, int], None]

@@ -69,6 +69,24 @@ def placed(poses: Sequence[PersonPose], which: str = "refined") -> list[np.ndarr
     return [j - j[:1] + root - roots[0] for j, root in zip(joints, roots)]
 
 
+def _bone_coordinates(points: np.ndarray) -> list[tuple[list, list, list]]:
+    """Each trace's (x, y, z) of :func:`_bone_traces`, in its order: the left, right and centre bones (a None between
+    bones), the joints, and the label's point above the head."""
+    out = []
+    for joint_ids in (LEFT, RIGHT, None):
+        bones = [
+            (c, p)
+            for c, p in BONES
+            if (joint_ids is None and c not in LEFT + RIGHT) or (joint_ids is not None and c in joint_ids)
+        ]
+        xyz = [[v for c, p in bones for v in (points[p, k], points[c, k], None)] for k in range(3)]
+        out.append((xyz[0], xyz[1], xyz[2]))
+    out.append((list(points[:, 0]), list(points[:, 1]), list(points[:, 2])))
+    top = points[HEAD] + [0.0, 0.0, LABEL_ABOVE_MM]
+    out.append(([top[0]], [top[1]], [top[2]]))
+    return out
+
+
 def _bone_traces(
     points: np.ndarray, person: int, name: str, dash: str = "solid", legend: bool = True, label: str | None = None
 ) -> list:
@@ -78,13 +96,7 @@ def _bone_traces(
 
     left, right, centre = person_colours(person)
     traces = []
-    for side, joint_ids, colour in (("left", LEFT, left), ("right", RIGHT, right), ("centre", None, centre)):
-        bones = [
-            (c, p)
-            for c, p in BONES
-            if (joint_ids is None and c not in LEFT + RIGHT) or (joint_ids is not None and c in joint_ids)
-        ]
-        xyz = [[v for c, p in bones for v in (points[p, k], points[c, k], None)] for k in range(3)]
+    for side, colour, xyz in zip(("left", "right", "centre"), (left, right, centre), _bone_coordinates(points)):
         traces.append(
             go.Scatter3d(
                 x=xyz[0],
@@ -241,8 +253,9 @@ def motion_figure(
             out += _bone_traces(points, pid, f"person {pid}", legend=False, label=f"person {pid}")
         return out
 
-    def coordinates(k: int) -> list:
-        return [go.Scatter3d(x=t.x, y=t.y, z=t.z) for t in traces(k)]
+    def coordinates(k: int) -> list:  # the traces' coordinates alone, as the animation frames hold them
+        xyz = [c for pid in ids for c in _bone_coordinates(to_display(frames[k].get(pid, absent)))]
+        return [go.Scatter3d(x=x, y=y, z=z) for x, y, z in xyz]
 
     everything = np.concatenate([to_display(p) for k in chosen for p in frames[k].values()], axis=0)
     everything = everything[np.isfinite(everything).all(axis=1)]

@@ -1,7 +1,7 @@
 // The Live tab's stream (Gradio runs this once, with `element`: the tab's live view; lbi/views/live_stream.py
 // answers). The webcam's frames are posted as JPEGs to the app's live route, two in flight, and each drawn frame
 // that comes back replaces the last. The retention slider and "3D pose from" are read at each frame.
-const ROUTE = 'lbi/live';  // relative to the page, so that the app also works under a root path
+const ROUTE = element.querySelector('.lbi-live').dataset.route;  // lbi/app.py's LIVE_ROUTE, relative to the page
 const IN_FLIGHT = 2;
 const button = element.querySelector('.lbi-live-button');
 const shown = element.querySelector('#live-out img');

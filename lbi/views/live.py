@@ -43,7 +43,7 @@ class LiveState:
         return self.people[0][1] if self.people else None
 
     def close(self) -> None:
-        self.tracker.detector.close()
+        self.tracker.close()
 
 
 def live_frame(

@@ -11,7 +11,6 @@ Streams unused for :data:`IDLE_SECONDS` are closed when another needs the room; 
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 import time
@@ -19,8 +18,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image
 
+from ..io.images import ImageError, read_image
 from ..pipeline.estimator import Estimator
 from .live import LiveState, live_frame
 
@@ -28,9 +27,8 @@ from .live import LiveState, live_frame
 MAX_STREAMS = 4
 #: a stream without a frame for this long (s) gives its room to a new one
 IDLE_SECONDS = 30.0
-#: the largest frame accepted: bytes of the encoded image, and pixels on its longer side
+#: the largest frame accepted, in bytes of the encoded image
 MAX_FRAME_BYTES = 8 * 1024 * 1024
-MAX_FRAME_SIDE = 1920
 #: the quality of the JPEG sent back
 JPEG_QUALITY = 80
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -77,7 +75,7 @@ class LiveStreams:
         rate = _retention(retention)
         if fusion is not None:
             try:
-                self.estimator.fusion_for(fusion)
+                self.estimator.fusion_for(fusion)  # before the frame: the tracker would move on for nothing
             except ValueError as err:
                 raise LiveFrameError(str(err)) from None
         rgb = decode_frame(image)
@@ -136,22 +134,16 @@ class LiveStreams:
 
 
 def decode_frame(image: bytes) -> np.ndarray:
-    """JPEG or PNG bytes -> (H, W, 3) uint8 RGB; LiveFrameError for what is empty, too large or not an image."""
+    """JPEG or PNG bytes -> (H, W, 3) uint8 RGB, as a photo is read (:func:`lbi.io.images.read_image`: checked and
+    reduced to the working size); LiveFrameError for what is empty, too large or not an image."""
     if not image:
         raise LiveFrameError("the frame is empty")
     if len(image) > MAX_FRAME_BYTES:
         raise LiveFrameError(f"the frame is {len(image) / 2**20:.1f} MB; at most {MAX_FRAME_BYTES // 2**20} MB")
     try:
-        with Image.open(io.BytesIO(image)) as header:  # the size, read before anything is decoded
-            width, height = header.size
-    except (OSError, Image.DecompressionBombError):
-        raise LiveFrameError("the frame is not a JPEG or PNG image") from None
-    if max(width, height) > MAX_FRAME_SIDE:
-        raise LiveFrameError(f"the frame is {width}x{height}; at most {MAX_FRAME_SIDE} px a side")
-    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise LiveFrameError("the frame is not a JPEG or PNG image")
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return read_image(image, "the frame")
+    except ImageError as err:
+        raise LiveFrameError(str(err)) from None
 
 
 def _retention(value: str | float | None) -> float | None:
