@@ -615,7 +615,8 @@ def load_estimator(
 
 def serve(args: argparse.Namespace) -> None:
     """Serves the app with the command line's settings (``lbi app``: :func:`lbi.cli.parser`)."""
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # before the estimator: its onnxruntime session takes as many
     estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx, fusion=args.fusion)
     if error:
         print(f"warning: {error}")

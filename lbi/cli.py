@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from .io.files import atomic_write_text
@@ -262,8 +261,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threads",
         type=int,
-        default=max(1, min(4, (os.cpu_count() or 2) // 2)),
-        help="CPU threads for PyTorch (default: half the cores, leaving the rest to MediaPipe and the browser)",
+        default=None,
+        help="CPU threads for PyTorch and onnxruntime (default: PyTorch's, one per core, as the other commands use)",
     )
     _lifting(p)
     p.set_defaults(run=app)

@@ -375,6 +375,61 @@ def test_live_streams_answer_bad_frames_and_make_room(estimator):
     assert err.value.status == 503
 
 
+def test_a_stream_follows_the_next_frame_while_one_is_drawn(monkeypatch):
+    """The two stages of a live frame overlap across consecutive frames of one stream (the page keeps two in flight),
+    and each stage still takes the stream's frames one at a time, in order."""
+    import threading
+
+    from lbi.views import live_stream
+
+    log: list[str] = []
+    second_followed = threading.Event()
+
+    class State:  # stands in for LiveState: no MediaPipe graphs
+        def close(self) -> None:
+            log.append("closed")
+
+    def follow(state, rgb):
+        frame = "dark" if rgb.mean() < 128 else "light"
+        log.append(f"follow {frame}")
+        if frame == "light":
+            second_followed.set()
+        return frame
+
+    def show(estimator, rgb, followed, state, retention, fusion):
+        log.append(f"show {followed}")
+        if followed == "dark":  # the first frame is drawn until the second has been followed
+            assert second_followed.wait(10), "the second frame was not followed while the first was drawn"
+        log.append(f"shown {followed}")
+        return rgb
+
+    monkeypatch.setattr(live_stream, "LiveState", State)
+    monkeypatch.setattr(live_stream, "follow", follow)
+    monkeypatch.setattr(live_stream, "show", show)
+    streams = LiveStreams(estimator=object())  # type: ignore[arg-type]  # the stages above never use it
+    dark, light = (_jpeg(np.full((96, 128, 3), v, np.uint8)) for v in (40, 220))
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(streams.frame, "stream-x1", dark)
+        assert _wait_for(lambda: "show dark" in log)
+        second = pool.submit(streams.frame, "stream-x1", light)
+        answers = [first.result(timeout=20), second.result(timeout=20)]
+    assert log == ["follow dark", "show dark", "follow light", "shown dark", "show light", "shown light"]
+    assert [live_stream.decode_frame(a).mean() < 128 for a in answers] == [True, False]  # each its own frame
+    streams.close()
+    assert log[-1] == "closed"
+
+
+def _wait_for(condition, seconds: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_only_uploads_and_examples_are_read(tmp_path):
     """The photo endpoint reads files itself (no Gradio preprocessing), so it vets every path."""
     from gradio.utils import get_upload_folder

@@ -1,4 +1,5 @@
-"""Live mode, without Gradio: one webcam stream's state and what each of its frames shows."""
+"""Live mode, without Gradio: one webcam stream's state and what each of its frames shows, in two stages (who is
+followed, then their lift and drawing) that a stream can run on consecutive frames at once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ..io.images import as_rgb
 from ..motion.tracking import PeopleTracker
 from ..pipeline.estimate import Estimate
 from ..pipeline.estimator import Estimator
+from ..pose2d.landmarks import Pose2D
 from ..pose2d.people import PeopleDetector
 from . import draw
 
@@ -54,17 +56,42 @@ def live_frame(
     fusion: str | None = None,
 ) -> tuple[np.ndarray, LiveState]:
     """One webcam frame -> the frame with everyone's 2D skeleton and number (up to :data:`LIVE_PEOPLE`), a small 3D
-    view of the first in the corner, and fps. Live frames skip the flip test: it doubles the lifter's batch
-    (docs/results.md has the timings)."""
+    view of the first in the corner, and fps: :func:`follow`, then :func:`show`. Live frames skip the flip test: it
+    doubles the lifter's batch (docs/results.md has the timings)."""
     state = state or LiveState()
     rgb = as_rgb(frame, "the webcam frame")
-    state.frame_times.append(time.perf_counter())
+    return show(estimator, rgb, follow(state, rgb), state, retention, fusion), state
+
+
+@dataclass
+class Followed:
+    """The first stage of a live frame: who the stream's tracker follows in it, and how long that took."""
+
+    people: list[tuple[int, Pose2D]]  # (id, 2D pose), ids ascending
+    ms: float
+
+
+def follow(state: LiveState, rgb: np.ndarray) -> Followed:
+    """The first stage of a live frame (MediaPipe: everyone's 2D landmarks). It reads and moves only
+    ``state.tracker``, so a stream can follow the people of the next frame while :func:`show` lifts this one."""
     start = time.perf_counter()
-    followed = state.tracker(rgb)
-    tracker_ms = (time.perf_counter() - start) * 1000
+    people = state.tracker(rgb)
+    return Followed(people, (time.perf_counter() - start) * 1000)
+
+
+def show(
+    estimator: Estimator,
+    rgb: np.ndarray,
+    followed: Followed,
+    state: LiveState,
+    retention: float | None = None,
+    fusion: str | None = None,
+) -> np.ndarray:
+    """The second stage of a live frame (the lift and the drawing; see :func:`live_frame`); frames of a stream come
+    here in order. Moves everything of ``state`` but its tracker."""
+    state.frame_times.append(time.perf_counter())
     estimates: list[Estimate] = []
-    if followed:
-        poses = [pose for _, pose in followed]
+    if followed.people:
         estimates = estimator.predict_people(
             rgb,
             retention,
@@ -72,16 +99,16 @@ def live_frame(
             max_people=LIVE_PEOPLE,
             refinable=False,
             fusion=fusion,
-            poses=poses,
+            poses=[pose for _, pose in followed.people],
             measures=False,
         )
         for estimate in estimates:
-            estimate.diagnostics.timings_ms["detector"] = tracker_ms  # the 2D stage: the tracker's
+            estimate.diagnostics.timings_ms["detector"] = followed.ms  # the 2D stage: the tracker's
     if not estimates:
         out = rgb.copy()
         _label(out, "no person in view")
     else:
-        state.people, state.last_rgb = [(pid, e) for (pid, _), e in zip(followed, estimates)], rgb
+        state.people, state.last_rgb = [(pid, e) for (pid, _), e in zip(followed.people, estimates)], rgb
         out = rgb
         for pid, estimate in state.people:
             pose = estimate.pose
@@ -90,7 +117,7 @@ def live_frame(
         inset = draw.projected_skeleton(state.people[0][1].pose.joints3d_mm, size=inset_size)
         out[-inset_size:, -inset_size:] = inset
     _label(out, f"{state.fps:4.1f} fps", row=1)
-    return out, state
+    return out
 
 
 def _label(image: np.ndarray, text: str, row: int = 0) -> None:

@@ -1,8 +1,10 @@
 """Live mode over plain HTTP: the page posts each webcam frame as a JPEG and gets the drawn frame back as a JPEG.
 
 A frame is one request, bytes in and bytes out; nothing is written to disk. Each stream (a key the page makes up)
-has its own :class:`lbi.views.live.LiveState`, whose frames run one at a time in the order they come, so the page
-can keep the next frame in flight while one is drawn. Gradio's streaming webcam sends each frame as base64 in JSON,
+has its own :class:`lbi.views.live.LiveState`. Its frames pass the two stages of a live frame in the order they come,
+one frame per stage at a time: while one frame is lifted and drawn (:func:`lbi.views.live.show`), the next has its
+people followed (:func:`lbi.views.live.follow`), so the page keeps two frames in flight and the cores that the one
+stage leaves idle work on the other. Gradio's streaming webcam sends each frame as base64 in JSON,
 writes each result to a file that the page then fetches, and re-renders its widgets per frame; where the browser
 shares the machine's cores, that left the pipeline far fewer frames (docs/results.md has the rates).
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..io.images import ImageError, read_image
 from ..pipeline.estimator import Estimator
-from .live import LiveState, live_frame
+from .live import LiveState, follow, show
 
 #: the most live streams served at once (each follows its people with its own MediaPipe graphs)
 MAX_STREAMS = 4
@@ -44,9 +46,45 @@ class LiveFrameError(ValueError):
 
 @dataclass
 class _Stream:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    state: LiveState | None = None
+    state: LiveState | None = None  # made by the first frame (its MediaPipe graphs take a while)
+    following: threading.Lock = field(default_factory=threading.Lock)  # held by the frame in the first stage
+    showing: threading.Lock = field(default_factory=threading.Lock)  # held by the frame in the second stage
     used: float = field(default_factory=time.monotonic)
+    shown: bool = False  # a frame has been through both stages
+    closed: bool = False
+
+    def frame(self, estimator: Estimator, rgb: np.ndarray, retention: float | None, fusion: str | None) -> np.ndarray:
+        """``rgb`` through both stages; the second is taken before the first is let go, so frames keep their order."""
+        with self.following:
+            if self.closed:  # while this frame waited (the app makes a new stream for the key's next frame)
+                raise LiveFrameError("the stream was closed; start the webcam again")
+            state = self.state = self.state or LiveState()
+            followed = follow(state, rgb)
+            self.showing.acquire()
+        try:
+            drawn = show(estimator, rgb, followed, state, retention, fusion)
+            self.used, self.shown = time.monotonic(), True
+            return drawn
+        finally:
+            self.showing.release()
+
+    def close(self, wait: bool = True) -> bool:
+        """Closes the state's MediaPipe graphs once no frame is in either stage; ``wait`` False: only if none is now
+        (says whether it closed)."""
+        if not self.following.acquire(blocking=wait):
+            return False
+        try:
+            if not self.showing.acquire(blocking=wait):
+                return False
+            try:
+                if self.state is not None:
+                    self.state.close()
+                self.closed = True
+                return True
+            finally:
+                self.showing.release()
+        finally:
+            self.following.release()
 
 
 class LiveStreams:
@@ -67,9 +105,9 @@ class LiveStreams:
         self._lock = threading.Lock()
 
     def frame(self, key: str, image: bytes, retention: str | float | None = None, fusion: str | None = None) -> bytes:
-        """One webcam frame of stream ``key`` (JPEG or PNG bytes) -> the frame drawn by
-        :func:`lbi.views.live.live_frame`, as JPEG bytes. ``retention`` and ``fusion`` as there (None: the model's
-        and the estimator's). Raises LiveFrameError."""
+        """One webcam frame of stream ``key`` (JPEG or PNG bytes) -> the frame drawn as by
+        :func:`lbi.views.live.live_frame` (in its two stages, see the module), as JPEG bytes. ``retention`` and
+        ``fusion`` as there (None: the model's and the estimator's). Raises LiveFrameError."""
         if self.estimator is None:
             raise LiveFrameError(self.unavailable, 503)
         rate = _retention(retention)
@@ -79,20 +117,17 @@ class LiveStreams:
             except ValueError as err:
                 raise LiveFrameError(str(err)) from None
         rgb = decode_frame(image)
-        stream = self._stream(key)
-        with stream.lock:
-            drawn, stream.state = live_frame(self.estimator, rgb, stream.state, rate, fusion)
-            stream.used = time.monotonic()
+        drawn = self._stream(key).frame(self.estimator, rgb, rate, fusion)
         bgr = cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR)
         ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         assert ok  # an (H, W, 3) uint8 image always encodes
         return jpeg.tobytes()
 
     def state(self, key: str) -> LiveState | None:
-        """Stream ``key``'s state (its last people), None for a stream never seen or closed."""
+        """Stream ``key``'s state (its last people), None for a stream never seen, closed or without a frame shown."""
         with self._lock:
             stream = self._streams.get(key)
-        return None if stream is None else stream.state
+        return None if stream is None or not stream.shown else stream.state
 
     def close(self, key: str | None = None) -> None:
         """Closes stream ``key`` (every stream: None); a frame of it later starts it again."""
@@ -100,9 +135,7 @@ class LiveStreams:
             keys = list(self._streams) if key is None else [key]
             closing = [s for k in keys if (s := self._streams.pop(k, None)) is not None]
         for stream in closing:
-            with stream.lock:
-                if stream.state is not None:
-                    stream.state.close()
+            stream.close()
 
     def _stream(self, key: str) -> _Stream:
         if not _KEY.fullmatch(key or ""):
@@ -118,13 +151,8 @@ class LiveStreams:
         (called under the lock)."""
         now = time.monotonic()
         for key, stream in list(self._streams.items()):
-            if now - stream.used > self.idle_seconds and stream.lock.acquire(blocking=False):
-                try:
-                    del self._streams[key]
-                    if stream.state is not None:
-                        stream.state.close()
-                finally:
-                    stream.lock.release()
+            if now - stream.used > self.idle_seconds and stream.close(wait=False):
+                del self._streams[key]
         if len(self._streams) >= self.max_streams:
             raise LiveFrameError(
                 f"{len(self._streams)} live streams run already, the most this app serves at once; "
