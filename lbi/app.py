@@ -142,7 +142,7 @@ class Handlers:
         self.estimator, self.load_error = estimator, load_error
         self.layers = layer_names(estimator) if estimator else ["stage 1 · layer 1"]
         self.files = files or OutputFiles()
-        self.live = live or LiveStreams(estimator, load_error or "no model")
+        self.live = live or LiveStreams(estimator, load_error)
 
     @staticmethod
     def fail(message: str) -> tuple:
@@ -620,7 +620,7 @@ def serve(args: argparse.Namespace) -> None:
     estimator, error = load_estimator(args.weights, args.device, onnx=not args.no_onnx, fusion=args.fusion)
     if error:
         print(f"warning: {error}")
-    files, live = OutputFiles(), LiveStreams(estimator, error or "no model")
+    files, live = OutputFiles(), LiveStreams(estimator, error)
     demo = build_app(estimator, error, files, live)
     demo.queue(default_concurrency_limit=2, max_size=64)
     launch(demo, files, live, server_name=args.host, server_port=args.port, max_file_size="40mb", footer_links=["api"])

@@ -33,7 +33,7 @@ def named(result: tuple) -> dict:
 
 
 def _launch(estimator, error=None):
-    files, live = OutputFiles(), LiveStreams(estimator, error or "no model")
+    files, live = OutputFiles(), LiveStreams(estimator, error)
     demo = build_app(estimator, error, files, live)
     demo.queue(default_concurrency_limit=2)
     port = _free_port()

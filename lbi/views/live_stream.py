@@ -50,7 +50,6 @@ class _Stream:
     following: threading.Lock = field(default_factory=threading.Lock)  # held by the frame in the first stage
     showing: threading.Lock = field(default_factory=threading.Lock)  # held by the frame in the second stage
     used: float = field(default_factory=time.monotonic)
-    shown: bool = False  # a frame has been through both stages
     closed: bool = False
 
     def frame(self, estimator: Estimator, rgb: np.ndarray, retention: float | None, fusion: str | None) -> np.ndarray:
@@ -63,7 +62,7 @@ class _Stream:
             self.showing.acquire()
         try:
             drawn = show(estimator, rgb, followed, state, retention, fusion)
-            self.used, self.shown = time.monotonic(), True
+            self.used = time.monotonic()
             return drawn
         finally:
             self.showing.release()
@@ -90,16 +89,16 @@ class _Stream:
 class LiveStreams:
     """The live streams of one app: JPEG frame in, JPEG frame out (:meth:`frame`). Thread-safe.
 
-    ``estimator`` None: the model could not be loaded, and every frame answers ``unavailable`` (503)."""
+    ``estimator`` None: the model could not be loaded, and every frame answers ``unavailable``, the reason (503)."""
 
     def __init__(
         self,
         estimator: Estimator | None,
-        unavailable: str = "the model could not be loaded",
+        unavailable: str | None = None,
         max_streams: int = MAX_STREAMS,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
-        self.estimator, self.unavailable = estimator, unavailable
+        self.estimator, self.unavailable = estimator, unavailable or "the model could not be loaded"
         self.max_streams, self.idle_seconds = max_streams, idle_seconds
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
@@ -124,10 +123,10 @@ class LiveStreams:
         return jpeg.tobytes()
 
     def state(self, key: str) -> LiveState | None:
-        """Stream ``key``'s state (its last people), None for a stream never seen, closed or without a frame shown."""
+        """Stream ``key``'s state (its last people), None for a stream never seen or closed."""
         with self._lock:
             stream = self._streams.get(key)
-        return None if stream is None or not stream.shown else stream.state
+        return None if stream is None else stream.state
 
     def close(self, key: str | None = None) -> None:
         """Closes stream ``key`` (every stream: None); a frame of it later starts it again."""

@@ -116,6 +116,11 @@ def start_live(page, url: str) -> None:
     """Opens the Live tab and starts streaming the (fake) webcam."""
     page.goto(url, wait_until="load")
     page.get_by_role("tab", name="Live webcam").click()
+    start_webcam(page)
+
+
+def start_webcam(page) -> None:
+    """Starts streaming the (fake) webcam in the open Live tab: a new stream."""
     page.get_by_role("button", name="Start webcam").click()
 
 
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         source, name = Path(args.clip), Path(args.clip).name
     frame = webcam_frame(source)
-    clip = still_clip(source, Path("/tmp/lbi_bench_live.y4m"))
+    clip = still_clip(frame, Path("/tmp/lbi_bench_live.y4m"))
     if args.threads:
         torch.set_num_threads(args.threads)  # before the estimator: its onnxruntime session takes as many
     estimator = Estimator(onnx=not args.no_onnx)
@@ -188,10 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         for turn in range(args.turns):
             row = bench_pipeline(estimator, frame, args.repeats, live=True, flip_test=False)
-            if turn:
-                page.get_by_role("button", name="Start webcam").click()
-            else:
+            if turn == 0:
                 start_live(page, url)
+            else:
+                start_webcam(page)
             count_frames(page, args.warmup)
             fps = count_frames(page, args.seconds) / args.seconds
             stop_live(page)
